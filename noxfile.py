@@ -1,0 +1,64 @@
+"""The single entry point for development: ``nox -s tests lint typecheck``, ``bench``, ``demo``.
+
+Every session installs what it needs from this project's own files, so a fresh machine with
+Python 3.11+ and nox is enough.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+PYTHON = os.environ.get("NOX_PYTHON", "3.11")
+LINT_PATHS = ["outreach_async", "tests", "benchmarks", "tools", "noxfile.py"]
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole test suite (unit, integration against the sandbox, Redis when available)."""
+    session.install("-e", ".[test,redis]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("ruff", "format", "--check", *LINT_PATHS)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests, the benchmarks and the tools."""
+    session.install("-e", ".[test,redis]", "mypy>=1.11")
+    session.run("mypy", "--strict")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmarks in benchmarks/ (figures go in the README)."""
+    session.install("-e", ".[redis]")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: an export of prospects from the built-in sandbox, with a progress bar."""
+    session.install("-e", ".")
+    args = session.posargs or ["prospects", "--sandbox", "--out", "prospects.jsonl"]
+    session.run("outreach-async", "export", *args)
+
+
+@nox.session(python=PYTHON)
+def generate(session: nox.Session) -> None:
+    """Regenerate outreach_async/models from Outreach's OpenAPI and hyper-schema."""
+    session.install("-e", ".", "ruff>=0.6")
+    spec_dir = os.environ.get("OUTREACH_SPEC_DIR", "../shared/reference")
+    session.run("python", "tools/generate_models.py", "--spec-dir", spec_dir)
+    session.run("ruff", "format", "outreach_async/models")

@@ -1,0 +1,1 @@
+"""outreach_async: the asyncio client for the Outreach REST API v2."""

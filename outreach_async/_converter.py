@@ -1,0 +1,336 @@
+"""Every wire-format rule in one place: resource objects <-> models.
+
+Rules: camelCase on the wire, snake_case on the model; datetimes are timezone-aware and travel
+as millisecond UTC (``2024-07-26T06:27:17.000Z``); a field the response did not carry reads as
+``UNSET``; attributes and relationships this library does not know are kept in ``extra`` and
+written back; relationships become handles; read-only attributes are never sent.
+
+Decoding is the hot path of every export, so each model gets a generated structuring function
+(the same trick cattrs uses) that renames and converts only the fields that need it and adopts the
+decoded dictionary as the instance's ``__dict__``: typed models cost about what ``json.loads``
+costs. The functions are registered in a cattrs ``Converter`` (:data:`converter`), so
+``converter.structure(resource_object, Prospect)`` and ``converter.unstructure(prospect)`` work as
+users of cattrs expect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+from ._relationships import HandleContext, ToMany, ToOne
+from ._schema import AttributeSpec, RelationshipSpec, ResourceSpec
+from ._types import UNSET
+from .models._base import SNAPSHOT_KEY, Resource, model_for_type
+
+__all__ = [
+    "converter",
+    "format_datetime",
+    "parse_date",
+    "parse_datetime",
+    "resource_to_wire",
+    "structure_resource",
+    "wire_value",
+]
+
+R = TypeVar("R", bound=Resource)
+StructureFn = Callable[[Mapping[str, Any], "HandleContext | None"], Resource]
+
+_UTC = dt.timezone.utc
+_fromisoformat = dt.datetime.fromisoformat
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """An ISO 8601 timestamp as an aware datetime (a value without offset is taken as UTC)."""
+    parsed = _fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
+
+
+def parse_date(value: str) -> dt.date:
+    """``YYYY-MM-DD`` (a full timestamp is cut to its date)."""
+    return dt.date.fromisoformat(value[:10])
+
+
+def format_datetime(value: dt.datetime | dt.date) -> str:
+    """The API's form: millisecond UTC with ``Z`` for datetimes (naive ones are taken as UTC),
+    ``YYYY-MM-DD`` for dates. Outreach rejects microsecond precision (peer-lessons section 4)."""
+    if not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    value = value.astimezone(_UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _lenient_datetime(value: Any) -> Any:
+    # Only strings are parsed; a malformed one is kept as it came rather than losing the record.
+    if value.__class__ is not str:
+        return value
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return value
+
+
+def _lenient_date(value: Any) -> Any:
+    if value.__class__ is not str:
+        return value
+    try:
+        return parse_date(value)
+    except ValueError:
+        return value
+
+
+# ---------------------------------------------------------------- relationships (wire -> handle)
+
+
+def to_one_handle(
+    target: str, rel: Mapping[str, Any], context: HandleContext | None
+) -> ToOne[Any]:
+    """A to-one handle from a relationship object (data, links only, or meta only)."""
+    data = rel.get("data")
+    links = rel.get("links")
+    related = links.get("related") if links else None
+    if data:
+        return ToOne(data.get("type", target), _as_id(data.get("id")), meta=rel.get("meta"),
+                     related=related, context=context)
+    return ToOne(target, None, meta=rel.get("meta"), related=related, context=context)
+
+
+def to_many_handle(
+    target: str, rel: Mapping[str, Any], context: HandleContext | None
+) -> ToMany[Any]:
+    """A to-many handle: ``.ids`` when data was carried, the related link to stream the rest."""
+    data = rel.get("data")
+    links = rel.get("links")
+    ids = [_as_id(d.get("id")) for d in data] if isinstance(data, list) else None
+    return ToMany(target, ids, meta=rel.get("meta"),  # type: ignore[arg-type]
+                  related=links.get("related") if links else None, context=context)
+
+
+def _unknown_relationship(
+    rel: Mapping[str, Any], context: HandleContext | None
+) -> ToOne[Any] | ToMany[Any]:
+    data = rel.get("data")
+    if isinstance(data, list):
+        return to_many_handle(data[0].get("type", "") if data else "", rel, context)
+    return to_one_handle(data.get("type", "") if data else "", rel, context)
+
+
+def _as_id(value: Any) -> int | None:
+    # Outreach's ids are JSON numbers; tolerate the JSON:API string form.
+    if value is None or value.__class__ is int:
+        return value  # type: ignore[no-any-return]
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- generated structuring functions
+
+
+def _attribute_lines(attribute: AttributeSpec) -> list[str]:
+    name, wire = attribute.name, attribute.wire
+    if attribute.kind == "datetime":
+        return [f"    d[{name!r}] = dt_(p({wire!r}, U))"]
+    if attribute.kind == "date":
+        return [f"    d[{name!r}] = date_(p({wire!r}, U))"]
+    if name != wire:
+        return [f"    d[{name!r}] = p({wire!r}, U)"]
+    return []  # same name, no conversion: the decoded value is adopted as it is
+
+
+def _relationship_lines(rel: RelationshipSpec) -> list[str]:
+    make = "many_" if rel.to_many else "one_"
+    return [
+        f"    r = rels.get({rel.wire!r})",
+        f"    if r is not None: d[{rel.name!r}] = {make}({rel.target!r}, r, ctx)",
+    ]
+
+
+def _make_structure_fn(cls: type[Resource]) -> StructureFn:
+    spec = cls.__resource_spec__
+    known = frozenset(a.name for a in spec.attributes)
+    rel_wires = frozenset(r.wire for r in spec.relationships)
+    lines = [
+        "def structure(raw, ctx):",
+        "    a = raw.get('attributes') or EMPTY",
+        "    d = dict(a)",
+        "    p = d.pop",
+    ]
+    for attribute in spec.attributes:
+        lines += _attribute_lines(attribute)
+    lines += [
+        # extras: attributes the spec does not know, kept by wire name (never dropped)
+        "    extra = {k: d.pop(k) for k in d.keys() - KNOWN} if not KNOWN.issuperset(d) else {}",
+        "    rels = raw.get('relationships')",
+        "    if rels:",
+    ]
+    for rel in spec.relationships:
+        lines += ["    " + line for line in _relationship_lines(rel)]
+    lines += [
+        "        if not REL_WIRES.issuperset(rels):",
+        "            for k in rels.keys() - REL_WIRES: extra[k] = unknown_(rels[k], ctx)",
+        "    i = raw.get('id')",
+        "    d['id'] = i if i.__class__ is int else as_id(i)",
+        "    d['extra'] = extra",
+        "    d['meta'] = raw.get('meta', U)",
+        "    d[SNAP] = a",
+        "    o = new(cls)",
+        "    setd(o, '__dict__', d)",
+        "    return o",
+    ]
+    namespace: dict[str, Any] = {
+        "EMPTY": {},
+        "U": UNSET,
+        "KNOWN": known,
+        "REL_WIRES": rel_wires,
+        "SNAP": SNAPSHOT_KEY,
+        "dt_": _lenient_datetime,
+        "date_": _lenient_date,
+        "one_": to_one_handle,
+        "many_": to_many_handle,
+        "unknown_": _unknown_relationship,
+        "as_id": _as_id,
+        "new": object.__new__,
+        "setd": object.__setattr__,
+        "cls": cls,
+    }
+    exec(compile("\n".join(lines), f"<structure {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    return namespace["structure"]  # type: ignore[no-any-return]
+
+
+_STRUCTURE_FNS: dict[type[Resource], StructureFn] = {}
+
+
+def structure_fn(cls: type[Resource]) -> StructureFn:
+    """The generated structuring function of a model class (built once, then cached)."""
+    fn = _STRUCTURE_FNS.get(cls)
+    if fn is None:
+        fn = _STRUCTURE_FNS[cls] = _make_structure_fn(cls)
+    return fn
+
+
+def structure_resource(
+    raw: Mapping[str, Any], cls: type[R] | None = None, context: HandleContext | None = None
+) -> R:
+    """A model from one resource object; the class comes from ``raw["type"]`` when not given."""
+    if cls is None:
+        found = model_for_type(str(raw.get("type")))
+        if found is None:
+            raise cattrs.StructureHandlerNotFoundError(
+                f"no model for resource type {raw.get('type')!r}", type(raw)
+            )
+        cls = found  # type: ignore[assignment]
+    return structure_fn(cls)(raw, context)  # type: ignore[arg-type, return-value]
+
+
+# ---------------------------------------------------------------- model -> wire
+
+
+def wire_value(attribute: AttributeSpec, value: Any) -> Any:
+    """An attribute value in its wire form."""
+    if isinstance(value, (dt.datetime, dt.date)):
+        return format_datetime(value)
+    return value
+
+
+def relationship_to_wire(value: Any) -> dict[str, Any]:
+    """A relationship object for a request from a handle (to-one with its meta, or to-many)."""
+    if isinstance(value, ToMany):
+        return {"data": [{"type": value.type, "id": i} for i in value.ids or ()]}
+    if isinstance(value, ToOne):
+        if value.id is None:
+            return {"data": None}
+        rel: dict[str, Any] = {"data": {"type": value.type, "id": value.id}}
+        if value.meta:
+            rel["meta"] = dict(value.meta)
+        return rel
+    raise TypeError(f"not a relationship handle: {value!r}")
+
+
+def resource_to_wire(
+    model: Resource, names: Iterable[str] | None = None, *, for_write: bool = False
+) -> dict[str, Any]:
+    """The resource object for a model: the named fields (default: every set field) and extras.
+
+    With ``for_write`` read-only attributes and relationships are left out: Outreach answers
+    400 ``permittedParams.unknownAttribute`` to them.
+    """
+    spec = model.__resource_spec__
+    values = model.__dict__
+    wanted = list(names) if names is not None else _set_field_names(model)
+    attributes: dict[str, Any] = {}
+    relationships: dict[str, Any] = {}
+    for name in wanted:
+        value = values.get(name, UNSET)
+        if value is UNSET:
+            continue
+        if (attribute := spec.attribute_by_name.get(name)) is not None:
+            if not (for_write and attribute.read_only):
+                attributes[attribute.wire] = wire_value(attribute, value)
+        elif (rel := spec.relationship_by_name.get(name)) is not None:
+            if not (for_write and rel.read_only):
+                relationships[rel.wire] = relationship_to_wire(value)
+    if names is None:
+        _add_extras(model.extra, attributes, relationships)
+    out: dict[str, Any] = {"type": spec.type}
+    if model.id is not None:
+        out["id"] = model.id
+    if attributes:
+        out["attributes"] = attributes
+    if relationships:
+        out["relationships"] = relationships
+    return out
+
+
+def _set_field_names(model: Resource) -> list[str]:
+    spec = model.__resource_spec__
+    values = model.__dict__
+    names = [a.name for a in spec.attributes] + [r.name for r in spec.relationships]
+    return [n for n in names if values.get(n, UNSET) is not UNSET]
+
+
+def _add_extras(
+    extra: Mapping[str, Any], attributes: dict[str, Any], relationships: dict[str, Any]
+) -> None:
+    for wire, value in extra.items():
+        if isinstance(value, (ToOne, ToMany)):
+            relationships[wire] = relationship_to_wire(value)
+        else:
+            attributes[wire] = value
+
+
+# ---------------------------------------------------------------- the cattrs converter
+
+
+def _is_resource(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Resource) and hasattr(cls, "__resource_spec__")
+
+
+def make_converter() -> cattrs.Converter:
+    """A cattrs converter that knows the models' wire format (resource objects)."""
+    conv = cattrs.Converter()
+    conv.register_structure_hook_factory(
+        _is_resource, lambda cls: lambda raw, _type: structure_resource(raw, cls)
+    )
+    conv.register_unstructure_hook_func(
+        lambda cls: _is_resource(cls), lambda model: resource_to_wire(model)
+    )
+    conv.register_structure_hook(dt.datetime, lambda v, _t: parse_datetime(v))
+    conv.register_unstructure_hook(dt.datetime, format_datetime)
+    return conv
+
+
+#: the converter for users of cattrs: ``converter.structure(resource_object, Prospect)``
+converter = make_converter()
+
+
+def attrs_field_names(cls: type[Resource]) -> list[str]:
+    """The model's own field names (attributes and relationships), in declaration order."""
+    return [f.name for f in attrs.fields(cls) if f.name not in ("id", "extra", "meta")]

@@ -1,0 +1,242 @@
+"""The one error tree of outreach_async, and the pure mapping from an HTTP answer to it.
+
+::
+
+    OutreachError
+    ├── QueryError (also ValueError)   bad arguments, raised before any request
+    ├── TransportError                 .method, .url; the aiohttp or timeout error as __cause__
+    │   ├── ConnectError
+    │   └── RequestTimeout
+    ├── APIError                       .status, .errors, .headers, .body
+    │   ├── BadRequestError 400   AuthenticationError 401   PermissionDeniedError 403
+    │   ├── NotFoundError 404     ConflictError 409          UnsupportedMediaTypeError 415
+    │   ├── ValidationError 422   RateLimitError 429 (.retry_after)
+    │   └── ServerError 5xx
+    ├── ResponseFormatError            the server answered something that is not the expected JSON:API
+    └── WebhookVerificationError
+
+A token never appears in a message: URLs are shown without their query's secrets and headers are
+never formatted into messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ConnectError",
+    "ErrorObject",
+    "NotFoundError",
+    "OutreachError",
+    "PermissionDeniedError",
+    "QueryError",
+    "RateLimitError",
+    "RequestTimeout",
+    "ResponseFormatError",
+    "ServerError",
+    "TransportError",
+    "UnsupportedMediaTypeError",
+    "ValidationError",
+    "WebhookVerificationError",
+    "error_for_status",
+]
+
+
+class OutreachError(Exception):
+    """Base class of every error this library raises."""
+
+
+class QueryError(OutreachError, ValueError):
+    """Bad arguments (an unknown filter, sort key, field or operation); no request was sent."""
+
+
+class TransportError(OutreachError):
+    """The request did not get an HTTP answer; the aiohttp or timeout error is ``__cause__``."""
+
+    def __init__(self, message: str, *, method: str, url: str, sent: bool | None = None) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        #: False when the request provably never reached the server (connection refused),
+        #: True or None when it may have arrived (a write may have taken effect).
+        self.sent = sent
+
+
+class ConnectError(TransportError):
+    """The connection could not be made, or broke."""
+
+
+class RequestTimeout(TransportError):
+    """No complete answer within the timeout."""
+
+
+@attrs.frozen
+class ErrorObject:
+    """One JSON:API error object (``errors[]``)."""
+
+    id: str | None = None
+    title: str | None = None
+    detail: str | None = None
+    pointer: str | None = None
+    status: str | None = None
+    code: str | None = None
+    meta: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ErrorObject:
+        """Read one error object; Outreach sometimes writes ``details`` for ``detail``."""
+        source = raw.get("source")
+        pointer = source.get("pointer") if isinstance(source, Mapping) else None
+        detail = raw.get("detail", raw.get("details"))
+        meta = raw.get("meta")
+        return cls(
+            id=_str_or_none(raw.get("id")),
+            title=_str_or_none(raw.get("title")),
+            detail=_str_or_none(detail),
+            pointer=_str_or_none(pointer),
+            status=_str_or_none(raw.get("status")),
+            code=_str_or_none(raw.get("code")),
+            meta=meta if isinstance(meta, Mapping) else None,
+        )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class APIError(OutreachError):
+    """Outreach answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        errors: Sequence[ErrorObject] = (),
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = list(errors)
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
+        self.method = method
+        self.url = url
+
+    @property
+    def error_ids(self) -> list[str]:
+        """The ``id`` of every error object, e.g. ``["validationError"]``."""
+        return [e.id for e in self.errors if e.id]
+
+
+class BadRequestError(APIError):
+    """400: a malformed request (unknown attribute, bad fieldset, bad filter value)."""
+
+
+class AuthenticationError(APIError):
+    """401: the token is missing, invalid or expired."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the token lacks a scope, or the user may not do this."""
+
+
+class NotFoundError(APIError):
+    """404: no such resource or route (also for records the user cannot see)."""
+
+
+class ConflictError(APIError):
+    """409."""
+
+
+class UnsupportedMediaTypeError(APIError):
+    """415: a write without ``Content-Type: application/vnd.api+json``."""
+
+
+class ValidationError(APIError):
+    """422: the server rejected the data, or the resource's state forbids the action."""
+
+
+class RateLimitError(APIError):
+    """429: the rate limit (or the token mint throttle) was exceeded."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        #: seconds to wait before trying again, when the server said
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx: a server or gateway failure (502 on too-large pages, 503 maintenance)."""
+
+
+class ResponseFormatError(OutreachError):
+    """The server answered with a body that is not the JSON:API document we expected."""
+
+
+class WebhookVerificationError(OutreachError):
+    """A webhook's signature is missing or does not match its body."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    415: UnsupportedMediaTypeError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int) -> type[APIError]:
+    """The exception class for an HTTP error status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)
+
+
+def describe_errors(status: int, errors: Sequence[ErrorObject], body: bytes) -> str:
+    """A one-line message: the status and each error's id, title and detail (or a body excerpt)."""
+    parts = []
+    for error in errors:
+        text = ": ".join(p for p in (error.id or error.title, error.detail) if p)
+        if error.pointer:
+            text += f" (at {error.pointer})"
+        parts.append(text)
+    if not parts and body:
+        excerpt = body[:200].decode("utf-8", "replace").strip()
+        parts.append(" ".join(excerpt.split()))
+    return f"HTTP {status}" + (": " + "; ".join(parts) if parts else "")
+
+
+def error_for_status(
+    status: int,
+    *,
+    errors: Sequence[ErrorObject],
+    headers: Mapping[str, str],
+    body: bytes,
+    method: str,
+    url: str,
+    retry_after: float | None = None,
+) -> APIError:
+    """Build the typed error for an HTTP error answer (pure; the caller parsed the body)."""
+    cls = error_class_for_status(status)
+    message = f"{method} {url} -> " + describe_errors(status, errors, body)
+    common: dict[str, Any] = dict(
+        status=status, errors=errors, headers=headers, body=body, method=method, url=url
+    )
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, **common)
+    return cls(message, **common)

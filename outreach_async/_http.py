@@ -1,0 +1,49 @@
+"""The small request and response values that cross the transport seam (pure, no aiohttp).
+
+Repositories and the paginator build :class:`Request` values; ``_transport`` sends them and hands
+back :class:`Response` values. Retries, rate limiting and token refresh all live behind the seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal, TypeAlias
+
+import attrs
+from yarl import URL
+
+Method: TypeAlias = Literal["GET", "POST", "PATCH", "DELETE"]
+
+JSONAPI_MEDIA_TYPE = "application/vnd.api+json"
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request to the API.
+
+    ``url`` is absolute and carries the query string already (a ``links.next`` URL is sent as
+    given). ``idempotent`` tells the retry layer whether the request may be repeated after it may
+    have reached the server: GET, DELETE, PATCH and the actions Outreach documents as idempotent.
+    """
+
+    method: Method
+    url: URL
+    body: bytes | None = None
+    idempotent: bool = True
+    #: a label for hooks and logs ("prospects.list", "prospects.create")
+    operation: str = ""
+
+    @classmethod
+    def get(cls, url: URL, *, operation: str = "") -> Request:
+        return cls("GET", url, operation=operation)
+
+
+@attrs.frozen
+class Response:
+    """A complete HTTP answer: status, headers (case-insensitive mapping) and the raw body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: URL
+    method: Method = "GET"

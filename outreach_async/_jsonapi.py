@@ -1,0 +1,162 @@
+"""The JSON:API codec, pure: parse response documents and build request documents.
+
+Outreach speaks JSON:API 1.0 with integer ids. Relationships may carry ``data``, only ``links``,
+or only ``meta``; all three are legal (tap-outreach crashed on the last, facts section 6).
+Documents stay as decoded dictionaries here; turning resource objects into models is the
+converter's job, done lazily page by page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import orjson
+
+from ._exceptions import ErrorObject, ResponseFormatError
+
+__all__ = [
+    "Document",
+    "ResourceIdentifier",
+    "build_relationship",
+    "build_resource_document",
+    "dumps",
+    "loads",
+    "next_link",
+    "parse_document",
+    "parse_error_body",
+]
+
+JSON = Any
+
+
+def loads(body: bytes) -> JSON:
+    """Decode JSON bytes (orjson: the decoding hot path of every page)."""
+    return orjson.loads(body)
+
+
+def dumps(value: JSON) -> bytes:
+    """Encode a request document."""
+    return orjson.dumps(value)
+
+
+@attrs.frozen
+class ResourceIdentifier:
+    """``{"type": ..., "id": ...}`` with optional relationship meta."""
+
+    type: str
+    id: int
+    meta: Mapping[str, Any] | None = None
+
+
+@attrs.define
+class Document:
+    """A parsed top-level document. ``data`` is a list (collection), a dict, or None."""
+
+    data: list[dict[str, Any]] | dict[str, Any] | None
+    included: list[dict[str, Any]] = attrs.field(factory=list)
+    links: dict[str, Any] = attrs.field(factory=dict)
+    meta: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def is_collection(self) -> bool:
+        return isinstance(self.data, list)
+
+    def resources(self) -> list[dict[str, Any]]:
+        """The primary resource objects as a list (empty for ``data: null``)."""
+        if isinstance(self.data, list):
+            return self.data
+        return [] if self.data is None else [self.data]
+
+
+def parse_document(body: bytes | JSON) -> Document:
+    """Parse a success document; anything that is not JSON:API raises ResponseFormatError."""
+    raw = _decode(body) if isinstance(body, (bytes, bytearray, memoryview)) else body
+    if not isinstance(raw, dict):
+        raise ResponseFormatError(f"expected a JSON:API document (an object), got {type(raw).__name__}")
+    data = raw.get("data")
+    if data is not None and not isinstance(data, (list, dict)):
+        raise ResponseFormatError("a JSON:API document's data must be an object, a list or null")
+    included = raw.get("included") or []
+    links = raw.get("links") or {}
+    meta = raw.get("meta") or {}
+    if not isinstance(included, list) or not isinstance(links, dict) or not isinstance(meta, dict):
+        raise ResponseFormatError("malformed JSON:API document (included, links or meta)")
+    return Document(data=data, included=included, links=links, meta=meta)
+
+
+def _decode(body: bytes | bytearray | memoryview) -> JSON:
+    if not body:
+        return {"data": None}
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        excerpt = bytes(body[:120]).decode("utf-8", "replace")
+        raise ResponseFormatError(f"the server answered with a body that is not JSON: {excerpt!r}") from exc
+
+
+def parse_error_body(body: bytes) -> list[ErrorObject]:
+    """The JSON:API error objects of an error answer; [] for any other body. Never raises."""
+    try:
+        raw = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(raw, dict):
+        return []
+    errors = raw.get("errors")
+    if isinstance(errors, list):
+        return [ErrorObject.from_json(e) for e in errors if isinstance(e, dict)]
+    # The gateway's shape for bad tokens: {"error": "...", "description": "..."} (facts 1.3)
+    if isinstance(raw.get("error"), str):
+        detail = raw.get("description", raw.get("error_description"))
+        return [ErrorObject(id=raw["error"], title=raw["error"], detail=_opt_str(detail))]
+    return []
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def next_link(document: Document) -> str | None:
+    """The absolute URL of the next page, or None at the end (no ``links`` at all is the end too)."""
+    value = document.links.get("next")
+    return value if isinstance(value, str) and value else None
+
+
+def build_relationship(
+    value: ResourceIdentifier | Sequence[ResourceIdentifier] | None,
+) -> dict[str, Any]:
+    """A relationship object for a request: to-one, to-many, or null, with relationship meta."""
+    if value is None:
+        return {"data": None}
+    if isinstance(value, ResourceIdentifier):
+        rel: dict[str, Any] = {"data": {"type": value.type, "id": value.id}}
+        if value.meta:
+            rel["meta"] = dict(value.meta)
+        return rel
+    return {"data": [{"type": v.type, "id": v.id} for v in value]}
+
+
+def build_resource_document(
+    type_: str,
+    *,
+    id_: int | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    relationships: Mapping[str, dict[str, Any]] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A request document ``{"data": {type, id?, attributes?, relationships?, meta?}}``.
+
+    Empty sections are left out, so a PATCH carries exactly what changed.
+    """
+    data: dict[str, Any] = {"type": type_}
+    if id_ is not None:
+        data["id"] = id_
+    if attributes:
+        data["attributes"] = dict(attributes)
+    if relationships:
+        data["relationships"] = dict(relationships)
+    if meta:
+        data["meta"] = dict(meta)
+    return {"data": data}

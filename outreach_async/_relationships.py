@@ -1,0 +1,233 @@
+"""Relationship handles: what a model's relationship fields hold.
+
+A handle is cheap (a few slots, no client copy): it points at a :class:`HandleContext`, the
+per-response identity map that knows the response's ``included`` resources and the client that
+made the request. Nothing is fetched until asked. Handles pickle without their context; a detached
+handle (unpickled, or from a closed client) raises :class:`DetachedHandleError` when asked to fetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from ._exceptions import OutreachError
+from ._types import UNSET, Ref, UnsetType
+
+if TYPE_CHECKING:
+    from .models._base import Resource
+
+__all__ = ["DetachedHandleError", "HandleContext", "ToMany", "ToOne"]
+
+R = TypeVar("R", bound="Resource")
+
+
+class DetachedHandleError(OutreachError):
+    """A relationship handle was asked to fetch without a live client behind it."""
+
+
+class HandleContext(Protocol):
+    """What a handle needs from the response it came from (implemented by the client)."""
+
+    def included(self, type_: str, id_: int) -> Resource | None:
+        """The resource from this response's ``included`` (or primary data), if it was there."""
+
+    async def fetch_one(self, type_: str, id_: int | None, related: str | None) -> Resource | None:
+        """Fetch one related resource by id, or through its ``related`` link."""
+
+    def follow(self, type_: str, related: str) -> AsyncIterator[Resource]:
+        """Stream the paginated collection behind a ``related`` link."""
+
+
+class ToOne(Generic[R]):
+    """A to-one relationship: ``.id``, ``.type``, ``.meta``, and ``await .fetch()``.
+
+    A null relationship (``{"data": null}``) is a handle whose ``id`` is ``None``.
+    """
+
+    __slots__ = ("_context", "_target", "id", "meta", "related", "type")
+
+    def __init__(
+        self,
+        type: str,
+        id: int | None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        related: str | None = None,
+        context: HandleContext | None = None,
+        target: R | None = None,
+    ) -> None:
+        self.type = type
+        self.id = id
+        self.meta = meta
+        self.related = related
+        self._context = context
+        self._target = target
+
+    @property
+    def is_null(self) -> bool:
+        """True when the relationship is set to nothing (``data: null``)."""
+        return self.id is None and self.related is None
+
+    async def fetch(self) -> R | None:
+        """The related resource: from ``included`` when there, else one GET; cached on the handle."""
+        if self._target is not None:
+            return self._target
+        if self.id is None and self.related is None:
+            return None
+        context = self._require_context()
+        found = context.included(self.type, self.id) if self.id is not None else None
+        if found is None:
+            found = await context.fetch_one(self.type, self.id, self.related)
+        self._target = found  # type: ignore[assignment]
+        return self._target
+
+    def _require_context(self) -> HandleContext:
+        if self._context is None:
+            raise DetachedHandleError(
+                f"this {self.type} handle has no client behind it (it was unpickled or built by "
+                "hand); fetch it through a repository instead"
+            )
+        return self._context
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id, "meta": self.meta, "related": self.related}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["type"], state["id"], meta=state["meta"], related=state["related"])  # type: ignore[misc]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToOne):
+            return NotImplemented
+        return (self.type, self.id, self.meta) == (other.type, other.id, other.meta)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        meta = f", meta={self.meta!r}" if self.meta else ""
+        return f"ToOne({self.type!r}, {self.id!r}{meta})"
+
+
+class ToMany(Generic[R]):
+    """A to-many relationship: async-iterable over its ``related`` link, ``.ids`` when carried."""
+
+    __slots__ = ("_context", "count", "ids", "meta", "related", "type")
+
+    def __init__(
+        self,
+        type: str,
+        ids: list[int] | None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        related: str | None = None,
+        context: HandleContext | None = None,
+    ) -> None:
+        self.type = type
+        #: the ids the response carried (None for links-only or meta-only relationships)
+        self.ids = ids
+        self.meta = meta
+        self.related = related
+        self._context = context
+        count = meta.get("count") if meta else None
+        #: ``meta.count`` when the response carried it
+        self.count: int | None = count if isinstance(count, int) else None
+
+    def __aiter__(self) -> AsyncIterator[R]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[R]:
+        if self.related is None:
+            async for item in self._from_ids():
+                yield item
+            return
+        if self._context is None:
+            raise DetachedHandleError(f"this {self.type} collection handle has no client behind it")
+        async for item in self._context.follow(self.type, self.related):
+            yield item  # type: ignore[misc]
+
+    async def _from_ids(self) -> AsyncIterator[R]:
+        # No related link: all we can offer is what the response carried by id.
+        if not self.ids:
+            return
+        if self._context is None:
+            raise DetachedHandleError(f"this {self.type} collection handle has no client behind it")
+        for id_ in self.ids:
+            found = self._context.included(self.type, id_) or await self._context.fetch_one(
+                self.type, id_, None
+            )
+            if found is not None:
+                yield found  # type: ignore[misc]
+
+    async def collect(self, limit: int | None = None) -> list[R]:
+        """Every related resource (or the first ``limit``), in one list."""
+        out: list[R] = []
+        if limit is not None and limit <= 0:
+            return out
+        async for item in self:
+            out.append(item)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"type": self.type, "ids": self.ids, "meta": self.meta, "related": self.related}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["type"], state["ids"], meta=state["meta"], related=state["related"])  # type: ignore[misc]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToMany):
+            return NotImplemented
+        return (self.type, self.ids, self.meta) == (other.type, other.ids, other.meta)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ToMany({self.type!r}, ids={self.ids!r})"
+
+
+ToOneInput = "ToOne[Any] | Resource | Ref | int | None | UnsetType"
+
+
+def to_one(target_type: str) -> Any:
+    """An attrs converter turning what a user may assign to a to-one field into a handle."""
+
+    def convert(value: Any) -> Any:
+        if value is UNSET or isinstance(value, ToOne):
+            return value
+        return to_one_from_value(target_type, value)
+
+    convert.__name__ = f"to_one_{target_type}"
+    return convert
+
+
+def to_one_from_value(target_type: str, value: Any) -> ToOne[Any]:
+    """A handle for a model instance, a :class:`Ref`, an int id or None."""
+    from .models._base import Resource
+
+    if value is None:
+        return ToOne(target_type, None)
+    if isinstance(value, Ref):
+        return ToOne(value.type, value.id, meta=value.meta)
+    if isinstance(value, Resource):
+        if value.id is None:
+            raise ValueError(f"a {value.__resource_spec__.type} must be created before it can be referenced")
+        return ToOne(value.__resource_spec__.type, value.id, target=value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ToOne(target_type, value)
+    raise TypeError(f"cannot use {type(value).__name__} as a {target_type} relationship")
+
+
+def to_many(target_type: str) -> Any:
+    """An attrs converter turning a list of models, Refs or ids into a to-many handle."""
+
+    def convert(value: Any) -> Any:
+        if value is UNSET or isinstance(value, ToMany):
+            return value
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise TypeError(f"a {target_type} to-many relationship takes a list")
+        handles = [to_one_from_value(target_type, v) for v in value]
+        return ToMany(target_type, [h.id for h in handles if h.id is not None])
+
+    convert.__name__ = f"to_many_{target_type}"
+    return convert
