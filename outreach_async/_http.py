@@ -32,6 +32,9 @@ class Request:
     idempotent: bool = True
     #: a label for hooks and logs ("prospects.list", "prospects.create")
     operation: str = ""
+    #: error statuses the caller handles itself instead of having them retried (the paginator
+    #: halves ``page[size]`` on a 502 rather than resending a page the gateway cannot serve)
+    no_retry_statuses: frozenset[int] = frozenset()
 
     @classmethod
     def get(cls, url: URL, *, operation: str = "") -> Request:

@@ -1,0 +1,35 @@
+"""Repositories: one generic async repository per resource type, plus the few with actions."""
+
+from ._base import (
+    ClientCore,
+    MissingResourcesError,
+    Repository,
+    ResponseContext,
+    UnsupportedOperationError,
+)
+from .compliance import ComplianceRequestRepository
+from .sequences import SequenceRepository, SequenceStateRepository, SequenceTemplateRepository
+from .tasks import TaskRepository
+
+#: repository classes with named helpers, by resource type; every other type gets Repository
+SPECIAL_REPOSITORIES: dict[str, type[Repository]] = {  # type: ignore[type-arg]
+    "complianceRequest": ComplianceRequestRepository,
+    "sequence": SequenceRepository,
+    "sequenceState": SequenceStateRepository,
+    "sequenceTemplate": SequenceTemplateRepository,
+    "task": TaskRepository,
+}
+
+__all__ = [
+    "SPECIAL_REPOSITORIES",
+    "ClientCore",
+    "ComplianceRequestRepository",
+    "MissingResourcesError",
+    "Repository",
+    "ResponseContext",
+    "SequenceRepository",
+    "SequenceStateRepository",
+    "SequenceTemplateRepository",
+    "TaskRepository",
+    "UnsupportedOperationError",
+]

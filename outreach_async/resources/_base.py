@@ -1,0 +1,439 @@
+"""The generic async repository every resource type gets, and the per-response identity map.
+
+A repository builds requests (validated by ``_query`` before any I/O), sends them through the
+client's transport and reads answers with ``_jsonapi`` and ``_converter``. It offers exactly the
+operations its endpoint has: asking for one the endpoint lacks raises
+:class:`UnsupportedOperationError` before any request (events are read-only, calls have no PATCH).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from yarl import URL
+
+from .. import _query
+from .._converter import (
+    format_datetime,
+    relationship_to_wire,
+    resource_to_wire,
+    structure_fn,
+    structure_resource,
+    wire_value,
+)
+from .._exceptions import NotFoundError, QueryError, ResponseFormatError
+from .._http import Request, Response
+from .._jsonapi import Document, build_resource_document, dumps, parse_document
+from .._pagination import Page, Paginator
+from .._relationships import DetachedHandleError, ToMany, ToOne, to_one_from_value
+from .._schema import ActionSpec, Operation, ResourceSpec
+from .._types import UNSET, Ref
+from ..models._base import Resource, model_for_type
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+__all__ = [
+    "ClientCore",
+    "MissingResourcesError",
+    "Repository",
+    "ResponseContext",
+    "UnsupportedOperationError",
+]
+
+R = TypeVar("R", bound=Resource)
+RepoT = TypeVar("RepoT", bound="Repository[Any]")
+
+
+class UnsupportedOperationError(QueryError):
+    """The endpoint does not offer this operation (raised before any request)."""
+
+
+class MissingResourcesError(NotFoundError):
+    """``resolve()`` could not find some of the resources it was asked for."""
+
+    def __init__(self, type_: str, ids: Sequence[int]) -> None:
+        shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
+        super().__init__(f"{len(ids)} {type_} resource(s) not found: {shown}", status=404)
+        self.type = type_
+        self.ids = list(ids)
+
+
+class ClientCore(Protocol):
+    """What repositories, paginators and handles need from the client."""
+
+    @property
+    def base_url(self) -> URL: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def send(self, request: Request) -> Response: ...
+
+    def repository(self, model: type[R]) -> Repository[R]: ...
+
+
+class ResponseContext:
+    """The identity map of one response: its primary data and ``included`` resources by (type, id).
+
+    Models are built from ``included`` on first use and then shared, so a cycle (a prospect whose
+    account lists it) yields the same objects, never an endless walk. Never a global cache: it
+    lives as long as the models of this response.
+    """
+
+    __slots__ = ("_core", "_included", "_index", "_models", "_primary")
+
+    def __init__(self, core: ClientCore, included: list[dict[str, Any]]) -> None:
+        self._core = core
+        self._included = included
+        self._primary: list[Resource] = []
+        self._index: dict[tuple[str, int], dict[str, Any]] | None = None
+        self._models: dict[tuple[str, int], Resource] = {}
+
+    def add_primary(self, models: list[Resource]) -> None:
+        self._primary = models
+
+    def _raw_index(self) -> dict[tuple[str, int], dict[str, Any]]:
+        if self._index is None:
+            self._index = {(r.get("type"), r.get("id")): r for r in self._included}  # type: ignore[misc]
+            for model in self._primary:
+                self._models.setdefault((model.__resource_spec__.type, model.id), model)  # type: ignore[arg-type]
+        return self._index
+
+    def included(self, type_: str, id_: int) -> Resource | None:
+        index = self._raw_index()
+        key = (type_, id_)
+        found = self._models.get(key)
+        if found is None and (raw := index.get(key)) is not None:
+            cls = model_for_type(type_)
+            if cls is not None:
+                found = self._models[key] = structure_resource(raw, cls, self)
+        return found
+
+    def included_models(self) -> list[Any]:
+        out: list[Resource] = []
+        for raw in self._included:
+            model = self.included(str(raw.get("type")), raw.get("id"))  # type: ignore[arg-type]
+            if model is not None:
+                out.append(model)
+        return out
+
+    def _live_core(self) -> ClientCore:
+        if self._core.closed:
+            raise DetachedHandleError("the client this handle came from is closed")
+        return self._core
+
+    async def fetch_one(self, type_: str, id_: int | None, related: str | None) -> Resource | None:
+        core = self._live_core()
+        cls = model_for_type(type_)
+        if cls is None:
+            raise DetachedHandleError(f"no model for resource type {type_!r}")
+        repo = core.repository(cls)
+        if id_ is not None:
+            return await repo.get(id_)
+        return await repo.list_url(URL(related, encoded=True)).first() if related else None
+
+    def follow(self, type_: str, related: str) -> AsyncIterator[Resource]:
+        core = self._live_core()
+        cls = model_for_type(type_)
+        if cls is None:
+            raise DetachedHandleError(f"no model for resource type {type_!r}")
+        return aiter(core.repository(cls).list_url(URL(related, encoded=True)))
+
+
+def snake_to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+class Repository(Generic[R]):
+    """CRUD, actions and listing for one resource type (``outreach.prospects``)."""
+
+    def __init__(self, core: ClientCore, model: type[R]) -> None:
+        self._core = core
+        self.model = model
+        self.spec: ResourceSpec = model.__resource_spec__
+        self._structure = structure_fn(model)
+
+    def __repr__(self) -> str:
+        return f"<Repository {self.spec.path} ({self.model.__name__})>"
+
+    # ------------------------------------------------------------------ URLs and plumbing
+
+    @property
+    def url(self) -> URL:
+        """The collection URL (``{base_url}/prospects``)."""
+        return self._core.base_url / self.spec.path
+
+    def _member_url(self, id_: int) -> URL:
+        if isinstance(id_, bool) or not isinstance(id_, int):
+            raise QueryError(f"a {self.spec.type} id is an integer, got {id_!r}")
+        return self.url / str(id_)
+
+    def _require(self, operation: Operation) -> None:
+        if operation not in self.spec.operations:
+            offered = ", ".join(sorted(self.spec.operations)) or "nothing"
+            raise UnsupportedOperationError(
+                f"/{self.spec.path} does not support {operation} (it offers: {offered})"
+            )
+
+    async def _send_document(self, request: Request) -> Document:
+        response = await self._core.send(request)
+        return parse_document(response.body)
+
+    def _one(self, document: Document) -> R:
+        if not isinstance(document.data, dict):
+            raise ResponseFormatError(f"expected one {self.spec.type} in the answer")
+        context = ResponseContext(self._core, document.included)
+        model = self._structure(document.data, context)
+        context.add_primary([model])
+        return model  # type: ignore[return-value]
+
+    async def _page(self, url: URL) -> Page[R]:
+        response = await self._core.send(Request.get(url, operation=f"{self.spec.path}.list"))
+        document = parse_document(response.body)
+        if not isinstance(document.data, list):
+            raise ResponseFormatError(f"expected a collection of {self.spec.type} at {url}")
+        context = ResponseContext(self._core, document.included)
+        structure = self._structure
+        items: list[R] = [structure(raw, context) for raw in document.data]  # type: ignore[misc]
+        context.add_primary(items)  # type: ignore[arg-type]
+        return Page(items, document.links, document.meta, url, context)
+
+    # ------------------------------------------------------------------ reading
+
+    def list(
+        self,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        sort: str | Sequence[str] | None = None,
+        include: str | Sequence[str] | None = None,
+        fields: Mapping[Any, Sequence[str]] | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+        count: bool | None = None,
+    ) -> Paginator[R]:
+        """A lazy collection (no I/O until iterated); arguments are validated now."""
+        self._require("list")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise QueryError(f"limit must be a non-negative integer, got {limit!r}")
+        params = _query.build_list_params(
+            self.spec, filter=filter, sort=sort, include=include, fields=fields,
+            page_size=page_size, count=count, specs=_all_specs(),
+        )
+        return Paginator(self._page, self.url.with_query(params), limit=limit)
+
+    def list_url(self, url: URL, *, limit: int | None = None) -> Paginator[R]:
+        """A collection behind a URL the API gave (a ``related`` link)."""
+        return Paginator(self._page, url, limit=limit)
+
+    async def get(
+        self,
+        id: int,
+        *,
+        include: str | Sequence[str] | None = None,
+        fields: Mapping[Any, Sequence[str]] | None = None,
+    ) -> R:
+        """One resource by id."""
+        self._require("get")
+        params = _query.build_get_params(self.spec, include=include, fields=fields, specs=_all_specs())
+        url = self._member_url(id).with_query(params)
+        return self._one(await self._send_document(Request.get(url, operation=f"{self.spec.path}.get")))
+
+    # ------------------------------------------------------------------ writing
+
+    async def create(self, resource: R, *, meta: Mapping[str, Any] | None = None) -> R:
+        """POST the attributes and relationships that were set (never read-only ones)."""
+        self._require("create")
+        if not isinstance(resource, self.model):
+            raise QueryError(f"{self.spec.path}.create takes a {self.model.__name__}")
+        wire = resource_to_wire(resource, for_write=True)
+        document = build_resource_document(
+            self.spec.type, attributes=wire.get("attributes"),
+            relationships=wire.get("relationships"), meta=meta,
+        )
+        request = Request("POST", self.url, dumps(document), idempotent=False,
+                          operation=f"{self.spec.path}.create")
+        return self._one(await self._send_document(request))
+
+    async def update(self, id_or_resource: int | R, /, **changes: Any) -> R:
+        """PATCH exactly the given fields (or, given a model and no changes, the fields that
+        changed since it was read); type and id are always sent."""
+        self._require("update")
+        if isinstance(id_or_resource, Resource):
+            id_ = id_or_resource.id
+            if id_ is None:
+                raise QueryError(f"this {self.spec.type} has no id yet: create it first")
+            if not changes:
+                changes = {n: getattr(id_or_resource, n) for n in id_or_resource.changed_fields()}
+                if not changes:
+                    return id_or_resource
+        else:
+            id_ = id_or_resource
+            if not changes:
+                raise QueryError(f"{self.spec.path}.update needs at least one field to change")
+        attributes, relationships = self._changes_to_wire(changes)
+        document = build_resource_document(
+            self.spec.type, id_=id_, attributes=attributes, relationships=relationships
+        )
+        request = Request("PATCH", self._member_url(id_), dumps(document),
+                          operation=f"{self.spec.path}.update")
+        return self._one(await self._send_document(request))
+
+    def _changes_to_wire(self, changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        attributes: dict[str, Any] = {}
+        relationships: dict[str, Any] = {}
+        for name, value in changes.items():
+            if (attribute := self.spec.attribute(name)) is not None:
+                if attribute.read_only:
+                    raise QueryError(f"{self.spec.type}.{attribute.name} is read-only")
+                attributes[attribute.wire] = wire_value(attribute, value)
+            elif (rel := self.spec.relationship(name)) is not None:
+                if rel.read_only:
+                    raise QueryError(f"{self.spec.type}.{rel.name} is read-only")
+                relationships[rel.wire] = _relationship_value(rel.target, rel.to_many, value)
+            else:
+                raise QueryError(
+                    f"{self.spec.type} has no field {name!r}; writable fields: "
+                    + ", ".join(sorted(self._writable_names()))
+                )
+        return attributes, relationships
+
+    def _writable_names(self) -> list[str]:
+        return [a.name for a in self.spec.attributes if not a.read_only] + [
+            r.name for r in self.spec.relationships if not r.read_only
+        ]
+
+    async def delete(self, id: int) -> None:
+        """DELETE one resource (204)."""
+        self._require("delete")
+        await self._core.send(Request("DELETE", self._member_url(id), operation=f"{self.spec.path}.delete"))
+
+    # ------------------------------------------------------------------ actions
+
+    def _action_spec(self, name: str, *, collection: bool) -> ActionSpec:
+        wanted = snake_to_camel(name)
+        for action in self.spec.actions:
+            if action.collection == collection and action.name in (name, wanted):
+                return action
+        offered = sorted(a.name for a in self.spec.actions if a.collection == collection)
+        raise UnsupportedOperationError(
+            f"/{self.spec.path} has no action {name!r}"
+            + (f" (it offers: {', '.join(offered)})" if offered else " (it has no actions)")
+        )
+
+    def _action_params(self, action: ActionSpec, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for name, value in params.items():
+            wire = snake_to_camel(name)
+            if action.params and wire not in action.params and name not in action.params:
+                raise QueryError(
+                    f"action {action.name} takes no parameter {name!r}; it takes: "
+                    + ", ".join(action.params)
+                )
+            out.append((f"actionParams[{wire}]", _param_text(value)))
+        given = {snake_to_camel(n) for n in params}
+        missing = [p for p in action.required if p not in given]
+        if missing:
+            raise QueryError(f"action {action.name} needs: {', '.join(missing)}")
+        return out
+
+    async def action(self, id: int, name: str, /, **params: Any) -> R:
+        """``POST /{path}/{id}/actions/{name}?actionParams[...]``; returns the updated resource."""
+        action = self._action_spec(name, collection=False)
+        url = (self._member_url(id) / "actions" / action.name).with_query(
+            self._action_params(action, params)
+        )
+        request = Request("POST", url, idempotent=action.idempotent,
+                          operation=f"{self.spec.path}.{action.name}")
+        return self._one(await self._send_document(request))
+
+    # ------------------------------------------------------------------ resolving handles
+
+    async def resolve(
+        self, handles: Iterable[ToOne[R] | None], *, missing: str = "raise"
+    ) -> list[R | None]:
+        """Resolve many to-one handles with as few requests as possible, in input order.
+
+        Handles whose response ``included`` the resource cost nothing; the other ids are fetched
+        with ``filter[id]=...`` in batches of up to 1000. Null handles give None. Ids the server
+        does not return raise :class:`MissingResourcesError` (or give None with
+        ``missing="none"``).
+        """
+        if missing not in ("raise", "none"):
+            raise QueryError('missing must be "raise" or "none"')
+        handle_list = list(handles)
+        found: dict[int, R] = {}
+        wanted: list[int] = []
+        for handle in handle_list:
+            if handle is None or handle.id is None or handle.id in found:
+                continue
+            local = handle._target or _from_included(handle)
+            if local is not None:
+                found[handle.id] = local  # type: ignore[assignment]
+            elif handle.id not in wanted:
+                wanted.append(handle.id)
+        for batch in _id_batches(wanted):
+            async for model in self.list(filter={"id": batch}, page_size=1000):
+                if model.id is not None:
+                    found[model.id] = model
+        absent = [i for i in wanted if i not in found]
+        if absent and missing == "raise":
+            raise MissingResourcesError(self.spec.type, absent)
+        return [found.get(h.id) if h is not None and h.id is not None else None for h in handle_list]
+
+
+def _from_included(handle: ToOne[Any]) -> Resource | None:
+    context = handle._context
+    return context.included(handle.type, handle.id) if context is not None and handle.id is not None else None  # type: ignore[arg-type]
+
+
+# Outreach serves at most 1000 records per page; beyond ~6000 characters of ids a URL risks
+# hitting proxies' limits (8 KiB is common), so batches also stop there.
+_MAX_BATCH_IDS = 1000
+_MAX_BATCH_CHARS = 6000
+
+
+def _id_batches(ids: list[int]) -> list[list[int]]:
+    batches: list[list[int]] = []
+    current: list[int] = []
+    chars = 0
+    for id_ in ids:
+        width = len(str(id_)) + 3  # the comma, percent-encoded
+        if current and (len(current) >= _MAX_BATCH_IDS or chars + width > _MAX_BATCH_CHARS):
+            batches.append(current)
+            current, chars = [], 0
+        current.append(id_)
+        chars += width
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _relationship_value(target: str, to_many: bool, value: Any) -> dict[str, Any]:
+    if to_many:
+        if isinstance(value, ToMany):
+            return relationship_to_wire(value)
+        return {"data": [relationship_to_wire(to_one_from_value(target, v))["data"] for v in value]}
+    if isinstance(value, ToOne):
+        return relationship_to_wire(value)
+    return relationship_to_wire(to_one_from_value(target, value))
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return format_datetime(value)
+    if isinstance(value, (Ref, ToOne)):
+        return str(value.id)
+    if isinstance(value, Resource):
+        return str(value.id)
+    return str(value)
+
+
+def _all_specs() -> Mapping[str, ResourceSpec]:
+    from ..models import ALL_SPECS
+
+    return ALL_SPECS
