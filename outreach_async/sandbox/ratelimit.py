@@ -27,6 +27,7 @@ __all__ = [
     "RateLimitConfig",
     "RateLimitDecision",
     "RateLimitState",
+    "USER_ID_KEY",
     "WindowCounts",
     "jsonapi_error_response",
     "rate_limit_headers",
@@ -35,9 +36,8 @@ __all__ = [
 
 JSONAPI_CONTENT_TYPE = "application/vnd.api+json"
 
-#: The key the auth middleware stores the caller's user id under (see ``oauth.USER_ID_KEY``);
-#: duplicated here by name so this module does not import the auth module.
-_USER_ID_KEY_NAME = "outreach_user_id"
+#: Where the auth layer stores the id of the user a request acts for; the limiter keys on it.
+USER_ID_KEY = web.RequestKey("outreach_user_id", int)
 
 
 @attrs.define
@@ -82,7 +82,7 @@ class RateLimitState:
     rejected: int = 0
     #: Window start (epoch seconds) -> counts in that window, for utilisation figures.
     windows: dict[float, WindowCounts] = attrs.field(factory=dict)
-    _used: dict[tuple[str, int], int] = attrs.field(factory=dict, alias="_used")
+    _used: dict[tuple[str, int], int] = attrs.field(factory=dict, init=False)
 
     def take(self, key: str, now: float, config: RateLimitConfig) -> RateLimitDecision:
         """Count one request of ``key`` at ``now`` and say whether it may be served."""
@@ -167,7 +167,7 @@ def _exceeded_response(decision: RateLimitDecision, headers: Mapping[str, str]) 
 
 
 def _caller_key(request: web.Request) -> str:
-    user_id = request.get(_USER_ID_KEY_NAME)
+    user_id = request.get(USER_ID_KEY)
     if user_id is not None:
         return f"user:{user_id}"
     return "authorization:" + request.headers.get("Authorization", "")
