@@ -180,7 +180,7 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
         "    d['id'] = i if i.__class__ is int else as_id(i)",
         "    d['extra'] = extra",
         "    d['meta'] = raw.get('meta', U)",
-        "    d[SNAP] = a",
+        "    d[SNAP] = (a, rels)",
         "    o = new(cls)",
         "    setd(o, '__dict__', d)",
         "    return o",
@@ -228,6 +228,53 @@ def structure_resource(
             )
         cls = found  # type: ignore[assignment]
     return structure_fn(cls)(raw, context)  # type: ignore[arg-type, return-value]
+
+
+# ---------------------------------------------------------------- what changed since decoding
+
+
+def changed_fields(model: Resource) -> list[str]:
+    """Names of the fields whose value differs from what the model was decoded with.
+
+    The decoded wire values are kept by reference (no copy on the hot path) and converted only
+    here. A model built by hand has no snapshot: every set field counts as changed.
+    """
+    spec = model.__resource_spec__
+    values = model.__dict__
+    snapshot = values.get(SNAPSHOT_KEY)
+    if snapshot is None:
+        return _set_field_names(model)
+    raw_attributes, raw_relationships = snapshot
+    changed = [
+        a.name
+        for a in spec.attributes
+        if _differs(values.get(a.name, UNSET), _decoded_value(a, raw_attributes.get(a.wire, UNSET)))
+    ]
+    for rel in spec.relationships:
+        raw = (raw_relationships or {}).get(rel.wire)
+        original: Any = UNSET
+        if raw is not None:
+            original = (to_many_handle if rel.to_many else to_one_handle)(rel.target, raw, None)
+        if _differs(values.get(rel.name, UNSET), original):
+            changed.append(rel.name)
+    return changed
+
+
+def _decoded_value(attribute: AttributeSpec, raw: Any) -> Any:
+    if attribute.kind == "datetime":
+        return _lenient_datetime(raw)
+    if attribute.kind == "date":
+        return _lenient_date(raw)
+    return raw
+
+
+def _differs(current: Any, original: Any) -> bool:
+    if current is original:
+        return False
+    try:
+        return bool(current != original)
+    except Exception:  # values that refuse comparison count as changed
+        return True
 
 
 # ---------------------------------------------------------------- model -> wire

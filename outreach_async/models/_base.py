@@ -39,26 +39,15 @@ class Resource:
     meta: dict[str, Any] | UnsetType = attrs.field(default=UNSET, eq=False)
 
     def changed_fields(self) -> list[str]:
-        """Names of the fields assigned since this model was decoded (all set fields if built by hand).
+        """Names of the fields assigned a different value since this model was decoded (every
+        set field for a model built by hand).
 
-        Values are compared to the decoded ones; mutating a list in place is not seen, so assign
-        a new list (``p.tags = [*p.tags, "vip"]``).
+        Values are compared with the decoded ones; mutating a list in place is not seen, so
+        assign a new list (``p.tags = [*p.tags, "vip"]``).
         """
-        snapshot = self.__dict__.get(SNAPSHOT_KEY)
-        names = [f.name for f in attrs.fields(type(self)) if f.name not in ("id", "extra", "meta")]
-        values = self.__dict__
-        if snapshot is None:
-            return [n for n in names if values.get(n, UNSET) is not UNSET]
-        return [n for n in names if _differs(values.get(n, UNSET), snapshot.get(n, UNSET))]
+        from .._converter import changed_fields
 
-
-def _differs(current: Any, original: Any) -> bool:
-    if current is original:
-        return False
-    try:
-        return bool(current != original)
-    except Exception:  # values that refuse comparison count as changed
-        return True
+        return changed_fields(self)
 
 
 def register_model(cls: type[R]) -> type[R]:
