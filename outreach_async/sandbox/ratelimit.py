@@ -18,23 +18,20 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import attrs
-import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from outreach_async.sandbox.errors import ApiError, error_response
+
 __all__ = [
-    "JSONAPI_CONTENT_TYPE",
     "RateLimitConfig",
     "RateLimitDecision",
     "RateLimitState",
     "USER_ID_KEY",
     "WindowCounts",
-    "jsonapi_error_response",
     "rate_limit_headers",
     "rate_limit_middleware",
 ]
-
-JSONAPI_CONTENT_TYPE = "application/vnd.api+json"
 
 #: Where the auth layer stores the id of the user a request acts for; the limiter keys on it.
 USER_ID_KEY = web.RequestKey("outreach_user_id", int)
@@ -132,27 +129,6 @@ def rate_limit_headers(decision: RateLimitDecision, config: RateLimitConfig) -> 
     return headers
 
 
-def jsonapi_error_response(
-    status: int,
-    error_id: str | None,
-    title: str,
-    detail: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-    pointer: str | None = None,
-) -> web.Response:
-    """A JSON:API error document ``{"errors": [{id, title, detail}]}`` as a response."""
-    error: dict[str, object] = {"id": error_id, "title": title, "detail": detail}
-    if pointer is not None:
-        error["source"] = {"pointer": pointer}
-    return web.Response(
-        status=status,
-        body=orjson.dumps({"errors": [error]}),
-        content_type=JSONAPI_CONTENT_TYPE,
-        headers=headers,
-    )
-
-
 def _exceeded_response(decision: RateLimitDecision, headers: Mapping[str, str]) -> web.Response:
     # The detail is the documented example text with our limit and window end filled in
     # (outreach-api-facts.md §2, "429 body").
@@ -161,8 +137,8 @@ def _exceeded_response(decision: RateLimitDecision, headers: Mapping[str, str]) 
         f"You have exceeded your permitted rate limit of {decision.limit:,}; "
         f"please try again at {again}."
     )
-    return jsonapi_error_response(
-        429, "rateLimitExceeded", "Rate Limit Exceeded", detail, headers=headers
+    return error_response(
+        ApiError(429, "rateLimitExceeded", "Rate Limit Exceeded", detail, headers=headers)
     )
 
 
