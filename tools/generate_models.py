@@ -28,7 +28,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +200,10 @@ CLASS_BODY_NAMES = frozenset(
 )
 
 BADGE_RE = re.compile(r"<img src=https://developers\.outreach\.io/badges/(\w+)\.svg>")
-FILTER_ATTRS_RE = re.compile(r"You can use attributes? (.+?) to filter")
+FILTER_ATTRS_RE = re.compile(r"You can use (?:only )?(?:the )?attributes? (.+?) to filter")
+# "You can use any filterable attribute of sequenceStep": id plus the target's filterable ones.
+ANY_FILTERABLE_TEXT = "You can use any filterable attribute of"
+ANY_FILTERABLE = ("*",)
 NO_FILTER_TEXT = "cannot be used as a filter"
 # Typographic characters that ruff (RUF001/RUF002) flags as ambiguous in strings and docstrings.
 ASCII_PUNCTUATION = str.maketrans(
@@ -223,6 +226,7 @@ class Attribute:
     read_only: bool = False
     filterable: bool = False
     sortable: bool = False
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,7 @@ class Relationship:
     links_only: bool = False
     filterable: bool = True
     filter_attributes: tuple[str, ...] = ("id",)
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -390,6 +395,7 @@ def build_attribute(type_: str, wire: str, prop: JSON, hyper_prop: JSON | None) 
         read_only="readonly" in flags or wire in ALWAYS_READ_ONLY,
         filterable="filterable" in flags,
         sortable="sortable" in flags,
+        doc=clean_text(prop.get("description", "")),
     )
 
 
@@ -404,6 +410,7 @@ def extra_attribute(spec: JSON) -> Attribute:
         read_only="readonly" in flags,
         filterable="filterable" in flags,
         sortable="sortable" in flags,
+        doc=spec["description"],
     )
 
 
@@ -488,7 +495,6 @@ def build_relationship(
     links_only = (hyper_rel is not None and hyper_rel.get("data") is False) or (
         has_links and "data" not in prop.get("properties", {})
     )
-    match = FILTER_ATTRS_RE.search(description)
     filterable = NO_FILTER_TEXT not in description
     return Relationship(
         name=python_name(wire),
@@ -499,10 +505,19 @@ def build_relationship(
         read_only="readonly" in badges(description) or bool((hyper_rel or {}).get("readOnly")),
         links_only=links_only,
         filterable=filterable,
-        filter_attributes=parse_filter_attributes(match.group(1))
-        if match and filterable
-        else (("id",) if filterable else ()),
+        filter_attributes=filter_attributes(description),
+        doc=clean_text(description),
     )
+
+
+def filter_attributes(description: str) -> tuple[str, ...]:
+    """The target attributes a relationship filter accepts, from its description."""
+    if NO_FILTER_TEXT in description:
+        return ()
+    if ANY_FILTERABLE_TEXT in description:
+        return ANY_FILTERABLE  # resolved once every type is built
+    match = FILTER_ATTRS_RE.search(description)
+    return parse_filter_attributes(match.group(1)) if match else ("id",)
 
 
 def parse_filter_attributes(text: str) -> tuple[str, ...]:
@@ -618,7 +633,41 @@ def build_types(openapi: JSON, hyper: JSON) -> list[ResourceType]:
             )
         )
     known = {t.type for t in built}
-    return [check_names(t, known) for t in built]
+    by_type = {t.type: t for t in built}
+    return [
+        check_names(read_only_if_unwritable(expand_filter_attributes(t, by_type)), known)
+        for t in built
+    ]
+
+
+def expand_filter_attributes(
+    resource: ResourceType, by_type: Mapping[str, ResourceType]
+) -> ResourceType:
+    """Replace "any filterable attribute of <target>" by id and the target's filterable ones."""
+
+    def expand(r: Relationship) -> Relationship:
+        if r.filter_attributes != ANY_FILTERABLE:
+            return r
+        target = by_type[r.target]
+        names = ("id", *(a.wire for a in target.attributes if a.filterable))
+        return replace(r, filter_attributes=names)
+
+    return replace(resource, relationships=tuple(expand(r) for r in resource.relationships))
+
+
+def read_only_if_unwritable(resource: ResourceType) -> ResourceType:
+    """Mark every field read-only on a type the API offers neither create nor update for.
+
+    Events, audit logs, batches, mail aliases... are served read-only (outreach-api-facts.md §8),
+    whatever badges their attributes carry; the sandbox and the converter then agree with the API.
+    """
+    if {"create", "update"} & set(resource.operations):
+        return resource
+    return replace(
+        resource,
+        attributes=tuple(replace(a, read_only=True) for a in resource.attributes),
+        relationships=tuple(replace(r, read_only=True) for r in resource.relationships),
+    )
 
 
 def check_families(hyper: JSON) -> None:
@@ -748,6 +797,15 @@ def render_docstring(text: str, indent: str) -> str:
     return f'{indent}"""{body.lstrip()}\n{indent}"""\n'
 
 
+def render_field_doc(text: str) -> str:
+    """A ``#:`` comment (read by Sphinx autodoc and IDEs) with the spec's first paragraph."""
+    paragraph = next((p for p in re.split(r"\n\s*\n", text) if p.strip()), "")
+    flat = " ".join(paragraph.split())
+    if not flat:
+        return ""
+    return "".join(f"    #: {line}\n" for line in textwrap.wrap(flat, width=100 - 7))
+
+
 def relationship_annotation(r: Relationship, known: set[str]) -> str:
     names = [class_name(t) for t in r.targets if t in known]
     if len(names) != len(r.targets) or not names:
@@ -790,8 +848,10 @@ def render_model(t: ResourceType, known: set[str]) -> str:
         "\n",
     ]
     for a in t.attributes:
+        out.append(render_field_doc(a.doc))
         out.append(f"    {a.name}: {a.annotation} | UnsetType | None = UNSET\n")
     for r in t.relationships:
+        out.append(render_field_doc(r.doc))
         out.append(
             f"    {r.name}: {relationship_annotation(r, known)} | UnsetType = attrs.field(\n"
             f"        default=UNSET, converter=_conv.{converter_name(r)}\n"

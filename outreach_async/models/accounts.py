@@ -238,196 +238,381 @@ class Account(Resource):
     )
     # fmt: on
 
+    #: Define the annual revenue range
     annual_revenue_range: str | UnsetType | None = UNSET
+    #: A custom score given to measure the quality of the account.
     buyer_intent_score: float | UnsetType | None = UNSET
+    #: A description of the company's type (e.g. "Public Company").
     company_type: str | UnsetType | None = UNSET
+    #: The date and time the account was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The value of the account's first custom field.
     custom1: str | UnsetType | None = UNSET
+    #: The value of the account's second custom field.
     custom2: str | UnsetType | None = UNSET
+    #: The value of the account's third custom field.
     custom3: str | UnsetType | None = UNSET
+    #: The value of the account's fourth custom field.
     custom4: str | UnsetType | None = UNSET
+    #: The value of the account's fifth custom field.
     custom5: str | UnsetType | None = UNSET
+    #: The value of the account's sixth custom field.
     custom6: str | UnsetType | None = UNSET
+    #: The value of the account's seventh custom field.
     custom7: str | UnsetType | None = UNSET
+    #: The value of the account's eight custom field.
     custom8: str | UnsetType | None = UNSET
+    #: The value of the account's ninth custom field.
     custom9: str | UnsetType | None = UNSET
+    #: The value of the account's 10th custom field.
     custom10: str | UnsetType | None = UNSET
+    #: The value of the account's 11th custom field.
     custom11: str | UnsetType | None = UNSET
+    #: The value of the account's 12th custom field.
     custom12: str | UnsetType | None = UNSET
+    #: The value of the account's 13th custom field.
     custom13: str | UnsetType | None = UNSET
+    #: The value of the account's 14th custom field.
     custom14: str | UnsetType | None = UNSET
+    #: The value of the account's 15th custom field.
     custom15: str | UnsetType | None = UNSET
+    #: The value of the account's 16th custom field.
     custom16: str | UnsetType | None = UNSET
+    #: The value of the account's 17th custom field.
     custom17: str | UnsetType | None = UNSET
+    #: The value of the account's 18th custom field.
     custom18: str | UnsetType | None = UNSET
+    #: The value of the account's 19th custom field.
     custom19: str | UnsetType | None = UNSET
+    #: The value of the account's 20th custom field.
     custom20: str | UnsetType | None = UNSET
+    #: The value of the account's 21st custom field.
     custom21: str | UnsetType | None = UNSET
+    #: The value of the account's 22nd custom field.
     custom22: str | UnsetType | None = UNSET
+    #: The value of the account's 23rd custom field.
     custom23: str | UnsetType | None = UNSET
+    #: The value of the account's 24th custom field.
     custom24: str | UnsetType | None = UNSET
+    #: The value of the account's 25th custom field.
     custom25: str | UnsetType | None = UNSET
+    #: The value of the account's 26th custom field.
     custom26: str | UnsetType | None = UNSET
+    #: The value of the account's 27th custom field.
     custom27: str | UnsetType | None = UNSET
+    #: The value of the account's 28th custom field.
     custom28: str | UnsetType | None = UNSET
+    #: The value of the account's 29th custom field.
     custom29: str | UnsetType | None = UNSET
+    #: The value of the account's 30th custom field.
     custom30: str | UnsetType | None = UNSET
+    #: The value of the account's 31st custom field.
     custom31: str | UnsetType | None = UNSET
+    #: The value of the account's 32nd custom field.
     custom32: str | UnsetType | None = UNSET
+    #: The value of the account's 33rd custom field.
     custom33: str | UnsetType | None = UNSET
+    #: The value of the account's 34th custom field.
     custom34: str | UnsetType | None = UNSET
+    #: The value of the account's 35th custom field.
     custom35: str | UnsetType | None = UNSET
+    #: The value of the account's 36th custom field.
     custom36: str | UnsetType | None = UNSET
+    #: The value of the account's 37th custom field.
     custom37: str | UnsetType | None = UNSET
+    #: The value of the account's 38th custom field.
     custom38: str | UnsetType | None = UNSET
+    #: The value of the account's 39th custom field.
     custom39: str | UnsetType | None = UNSET
+    #: The value of the account's 40th custom field.
     custom40: str | UnsetType | None = UNSET
+    #: The value of the account's 41st custom field.
     custom41: str | UnsetType | None = UNSET
+    #: The value of the account's 42nd custom field.
     custom42: str | UnsetType | None = UNSET
+    #: The value of the account's 43rd custom field.
     custom43: str | UnsetType | None = UNSET
+    #: The value of the account's 44th custom field.
     custom44: str | UnsetType | None = UNSET
+    #: The value of the account's 45th custom field.
     custom45: str | UnsetType | None = UNSET
+    #: The value of the account's 46th custom field.
     custom46: str | UnsetType | None = UNSET
+    #: The value of the account's 47th custom field.
     custom47: str | UnsetType | None = UNSET
+    #: The value of the account's 48th custom field.
     custom48: str | UnsetType | None = UNSET
+    #: The value of the account's 49th custom field.
     custom49: str | UnsetType | None = UNSET
+    #: The value of the account's 50th custom field.
     custom50: str | UnsetType | None = UNSET
+    #: The value of the account's 51st custom field.
     custom51: str | UnsetType | None = UNSET
+    #: The value of the account's 52nd custom field.
     custom52: str | UnsetType | None = UNSET
+    #: The value of the account's 53rd custom field.
     custom53: str | UnsetType | None = UNSET
+    #: The value of the account's 54th custom field.
     custom54: str | UnsetType | None = UNSET
+    #: The value of the account's 55th custom field.
     custom55: str | UnsetType | None = UNSET
+    #: The value of the account's 56th custom field.
     custom56: str | UnsetType | None = UNSET
+    #: The value of the account's 57th custom field.
     custom57: str | UnsetType | None = UNSET
+    #: The value of the account's 58th custom field.
     custom58: str | UnsetType | None = UNSET
+    #: The value of the account's 59th custom field.
     custom59: str | UnsetType | None = UNSET
+    #: The value of the account's 60th custom field.
     custom60: str | UnsetType | None = UNSET
+    #: The value of the account's 61st custom field.
     custom61: str | UnsetType | None = UNSET
+    #: The value of the account's 62nd custom field.
     custom62: str | UnsetType | None = UNSET
+    #: The value of the account's 63rd custom field.
     custom63: str | UnsetType | None = UNSET
+    #: The value of the account's 64th custom field.
     custom64: str | UnsetType | None = UNSET
+    #: The value of the account's 65th custom field.
     custom65: str | UnsetType | None = UNSET
+    #: The value of the account's 66th custom field.
     custom66: str | UnsetType | None = UNSET
+    #: The value of the account's 67th custom field.
     custom67: str | UnsetType | None = UNSET
+    #: The value of the account's 68th custom field.
     custom68: str | UnsetType | None = UNSET
+    #: The value of the account's 69th custom field.
     custom69: str | UnsetType | None = UNSET
+    #: The value of the account's 70th custom field.
     custom70: str | UnsetType | None = UNSET
+    #: The value of the account's 71st custom field.
     custom71: str | UnsetType | None = UNSET
+    #: The value of the account's 72nd custom field.
     custom72: str | UnsetType | None = UNSET
+    #: The value of the account's 73rd custom field.
     custom73: str | UnsetType | None = UNSET
+    #: The value of the account's 74th custom field.
     custom74: str | UnsetType | None = UNSET
+    #: The value of the account's 75th custom field.
     custom75: str | UnsetType | None = UNSET
+    #: The value of the account's 76th custom field.
     custom76: str | UnsetType | None = UNSET
+    #: The value of the account's 77th custom field.
     custom77: str | UnsetType | None = UNSET
+    #: The value of the account's 78th custom field.
     custom78: str | UnsetType | None = UNSET
+    #: The value of the account's 79th custom field.
     custom79: str | UnsetType | None = UNSET
+    #: The value of the account's 80th custom field.
     custom80: str | UnsetType | None = UNSET
+    #: The value of the account's 81st custom field.
     custom81: str | UnsetType | None = UNSET
+    #: The value of the account's 82nd custom field.
     custom82: str | UnsetType | None = UNSET
+    #: The value of the account's 83rd custom field.
     custom83: str | UnsetType | None = UNSET
+    #: The value of the account's 84th custom field.
     custom84: str | UnsetType | None = UNSET
+    #: The value of the account's 85th custom field.
     custom85: str | UnsetType | None = UNSET
+    #: The value of the account's 86th custom field.
     custom86: str | UnsetType | None = UNSET
+    #: The value of the account's 87th custom field.
     custom87: str | UnsetType | None = UNSET
+    #: The value of the account's 88th custom field.
     custom88: str | UnsetType | None = UNSET
+    #: The value of the account's 89th custom field.
     custom89: str | UnsetType | None = UNSET
+    #: The value of the account's 90th custom field.
     custom90: str | UnsetType | None = UNSET
+    #: The value of the account's 91st custom field.
     custom91: str | UnsetType | None = UNSET
+    #: The value of the account's 92nd custom field.
     custom92: str | UnsetType | None = UNSET
+    #: The value of the account's 93rd custom field.
     custom93: str | UnsetType | None = UNSET
+    #: The value of the account's 94th custom field.
     custom94: str | UnsetType | None = UNSET
+    #: The value of the account's 95th custom field.
     custom95: str | UnsetType | None = UNSET
+    #: The value of the account's 96th custom field.
     custom96: str | UnsetType | None = UNSET
+    #: The value of the account's 97th custom field.
     custom97: str | UnsetType | None = UNSET
+    #: The value of the account's 98th custom field.
     custom98: str | UnsetType | None = UNSET
+    #: The value of the account's 99th custom field.
     custom99: str | UnsetType | None = UNSET
+    #: The value of the account's 100th custom field.
     custom100: str | UnsetType | None = UNSET
+    #: The value of the account's 101st custom field.
     custom101: str | UnsetType | None = UNSET
+    #: The value of the account's 102nd custom field.
     custom102: str | UnsetType | None = UNSET
+    #: The value of the account's 103rd custom field.
     custom103: str | UnsetType | None = UNSET
+    #: The value of the account's 104th custom field.
     custom104: str | UnsetType | None = UNSET
+    #: The value of the account's 105th custom field.
     custom105: str | UnsetType | None = UNSET
+    #: The value of the account's 106th custom field.
     custom106: str | UnsetType | None = UNSET
+    #: The value of the account's 107th custom field.
     custom107: str | UnsetType | None = UNSET
+    #: The value of the account's 108th custom field.
     custom108: str | UnsetType | None = UNSET
+    #: The value of the account's 109th custom field.
     custom109: str | UnsetType | None = UNSET
+    #: The value of the account's 110th custom field.
     custom110: str | UnsetType | None = UNSET
+    #: The value of the account's 111th custom field.
     custom111: str | UnsetType | None = UNSET
+    #: The value of the account's 112th custom field.
     custom112: str | UnsetType | None = UNSET
+    #: The value of the account's 113th custom field.
     custom113: str | UnsetType | None = UNSET
+    #: The value of the account's 114th custom field.
     custom114: str | UnsetType | None = UNSET
+    #: The value of the account's 115th custom field.
     custom115: str | UnsetType | None = UNSET
+    #: The value of the account's 116th custom field.
     custom116: str | UnsetType | None = UNSET
+    #: The value of the account's 117th custom field.
     custom117: str | UnsetType | None = UNSET
+    #: The value of the account's 118th custom field.
     custom118: str | UnsetType | None = UNSET
+    #: The value of the account's 119th custom field.
     custom119: str | UnsetType | None = UNSET
+    #: The value of the account's 120th custom field.
     custom120: str | UnsetType | None = UNSET
+    #: The value of the account's 121st custom field.
     custom121: str | UnsetType | None = UNSET
+    #: The value of the account's 122nd custom field.
     custom122: str | UnsetType | None = UNSET
+    #: The value of the account's 123rd custom field.
     custom123: str | UnsetType | None = UNSET
+    #: The value of the account's 124th custom field.
     custom124: str | UnsetType | None = UNSET
+    #: The value of the account's 125th custom field.
     custom125: str | UnsetType | None = UNSET
+    #: The value of the account's 126th custom field.
     custom126: str | UnsetType | None = UNSET
+    #: The value of the account's 127th custom field.
     custom127: str | UnsetType | None = UNSET
+    #: The value of the account's 128th custom field.
     custom128: str | UnsetType | None = UNSET
+    #: The value of the account's 129th custom field.
     custom129: str | UnsetType | None = UNSET
+    #: The value of the account's 130th custom field.
     custom130: str | UnsetType | None = UNSET
+    #: The value of the account's 131st custom field.
     custom131: str | UnsetType | None = UNSET
+    #: The value of the account's 132nd custom field.
     custom132: str | UnsetType | None = UNSET
+    #: The value of the account's 133rd custom field.
     custom133: str | UnsetType | None = UNSET
+    #: The value of the account's 134th custom field.
     custom134: str | UnsetType | None = UNSET
+    #: The value of the account's 135th custom field.
     custom135: str | UnsetType | None = UNSET
+    #: The value of the account's 136th custom field.
     custom136: str | UnsetType | None = UNSET
+    #: The value of the account's 137th custom field.
     custom137: str | UnsetType | None = UNSET
+    #: The value of the account's 138th custom field.
     custom138: str | UnsetType | None = UNSET
+    #: The value of the account's 139th custom field.
     custom139: str | UnsetType | None = UNSET
+    #: The value of the account's 140th custom field.
     custom140: str | UnsetType | None = UNSET
+    #: The value of the account's 141st custom field.
     custom141: str | UnsetType | None = UNSET
+    #: The value of the account's 142nd custom field.
     custom142: str | UnsetType | None = UNSET
+    #: The value of the account's 143rd custom field.
     custom143: str | UnsetType | None = UNSET
+    #: The value of the account's 144th custom field.
     custom144: str | UnsetType | None = UNSET
+    #: The value of the account's 145th custom field.
     custom145: str | UnsetType | None = UNSET
+    #: The value of the account's 146th custom field.
     custom146: str | UnsetType | None = UNSET
+    #: The value of the account's 147th custom field.
     custom147: str | UnsetType | None = UNSET
+    #: The value of the account's 148th custom field.
     custom148: str | UnsetType | None = UNSET
+    #: The value of the account's 149th custom field.
     custom149: str | UnsetType | None = UNSET
+    #: The value of the account's 150th custom field.
     custom150: str | UnsetType | None = UNSET
+    #: A custom ID for the account, often referencing an ID in an external system.
     custom_id: str | UnsetType | None = UNSET
+    #: A custom description of the account.
     description: str | UnsetType | None = UNSET
+    #: The company's website domain (e.g. "`www.acme.com`").
     domain: str | UnsetType | None = UNSET
+    #: The source of the resource's creation (e.g. "outreach-api").
     external_source: str | UnsetType | None = UNSET
+    #: The number of followers the company has listed on social media.
     followers: int | UnsetType | None = UNSET
+    #: The founding date of the company.
     founded_at: _dt.datetime | UnsetType | None = UNSET
+    #: A description of the company's industry (e.g. "Manufacturing").
     industry: str | UnsetType | None = UNSET
+    #: The number of employees listed on the company's LinkedIn URL.
     linked_in_employees: int | UnsetType | None = UNSET
+    #: The company's LinkedIn URL.
     linked_in_url: str | UnsetType | None = UNSET
+    #: The company's primary geographic region (e.g. "Eastern USA").
     locality: str | UnsetType | None = UNSET
+    #: Define codes used to classify businesses by industry
     naics_codes: list[str] | UnsetType | None = UNSET
+    #: The name of the company (e.g. "Acme Corporation").
     name: str | UnsetType | None = UNSET
+    #: A boolean value determining whether this is a "named" account or not. Only named accounts
+    #: will show up on the collection index.
     named: bool | UnsetType | None = UNSET
+    #: The natural name of the company (e.g. "Acme").
     natural_name: str | UnsetType | None = UNSET
+    #: The number of employees working at the company.
     number_of_employees: int | UnsetType | None = UNSET
+    #: The ID of the sharing team associated with this object. Access is currently in beta.
     sharing_team_id: str | UnsetType | None = UNSET
+    #: Define codes that categorize business activities
     sic_codes: list[str] | UnsetType | None = UNSET
+    #: A list of tag values associated with the account (e.g. ["Enterprise", "Tier 1"]).
     tags: list[str] | UnsetType | None = UNSET
+    #: Define the ticker symbol
     ticker_symbol: str | UnsetType | None = UNSET
+    #: The date and time the account was last touched.
     touched_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the account was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The company's website URL (e.g. "`https://www.acme.com/contact`").
     website_url: str | UnsetType | None = UNSET
     assigned_teams: ToMany[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_team)
     assigned_users: ToMany[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_user)
+    #: The batches associated with the account.
     batches: ToMany[Batch] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_batch)
+    #: The creator of the account. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The default plugin mapping associated with the account. If no plugin mapping is enabled, it
+    #: will return the first plugin mapping associated with the account.
     default_plugin_mapping: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_plugin_mapping
     )
+    #: The account favorited by the user.
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
+    #: The owner of the account. You can use only the attribute id to filter accounts by owner (e.g.
+    #: filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     primary_record_team: ToOne[Team] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_team
     )
+    #: The account's associated prospects. Relationship prospects cannot be used as a filter.
     prospects: ToMany[Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_prospect
     )
@@ -438,7 +623,9 @@ class Account(Resource):
         default=UNSET, converter=_conv.many_user
     )
     record_teams: ToMany[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_team)
+    #: The associated tasks. Relationship tasks cannot be used as a filter.
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
+    #: The most recent updater of the account. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -470,13 +657,24 @@ class AccountNote(Resource):
     )
     # fmt: on
 
+    #: The date and time the account note was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The text content of this account note.
     message: str | UnsetType | None = UNSET
+    #: The context of this account note, one of {note,call,coffee,beer,meeting}.
     note_type: str | UnsetType | None = UNSET
+    #: The rule used to associate the account note with an opportunity, one of
+    #: {recent_created,recent_updated}.
     opportunity_association_rule: str | UnsetType | None = UNSET
+    #: A boolean value indicating whether this account note is pinned.
     pinned: bool | UnsetType | None = UNSET
+    #: The account this account note is related to. You can use only the attribute id to filter
+    #: accountNotes by account (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: The creator of the account note. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The opportunity this account note is related to. Relationship opportunity cannot be used as a
+    #: filter.
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )

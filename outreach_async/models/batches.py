@@ -35,20 +35,20 @@ class Batch(Resource):
         path="batches",
         description="A group of records (Prospect, Account, etc.) in which the same particular action was performed.",
         attributes=(
-            AttributeSpec(name="action", wire="action", filterable=True),
-            AttributeSpec(name="canceled_at", wire="canceledAt", kind="datetime"),
+            AttributeSpec(name="action", wire="action", read_only=True, filterable=True),
+            AttributeSpec(name="canceled_at", wire="canceledAt", kind="datetime", read_only=True),
             AttributeSpec(name="confirm_count", wire="confirmCount", kind="integer", read_only=True),
             AttributeSpec(name="confirmed_at", wire="confirmedAt", kind="datetime", read_only=True),
             AttributeSpec(name="confirmed_count_required", wire="confirmedCountRequired", kind="boolean", read_only=True),
             AttributeSpec(name="created_at", wire="createdAt", kind="datetime", read_only=True, sortable=True),
-            AttributeSpec(name="external_start_payload", wire="externalStartPayload"),
+            AttributeSpec(name="external_start_payload", wire="externalStartPayload", read_only=True),
             AttributeSpec(name="failures", wire="failures", kind="integer", read_only=True),
-            AttributeSpec(name="finished_at", wire="finishedAt", kind="datetime", sortable=True),
-            AttributeSpec(name="payload", wire="payload", kind="object"),
+            AttributeSpec(name="finished_at", wire="finishedAt", kind="datetime", read_only=True, sortable=True),
+            AttributeSpec(name="payload", wire="payload", kind="object", read_only=True),
             AttributeSpec(name="pending", wire="pending", kind="integer", read_only=True),
-            AttributeSpec(name="started_at", wire="startedAt", kind="datetime"),
-            AttributeSpec(name="state", wire="state", filterable=True, sortable=True),
-            AttributeSpec(name="summary", wire="summary", kind="object"),
+            AttributeSpec(name="started_at", wire="startedAt", kind="datetime", read_only=True),
+            AttributeSpec(name="state", wire="state", read_only=True, filterable=True, sortable=True),
+            AttributeSpec(name="summary", wire="summary", kind="object", read_only=True),
             AttributeSpec(name="total", wire="total", kind="integer", read_only=True, filterable=True, sortable=True),
             AttributeSpec(name="updated_at", wire="updatedAt", kind="datetime", read_only=True),
         ),
@@ -88,22 +88,39 @@ class Batch(Resource):
     )
     # fmt: on
 
+    #: Action performed on the batch.
     action: str | UnsetType | None = UNSET
+    #: The date and time the batch was canceled.
     canceled_at: _dt.datetime | UnsetType | None = UNSET
+    #: The number of items in the batch to be confirmed.
     confirm_count: int | UnsetType | None = UNSET
+    #: The date and time the batch was confirmed.
     confirmed_at: _dt.datetime | UnsetType | None = UNSET
+    #: Require the user to explicitly confirm the confirm_count.
     confirmed_count_required: bool | UnsetType | None = UNSET
+    #: The date and time the batch was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: Optional parameter used to handle external batch operations
     external_start_payload: str | UnsetType | None = UNSET
+    #: The number of failed batch items associated with this batch.
     failures: int | UnsetType | None = UNSET
+    #: The date and time the batch was finished.
     finished_at: _dt.datetime | UnsetType | None = UNSET
+    #: The input payload for the batch operation.
     payload: dict[str, Any] | UnsetType | None = UNSET
+    #: The number of pending batch items associated with this batch.
     pending: int | UnsetType | None = UNSET
+    #: The date and time the batch was started.
     started_at: _dt.datetime | UnsetType | None = UNSET
+    #: The current state of the batch.
     state: str | UnsetType | None = UNSET
+    #: The summary of the batch including failure information.
     summary: dict[str, Any] | UnsetType | None = UNSET
+    #: The total number of batch items associated with this batch.
     total: int | UnsetType | None = UNSET
+    #: The date and time the batch was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The batch items associated with this batch.
     batch_items: ToMany[BatchItem] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_batch_item
     )
@@ -123,9 +140,9 @@ class BatchItem(Resource):
         attributes=(
             AttributeSpec(name="batch_id", wire="batchId", kind="integer", read_only=True, filterable=True, sortable=True),
             AttributeSpec(name="created_at", wire="createdAt", kind="datetime", read_only=True),
-            AttributeSpec(name="data", wire="data"),
+            AttributeSpec(name="data", wire="data", read_only=True),
             AttributeSpec(name="failed", wire="failed", kind="boolean", read_only=True, filterable=True, sortable=True),
-            AttributeSpec(name="info", wire="info"),
+            AttributeSpec(name="info", wire="info", read_only=True),
             AttributeSpec(name="state", wire="state", read_only=True, filterable=True, sortable=True),
         ),
         relationships=(
@@ -137,12 +154,19 @@ class BatchItem(Resource):
     )
     # fmt: on
 
+    #: The id of the batch this item belongs to.
     batch_id: int | UnsetType | None = UNSET
+    #: The time the batch_item was created at.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The data requested to execute the batch item.
     data: str | UnsetType | None = UNSET
+    #: Whether this batch item failed during processing.
     failed: bool | UnsetType | None = UNSET
+    #: A description of the failure if one exists.
     info: str | UnsetType | None = UNSET
+    #: The current state of the batch item.
     state: str | UnsetType | None = UNSET
+    #: The batch associated with this record.
     batch: ToOne[Batch] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_batch)
 
 
@@ -158,31 +182,31 @@ class Import(Resource):
         description="An operation that imports data into Outreach",
         attributes=(
             AttributeSpec(name="created_at", wire="createdAt", kind="datetime", read_only=True),
-            AttributeSpec(name="dupe_method", wire="dupeMethod"),
-            AttributeSpec(name="dupes", wire="dupes", kind="integer"),
-            AttributeSpec(name="error_reason", wire="errorReason"),
-            AttributeSpec(name="external_id", wire="externalId"),
-            AttributeSpec(name="external_name", wire="externalName"),
-            AttributeSpec(name="external_type", wire="externalType"),
-            AttributeSpec(name="failures", wire="failures", kind="integer"),
-            AttributeSpec(name="file_name", wire="fileName"),
-            AttributeSpec(name="file_size", wire="fileSize", kind="integer"),
-            AttributeSpec(name="frequency", wire="frequency", filterable=True, sortable=True),
-            AttributeSpec(name="import_type", wire="importType"),
-            AttributeSpec(name="load_from_plugin", wire="loadFromPlugin", kind="boolean"),
-            AttributeSpec(name="mappings", wire="mappings", kind="object"),
-            AttributeSpec(name="plugin_id", wire="pluginId", kind="integer"),
-            AttributeSpec(name="prospect_owner_id", wire="prospectOwnerId", kind="integer"),
+            AttributeSpec(name="dupe_method", wire="dupeMethod", read_only=True),
+            AttributeSpec(name="dupes", wire="dupes", kind="integer", read_only=True),
+            AttributeSpec(name="error_reason", wire="errorReason", read_only=True),
+            AttributeSpec(name="external_id", wire="externalId", read_only=True),
+            AttributeSpec(name="external_name", wire="externalName", read_only=True),
+            AttributeSpec(name="external_type", wire="externalType", read_only=True),
+            AttributeSpec(name="failures", wire="failures", kind="integer", read_only=True),
+            AttributeSpec(name="file_name", wire="fileName", read_only=True),
+            AttributeSpec(name="file_size", wire="fileSize", kind="integer", read_only=True),
+            AttributeSpec(name="frequency", wire="frequency", read_only=True, filterable=True, sortable=True),
+            AttributeSpec(name="import_type", wire="importType", read_only=True),
+            AttributeSpec(name="load_from_plugin", wire="loadFromPlugin", kind="boolean", read_only=True),
+            AttributeSpec(name="mappings", wire="mappings", kind="object", read_only=True),
+            AttributeSpec(name="plugin_id", wire="pluginId", kind="integer", read_only=True),
+            AttributeSpec(name="prospect_owner_id", wire="prospectOwnerId", kind="integer", read_only=True),
             AttributeSpec(name="recurring", wire="recurring", kind="boolean", read_only=True, filterable=True, sortable=True),
-            AttributeSpec(name="report_instance_id", wire="reportInstanceId"),
-            AttributeSpec(name="scheduled_at", wire="scheduledAt", kind="datetime"),
-            AttributeSpec(name="source", wire="source"),
-            AttributeSpec(name="stage_id", wire="stageId", kind="integer"),
-            AttributeSpec(name="state", wire="state", filterable=True, sortable=True),
-            AttributeSpec(name="state_changed_at", wire="stateChangedAt", kind="datetime"),
-            AttributeSpec(name="synced_until", wire="syncedUntil", kind="datetime"),
-            AttributeSpec(name="time_zone", wire="timeZone"),
-            AttributeSpec(name="total", wire="total", kind="integer"),
+            AttributeSpec(name="report_instance_id", wire="reportInstanceId", read_only=True),
+            AttributeSpec(name="scheduled_at", wire="scheduledAt", kind="datetime", read_only=True),
+            AttributeSpec(name="source", wire="source", read_only=True),
+            AttributeSpec(name="stage_id", wire="stageId", kind="integer", read_only=True),
+            AttributeSpec(name="state", wire="state", read_only=True, filterable=True, sortable=True),
+            AttributeSpec(name="state_changed_at", wire="stateChangedAt", kind="datetime", read_only=True),
+            AttributeSpec(name="synced_until", wire="syncedUntil", kind="datetime", read_only=True),
+            AttributeSpec(name="time_zone", wire="timeZone", read_only=True),
+            AttributeSpec(name="total", wire="total", kind="integer", read_only=True),
             AttributeSpec(name="updated_at", wire="updatedAt", kind="datetime", read_only=True),
         ),
         relationships=(
@@ -201,32 +225,62 @@ class Import(Resource):
     )
     # fmt: on
 
+    #: The date and time the import was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The type of deduplication strategy, skip, missing or overwrite.
     dupe_method: str | UnsetType | None = UNSET
+    #: The number of dupes for the import.
     dupes: int | UnsetType | None = UNSET
+    #: The reason for the failure of an import.
     error_reason: str | UnsetType | None = UNSET
+    #: The ID of a Report in a CRM for ReportImport (is not related to
+    #: external/external_input_payload)
     external_id: str | UnsetType | None = UNSET
+    #: The name of a Report in a CRM for ReportImport (is not related to
+    #: external/external_input_payload)
     external_name: str | UnsetType | None = UNSET
+    #: The Type of a Report in a CRM for ReportImport (is not related to
+    #: external/external_input_payload)
     external_type: str | UnsetType | None = UNSET
+    #: The total number of failures associated with this import.
     failures: int | UnsetType | None = UNSET
+    #: The file name for the import.
     file_name: str | UnsetType | None = UNSET
+    #: The size of the file for the import
     file_size: int | UnsetType | None = UNSET
+    #: The frequency an import will recur on (once, hourly, daily)
     frequency: str | UnsetType | None = UNSET
+    #: The type of import.
     import_type: str | UnsetType | None = UNSET
+    #: Indicates if the import leverages load_from_crm or is a ReportImport
     load_from_plugin: bool | UnsetType | None = UNSET
+    #: The mapping of rows to properties of the item.
     mappings: dict[str, Any] | UnsetType | None = UNSET
+    #: The ID of the Outreach Plugin powering the load_from_crm or ReportImport functionality
     plugin_id: int | UnsetType | None = UNSET
+    #: Owner ID to override during import (applies to prospects, accounts, and opportunities)
     prospect_owner_id: int | UnsetType | None = UNSET
+    #: Whether or not the import is a recurring import
     recurring: bool | UnsetType | None = UNSET
+    #: The ID of the salesforce report import
     report_instance_id: str | UnsetType | None = UNSET
+    #: The next scheduled run for a recurring import
     scheduled_at: _dt.datetime | UnsetType | None = UNSET
+    #: Source to override during prospect import
     source: str | UnsetType | None = UNSET
+    #: Stage ID to override to during import
     stage_id: int | UnsetType | None = UNSET
+    #: The state of the import.
     state: str | UnsetType | None = UNSET
+    #: Indicates the last mutation to the state field
     state_changed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The point in time this report is synced to
     synced_until: _dt.datetime | UnsetType | None = UNSET
+    #: TimeZone to override during prospect import
     time_zone: str | UnsetType | None = UNSET
+    #: The total number of items associated with this import.
     total: int | UnsetType | None = UNSET
+    #: The date and time the import was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
@@ -266,18 +320,39 @@ class ComplianceRequest(Resource):
     )
     # fmt: on
 
+    #: The UUID of the batch the compliance request belongs to.
     batch_compliance_request_uuid: str | UnsetType | None = UNSET
+    #: The date and time the compliance request was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The type of record to process, can be 'Prospect' or 'Recipient' for e-mail addresses
+    #: unassociated with a prospect.
     object_type: str | UnsetType | None = UNSET
+    #: A JSON object of personal information required for processing the compliance request.
     pii: dict[str, Any] | UnsetType | None = UNSET
+    #: The identifier for the record processed, for Prospects this is the Prospect ID, for
+    #: Recipients this is an e-mail address.
     request_object_id: str | UnsetType | None = UNSET
+    #: The type of compliance request (only 'Delete' is supported at this time).
     request_type: str | UnsetType | None = UNSET
+    #: The ID of the Outreach user who submitted the compliance request.
     requester_id: int | UnsetType | None = UNSET
+    #: The current state of the compliance request, can be 'pending', 'running', 'failed', or
+    #: 'done'. The states on the higher level abstraction, the batch compliance request, do not map
+    #: 1:1 to these states. The only states that the batch compliance request will report are either
+    #: 'pending' or 'done'.
     state: str | UnsetType | None = UNSET
+    #: The date and time at which the compliance request was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The UUID of the compliance request.
     uuid: str | UnsetType | None = UNSET
+    #: Email of the Outreach user making the request (create only).
     requester_email: str | UnsetType | None = UNSET
+    #: Email of the prospect to delete (create only).
     request_object_email: str | UnsetType | None = UNSET
+    #: The UUID of the batch the create request started.
     batch_compliance_request_id: str | UnsetType | None = UNSET
+    #: Filter-only: the batch UUID (filter[batchComplianceRequest]=uuid).
     batch_compliance_request: str | UnsetType | None = UNSET
+    #: The Outreach user who submitted the compliance request. Relationship requester cannot be used
+    #: as a filter.
     requester: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)

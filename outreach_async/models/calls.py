@@ -85,60 +85,111 @@ class Call(Resource):
     )
     # fmt: on
 
+    #: The date and time the call was answered.
     answered_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the call was completed.
     completed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the call record was created in database. This does not necessarily indicate
+    #: the time the call was made. If you need the time the call was made, please use either
+    #: dialedAt or answeredAt.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the call was dialed.
     dialed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The call direction from the user's point of view; must be either "inbound" or "outbound".
     direction: str | UnsetType | None = UNSET
+    #: The voice provider of the call. Can be blank.
     external_vendor: str | UnsetType | None = UNSET
+    #: The phone number used to place the call.
     from_: str | UnsetType | None = UNSET
+    #: A custom note associated with this call.
     note: str | UnsetType | None = UNSET
+    #: The call's outcome; must be either "Answered" or "Not Answered".
     outcome: str | UnsetType | None = UNSET
+    #: The URL of the call's audio recording. This field only accepts HTTP and HTTPS values.
     recording_url: str | UnsetType | None = UNSET
+    #: The date and time the call was returned.
     returned_at: _dt.datetime | UnsetType | None = UNSET
+    #: The action to take on the associated sequence; must be either "Advance", "Finish", "Finish -
+    #: No Reply", or "Finish - Replied".
     sequence_action: str | UnsetType | None = UNSET
+    #: Indicated whether or not the call is recorded.
     should_record_call: bool | UnsetType | None = UNSET
+    #: The call's current state.
     state: str | UnsetType | None = UNSET
+    #: The date and time the call's state last changed.
     state_changed_at: _dt.datetime | UnsetType | None = UNSET
+    #: A list of tag values associated with the call (e.g. ["Interested", "Meeting Booked"]).
     tags: list[str] | UnsetType | None = UNSET
+    #: The phone number that the call was placed to.
     to: str | UnsetType | None = UNSET
+    #: The Outreach voice trace id.
     uid: str | UnsetType | None = UNSET
+    #: The date and time the call was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The type of call placed within the Outreach client; must be either "bridge" or "voip".
     user_call_type: str | UnsetType | None = UNSET
+    #: The call-id as recorded by the voice provider. Can be blank.
     vendor_call_id: str | UnsetType | None = UNSET
+    #: The URL of the call's voicemail audio recording.
     voicemail_recording_url: str | UnsetType | None = UNSET
+    #: The associated object for this call, either an account or opportunity. Relationship
+    #: associatedId cannot be used as a filter.
     associated_id: ToOne[Account | Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_account
     )
+    #: The batches associated with the call.
     batches: ToMany[Batch] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_batch)
+    #: The associated call disposition. You can use only the attribute id to filter calls by
+    #: callDisposition (e.g. filter[callDisposition][id]=X).
     call_disposition: ToOne[CallDisposition] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_call_disposition
     )
+    #: The associated call purpose. You can use only the attribute id to filter calls by callPurpose
+    #: (e.g. filter[callPurpose][id]=X).
     call_purpose: ToOne[CallPurpose] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_call_purpose
     )
+    #: The kaiaCrmRecording associated with the calendar event.
     kaia_crm_recording: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_kaia_crm_recording
     )
+    #: The associated opportunity. You can use only the attribute id to filter calls by opportunity
+    #: (e.g. filter[opportunity][id]=X).
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The outbound voicemail message played to the callee's voicemail system.
     outbound_voicemail: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_outbound_voicemail
     )
+    #: The associated phone of the user.
     phone: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_phone)
+    #: The associated phone number of the prospect. You can use only the attribute id to filter
+    #: calls by phoneNumber (e.g. filter[phoneNumber][id]=X).
     phone_number: ToOne[PhoneNumber] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_phone_number
     )
+    #: The associated prospect. You can use only the attribute id to filter calls by prospect (e.g.
+    #: filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
+    #: The associated sequence. You can use only the attribute id to filter calls by sequence (e.g.
+    #: filter[sequence][id]=X).
     sequence: ToOne[Sequence] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_sequence)
+    #: The associated sequence state. You can use only the attribute id to filter calls by
+    #: sequenceState (e.g. filter[sequenceState][id]=X).
     sequence_state: ToOne[SequenceState] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_state
     )
+    #: The associated sequence step. You can use only the attribute id to filter calls by
+    #: sequenceStep (e.g. filter[sequenceStep][id]=X).
     sequence_step: ToOne[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_step
     )
+    #: The associated task. You can use only the attribute id to filter calls by task (e.g.
+    #: filter[task][id]=X).
     task: ToOne[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_task)
+    #: The associated user. You can use only the attribute id to filter calls by user (e.g.
+    #: filter[user][id]=X).
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -169,12 +220,19 @@ class CallDisposition(Resource):
     )
     # fmt: on
 
+    #: The date and time the call disposition was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The disposition's name (e.g. "Meeting Scheduled").
     name: str | UnsetType | None = UNSET
+    #: The disposition's display order within the collection.
     order: int | UnsetType | None = UNSET
+    #: The disposition's call outcome; must be either "Answered" or "Not Answered".
     outcome: str | UnsetType | None = UNSET
+    #: The date and time the call disposition was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The calls made with this disposition. Relationship calls cannot be used as a filter.
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
+    #: The creator of the call disposition. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -204,11 +262,17 @@ class CallPurpose(Resource):
     )
     # fmt: on
 
+    #: The date and time the call purpose was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The purpose's name (e.g. "Initial Contact").
     name: str | UnsetType | None = UNSET
+    #: The purpose's display order within the collection.
     order: int | UnsetType | None = UNSET
+    #: The date and time the call purpose was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The calls made with this purpose. Relationship calls cannot be used as a filter.
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
+    #: The creator of the call purpose. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -253,28 +317,51 @@ class KaiaRecording(Resource):
     )
     # fmt: on
 
+    #: Time the recording bot spent in the meeting, in seconds (calculated from endTime - startTime)
     bot_in_meeting_seconds: str | UnsetType | None = UNSET
+    #: The creation timestamp of the recording (ISO 8601)
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The end time of the recording (ISO 8601)
     end_time: _dt.datetime | UnsetType | None = UNSET
+    #: The recording format: meeting or call
     format: str | UnsetType | None = UNSET
+    #: Meeting host/organizer with full participant info
     host: dict[str, Any] | UnsetType | None = UNSET
+    #: The unique instance identifier (UUID) for the recording
     instance_id: str | UnsetType | None = UNSET
+    #: Actual media duration in seconds, extracted from the video file. Null if unavailable.
     media_duration_seconds: str | UnsetType | None = UNSET
+    #: The number of participants in the recording
     participant_count: int | UnsetType | None = UNSET
+    #: Polymorphic array of meeting participants with type (user/prospect/external), id,
+    #: displayName, etc.
     participants: list[dict[str, Any]] | UnsetType | None = UNSET
+    #: The meeting provider (zoom, teams, etc.)
     provider: str | UnsetType | None = UNSET
+    #: URL to view the recording
     recording_url: str | UnsetType | None = UNSET
+    #: Source ID from originating system. format=call: Call ID for /api/v2/calls. format=meeting:
+    #: calendar event ID.
     source_id: str | UnsetType | None = UNSET
+    #: The start time of the recording (ISO 8601)
     start_time: _dt.datetime | UnsetType | None = UNSET
+    #: Recording state: UNKNOWN, CREATED, STARTED, ENDED, DROPPED, or DELETED
     state: str | UnsetType | None = UNSET
+    #: Recording title (may be null for untitled meetings)
     title: str | UnsetType | None = UNSET
+    #: Aggregated topics discussed in the recording. Hidden by default; request explicitly.
     topics: list[dict[str, Any]] | UnsetType | None = UNSET
+    #: Self-authenticating URL to fetch transcript JSON (2-hour expiry). Hidden field.
     transcript_url: str | UnsetType | None = UNSET
+    #: The last update timestamp (ISO 8601). Use for incremental sync with filter[updatedAt]>=
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The account associated with the recording
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: The opportunity associated with the recording
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The recording owner/organizer
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -301,7 +388,14 @@ class KaiaVoiceImport(Resource):
     )
     # fmt: on
 
+    #: Required: call_id from Create Call Record API.
     call_id: str | UnsetType | None = UNSET
+    #: Unique identifier for the voice import instance.
     instance_id: str | UnsetType | None = UNSET
+    #: Optional: partner metadata in JSON format. We support dual channel audio input for now, where
+    #: channel 0 is buyer, and channel 1 is seller by default. For example, {"sellerChannel":0}. If
+    #: sellerChannel = 1, it is default and metadata can be empty.
     metadata: str | UnsetType | None = UNSET
+    #: Required: signed recording URL. The recording URL in import request should be valid for at
+    #: least 8 hours
     recording_url: str | UnsetType | None = UNSET

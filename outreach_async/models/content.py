@@ -53,14 +53,23 @@ class ContentCategory(Resource):
     )
     # fmt: on
 
+    #: Can this category be used to group sequences?
     allow_sequences: bool | UnsetType | None = UNSET
+    #: Can this category be used to group snippets?
     allow_snippets: bool | UnsetType | None = UNSET
+    #: Can this category be used to group templates?
     allow_templates: bool | UnsetType | None = UNSET
+    #: Color of the content category to be used as a background
     color: str | UnsetType | None = UNSET
+    #: The date and time the content category was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The name of the content category.
     name: str | UnsetType | None = UNSET
+    #: The date and time the content category was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The creator of the content category. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The teams the content category is assigned to.
     teams: ToMany[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_team)
 
 
@@ -89,14 +98,22 @@ class ContentCategoryMembership(Resource):
     )
     # fmt: on
 
+    #: The date and time the content category membership was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the content category membership was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The record in the content category. Must be a sequence, snippet, or template. Relationship
+    #: content cannot be used as a filter.
     content: ToOne[Sequence | Snippet | Template] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence
     )
+    #: The content category the record is part of. You can use only the attribute id to filter
+    #: contentCategoryMemberships by contentCategory (e.g. filter[contentCategory][id]=X).
     content_category: ToOne[ContentCategory] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_content_category
     )
+    #: The creator of the content category membership. Relationship creator cannot be used as a
+    #: filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -127,10 +144,18 @@ class ContentCategoryOwnership(Resource):
     )
     # fmt: on
 
+    #: The date and time the content category ownership was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the content category ownership was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The content category the owner is linked to. You can use only the attribute id to filter
+    #: contentCategoryOwnerships by contentCategory (e.g. filter[contentCategory][id]=X).
     content_category: ToOne[ContentCategory] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_content_category
     )
+    #: The creator of the content category ownership. Relationship creator cannot be used as a
+    #: filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The record the content category is tied to. Must a team for now. Relationship owner cannot be
+    #: used as a filter.
     owner: ToOne[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_team)

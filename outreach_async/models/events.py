@@ -40,12 +40,12 @@ class Event(Resource):
         path="events",
         description="Application events, capturing details around the initiator, recipient, etc.",
         attributes=(
-            AttributeSpec(name="body", wire="body"),
+            AttributeSpec(name="body", wire="body", read_only=True),
             AttributeSpec(name="created_at", wire="createdAt", kind="datetime", read_only=True, filterable=True, sortable=True),
-            AttributeSpec(name="event_at", wire="eventAt", kind="datetime", filterable=True, sortable=True),
-            AttributeSpec(name="external_url", wire="externalUrl"),
-            AttributeSpec(name="name", wire="name", filterable=True),
-            AttributeSpec(name="payload", wire="payload", kind="object"),
+            AttributeSpec(name="event_at", wire="eventAt", kind="datetime", read_only=True, filterable=True, sortable=True),
+            AttributeSpec(name="external_url", wire="externalUrl", read_only=True),
+            AttributeSpec(name="name", wire="name", read_only=True, filterable=True),
+            AttributeSpec(name="payload", wire="payload", kind="object", read_only=True),
             AttributeSpec(name="request_city", wire="requestCity", read_only=True),
             AttributeSpec(name="request_device", wire="requestDevice", read_only=True),
             AttributeSpec(name="request_host", wire="requestHost", read_only=True),
@@ -54,17 +54,17 @@ class Event(Resource):
             AttributeSpec(name="updated_at", wire="updatedAt", kind="datetime", read_only=True, filterable=True, sortable=True),
         ),
         relationships=(
-            RelationshipSpec(name="account", wire="account", target="account"),
-            RelationshipSpec(name="call", wire="call", target="call"),
-            RelationshipSpec(name="mailing", wire="mailing", target="mailing"),
+            RelationshipSpec(name="account", wire="account", target="account", read_only=True),
+            RelationshipSpec(name="call", wire="call", target="call", read_only=True),
+            RelationshipSpec(name="mailing", wire="mailing", target="mailing", read_only=True),
             RelationshipSpec(name="note", wire="note", target="note", read_only=True),
-            RelationshipSpec(name="opportunity", wire="opportunity", target="opportunity"),
-            RelationshipSpec(name="plugin", wire="plugin", target="plugin"),
-            RelationshipSpec(name="prospect", wire="prospect", target="prospect"),
+            RelationshipSpec(name="opportunity", wire="opportunity", target="opportunity", read_only=True),
+            RelationshipSpec(name="plugin", wire="plugin", target="plugin", read_only=True),
+            RelationshipSpec(name="prospect", wire="prospect", target="prospect", read_only=True),
             RelationshipSpec(name="sequence", wire="sequence", target="sequence", read_only=True),
             RelationshipSpec(name="sequence_step", wire="sequenceStep", target="sequenceStep", read_only=True),
-            RelationshipSpec(name="task", wire="task", target="task"),
-            RelationshipSpec(name="user", wire="user", target="user"),
+            RelationshipSpec(name="task", wire="task", target="task", read_only=True),
+            RelationshipSpec(name="user", wire="user", target="user", read_only=True),
         ),
         operations=frozenset({"get", "list"}),
         actions=(),
@@ -72,32 +72,63 @@ class Event(Resource):
     )
     # fmt: on
 
+    #: The event body (for external events only)
     body: str | UnsetType | None = UNSET
+    #: The date and time the event was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the event occurred.
     event_at: _dt.datetime | UnsetType | None = UNSET
+    #: The external URL associated with this event (for external events only)
     external_url: str | UnsetType | None = UNSET
+    #: The name of the event that took place (e.g. "mailbox_created").
     name: str | UnsetType | None = UNSET
+    #: The transmitted data for the event (cannot be updated once an event has been created)
     payload: dict[str, Any] | UnsetType | None = UNSET
+    #: The city where the request that created the event was made.
     request_city: str | UnsetType | None = UNSET
+    #: The type of device on which the request that created the event was made.
     request_device: str | UnsetType | None = UNSET
+    #: Name of the host from which the request was made.
     request_host: str | UnsetType | None = UNSET
+    #: A boolean value whether the request was proxied. For example, when true the request city
+    #: refers to the location of the email server and not the prospect.
     request_proxied: bool | UnsetType | None = UNSET
+    #: Name of the region from which the request was made.
     request_region: str | UnsetType | None = UNSET
+    #: The date and time the event was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The account associated with this event. You can use only the attribute id to filter events by
+    #: account (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: The call associated with this event. You can use only the attribute id to filter events by
+    #: call (e.g. filter[call][id]=X).
     call: ToOne[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_call)
+    #: The mailing associated with this event. You can use only the attribute id to filter events by
+    #: mailing (e.g. filter[mailing][id]=X).
     mailing: ToOne[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_mailing)
+    #: The note associated with this event.
     note: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_note)
+    #: The opportunity associated with this event. You can use only the attribute id to filter
+    #: events by opportunity (e.g. filter[opportunity][id]=X).
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The plugin associated with this event.
     plugin: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_plugin)
+    #: The prospect associated with this event. You can use only the attribute id to filter events
+    #: by prospect (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
+    #: The sequence associated with this event.
     sequence: ToOne[Sequence] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_sequence)
+    #: The sequence step associated with this event.
     sequence_step: ToOne[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_step
     )
+    #: The task associated with this event. You can use only the attribute id to filter events by
+    #: task (e.g. filter[task][id]=X).
     task: ToOne[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_task)
+    #: The user associated with this event. You can use only the attribute id to filter events by
+    #: user (e.g. filter[user][id]=X).
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -178,15 +209,25 @@ class AuditLog(Resource):
     )
     # fmt: on
 
+    #: The action taken.
     action: str | UnsetType | None = UNSET
+    #: Additional information related to the action.
     additional_info: list[dict[str, Any]] | UnsetType | None = UNSET
+    #: Details about the agent involved in the action.
     agent: dict[str, Any] | UnsetType | None = UNSET
+    #: The list of changes made.
     changes: list[dict[str, Any]] | UnsetType | None = UNSET
+    #: Audit event name.
     event_name: str | UnsetType | None = UNSET
+    #: The global UUID.
     global_id: str | UnsetType | None = UNSET
+    #: The orgId UUID.
     org_id: str | UnsetType | None = UNSET
+    #: The UUID of the request. RequestId groups dependent events.
     request_id: str | UnsetType | None = UNSET
+    #: The result of the action: `completed`. `pending` or `failed`.
     result: str | UnsetType | None = UNSET
+    #: The timestamp of the action.
     timestamp: _dt.datetime | UnsetType | None = UNSET
 
 
@@ -226,17 +267,40 @@ class Webhook(Resource):
     )
     # fmt: on
 
+    #: The action that will trigger this webhook (e.g. "*", "created", "updated", "destroyed").
+    #: Webhooks will only execute if both the action and resource match.
     action: str | UnsetType | None = UNSET
+    #: A boolean value indicating whether the webhook is active.
     active: bool | UnsetType | None = UNSET
+    #: The date and time the webhook was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The reason why webhook got temporarily disabled. Any update to a webhook resets this to a
+    #: null value.
     disabled_reason: str | UnsetType | None = UNSET
+    #: The date and time when the webhook got temporarily disabled for the first time. Any update to
+    #: a webhook resets this to a null value.
     disabled_since: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time till when the webhook got temporarily disabled. Any update to a webhook
+    #: resets this to a null value.
     disabled_until: _dt.datetime | UnsetType | None = UNSET
+    #: Format of the body data sent when the webhook makes a request. Valid values are 1 or 2.
     payload_version: int | UnsetType | None = UNSET
+    #: The resource that will trigger this webhook (e.g. "*", "prospect", "sequenceState"). Webhooks
+    #: will only execute if both the action and resource match.
     resource: str | UnsetType | None = UNSET
+    #: A private token used to verify the authenticity of incoming webhook payloads.
     secret: str | UnsetType | None = UNSET
+    #: The date and time the webhook was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The URL where the webhook will route its POST HTTP request.
     url: str | UnsetType | None = UNSET
+    #: The authorizer of the webhook. The webhook will not deliver results if the authorizer does
+    #: not have permission to read the resource being returned. Relationship authorizer cannot be
+    #: used as a filter.
     authorizer: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The creator of the webhook. You can use only the attribute id to filter webhooks by creator
+    #: (e.g. filter[creator][id]=X).
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The most recent updater of the webhook. You can use only the attribute id to filter webhooks
+    #: by updater (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)

@@ -100,78 +100,142 @@ class Mailing(Resource):
     )
     # fmt: on
 
+    #: The mailing's custom email body, represented in HTML. If provided this field will override
+    #: any associated template.
     body_html: str | UnsetType | None = UNSET
+    #: The plain-text representation of the 'bodyHTML' field.
     body_text: str | UnsetType | None = UNSET
+    #: The date and time the email was bounced.
     bounced_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total number of times links within the email were clicked (if the message is tracking
+    #: links).
     click_count: int | UnsetType | None = UNSET
+    #: The most recent date and time a link was clicked (if the message is tracking links).
     clicked_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the mailing was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the email was delivered.
     delivered_at: _dt.datetime | UnsetType | None = UNSET
+    #: Technical details explaining the mailing's error.
     error_backtrace: str | UnsetType | None = UNSET
+    #: A summary explaining the mailing's error.
     error_reason: str | UnsetType | None = UNSET
+    #: The date and time of when a follow-up task should be due for this mailing.
     follow_up_task_scheduled_at: _dt.datetime | UnsetType | None = UNSET
+    #: The type of follow-up task to create. Possible values are 'follow_up' or 'no_reply'.
     follow_up_task_type: str | UnsetType | None = UNSET
+    #: The email address the mailing was sent from.
     mailbox_address: str | UnsetType | None = UNSET
+    #: A description of the type of the emailing (e.g. "sequence", "single", "campaign").
     mailing_type: str | UnsetType | None = UNSET
+    #: The date and time the email was marked as spam.
     marked_as_spam_at: _dt.datetime | UnsetType | None = UNSET
+    #: The MIME content Message-ID of the delivered message.
     message_id: str | UnsetType | None = UNSET
+    #: The condition of when to bump this mailing to the top of the user's inbox. Possible values
+    #: are 'always' or 'no_reply'.
     notify_thread_condition: str | UnsetType | None = UNSET
+    #: The date and time of when this mailing should be bumped to the top of the user's inbox.
     notify_thread_scheduled_at: _dt.datetime | UnsetType | None = UNSET
+    #: The status of the bump. Possible values are 'pending', 'sent' or 'skipped'.
     notify_thread_status: str | UnsetType | None = UNSET
+    #: The total number of times the email was opened (if the message is tracking opens).
     open_count: int | UnsetType | None = UNSET
+    #: The most recent date and time the email was opened (if the message is tracking opens).
     opened_at: _dt.datetime | UnsetType | None = UNSET
+    #: A boolean value whether users can override submission if template variables have not all been
+    #: replaced.
     override_safety_settings: bool | UnsetType | None = UNSET
+    #: A list of references for the mailing taken from the email header.
     references: list[str] | UnsetType | None = UNSET
+    #: The date and time the email was replied to.
     replied_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the email will rety to send.
     retry_at: _dt.datetime | UnsetType | None = UNSET
+    #: The number of times the email has been retried to send.
     retry_count: int | UnsetType | None = UNSET
+    #: The amount of time in seconds between retry attempts.
     retry_interval: int | UnsetType | None = UNSET
+    #: The date and time the email is scheduled to send.
     scheduled_at: _dt.datetime | UnsetType | None = UNSET
+    #: The current state of the mailing. Can be 'bounced', 'delivered', 'delivering', 'drafted',
+    #: 'failed', 'opened', 'placeholder', 'queued', 'replied', or 'scheduled'.
     state: str | UnsetType | None = UNSET
+    #: The date and time the state last changed.
     state_changed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The subject line of the email.
     subject: str | UnsetType | None = UNSET
+    #: A boolean value whether the mailing is tracking link clicks.
     track_links: bool | UnsetType | None = UNSET
+    #: A boolean value whether the mailing is tracking email opens.
     track_opens: bool | UnsetType | None = UNSET
+    #: The date and time the recepient unsubscribed from the mailing's sequence.
     unsubscribed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the mailing was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: All attachments attached to this mailing.
     attachments: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_attachment
     )
     bcc_entities_id: ToMany[Recipient] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_recipient
     )
+    #: The calendar associated with any event invites contained in this mailing.
     calendar: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_calendar)
     cc_entities_id: ToMany[Recipient] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_recipient
     )
+    #: The followup sequence associated with this mailing. You can use only the attribute id to
+    #: filter mailings by followUpSequence (e.g. filter[followUpSequence][id]=X).
     follow_up_sequence: ToOne[Sequence] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence
     )
+    #: The mailbox associated with this mailing. You can use only the attribute id to filter
+    #: mailings by mailbox (e.g. filter[mailbox][id]=X).
     mailbox: ToOne[Mailbox] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_mailbox)
+    #: The associated opportunity. You can use only the attribute id to filter mailings by
+    #: opportunity (e.g. filter[opportunity][id]=X).
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The prospect associated with this mailing. You can use only the attribute id to filter
+    #: mailings by prospect (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
     prospects_ids: ToMany[Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_prospect
     )
+    #: Recipients of the mailing. Relationship recipients cannot be used as a filter.
     recipients: ToMany[Recipient] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_recipient
     )
     schedule: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_schedule)
+    #: The associated sequence. You can use only the attribute id to filter mailings by sequence
+    #: (e.g. filter[sequence][id]=X).
     sequence: ToOne[Sequence] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_sequence)
+    #: The associated sequence state. You can use only the attribute id to filter mailings by
+    #: sequenceState (e.g. filter[sequenceState][id]=X).
     sequence_state: ToOne[SequenceState] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_state
     )
+    #: The associated sequence step. You can use only the attribute id to filter mailings by
+    #: sequenceStep (e.g. filter[sequenceStep][id]=X).
     sequence_step: ToOne[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_step
     )
+    #: The task this mailing will or did complete upon sending. You can use only the attribute id to
+    #: filter mailings by task (e.g. filter[task][id]=X).
     task: ToOne[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_task)
+    #: All tasks associated with this mailing, such as a follow-up task. Relationship tasks cannot
+    #: be used as a filter.
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
+    #: The template associated with this mailing. You can use only the attribute id to filter
+    #: mailings by template (e.g. filter[template][id]=X).
     template: ToOne[Template] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_template)
     to_entities_id: ToMany[Recipient] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_recipient
     )
+    #: The user associated with this mailing. You can use only the attribute id to filter mailings
+    #: by user (e.g. filter[user][id]=X).
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -257,62 +321,143 @@ class Mailbox(Resource):
     )
     # fmt: on
 
+    #: The auth id associated with the mailbox.
     auth_id: int | UnsetType | None = UNSET
+    #: The date and time the mailbox was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: A boolean value to indicate if the user has the permission to edit mailbox fields.
     editable: bool | UnsetType | None = UNSET
+    #: The email address of the mailbox.
     email: str | UnsetType | None = UNSET
+    #: Hashed email address of the mailbox.
     email_hash: str | UnsetType | None = UNSET
+    #: The mail service provider. While not a required field, it is strongly recommended to use one
+    #: of 'exchange_online', 'exchange_server', 'gmail', 'gmail_api', 'google_oauth2', 'intermedia',
+    #: 'office365_oauth2', 'microsoft_hma_oauth2', 'office_365', 'rackspace'. If no value is
+    #: provided, send and sync will make assumptions based on the ews, imap, and smtp values
+    #: provided.
     email_provider: str | UnsetType | None = UNSET
+    #: The default signature, in HTML, to be appended to sent email messages.
     email_signature: str | UnsetType | None = UNSET
+    #: The url of the Exchange Web Service.
     ews_endpoint: str | UnsetType | None = UNSET
+    #: The SSL verify mode, represented as an integer, the EWS connection will used. (verify none=0,
+    #: verify peer=1, verify client once=4, verify fail if no peer cert=2)
     ews_ssl_verify_mode: int | UnsetType | None = UNSET
+    #: The version of Exchange. Must be one of 'Exchange2007', 'Exchange2007_SP1', 'Exchange2010',
+    #: 'Exchange2010_SP1', 'Exchange2010_SP2', 'Exchange2013', 'Exchange2013_SP1'.
     exchange_version: str | UnsetType | None = UNSET
+    #: The address of the IMAP host, used for syncing (e.g. 'imap.gmail.com').
     imap_host: str | UnsetType | None = UNSET
+    #: The port number the IMAP server is using (e.g. '993').
     imap_port: int | UnsetType | None = UNSET
+    #: A boolean value whether the IMAP connection will use SSL.
     imap_ssl: bool | UnsetType | None = UNSET
+    #: The maximum number of in/out emails per day.
     max_emails_per_day: int | UnsetType | None = UNSET
+    #: The maximum number of emails the application can send in a day from this mailbox. Recommended
+    #: value is 500.
     max_mailings_per_day: int | UnsetType | None = UNSET
+    #: The maximum number of emails the application can send within a week from this mailbox.
+    #: Recommended value is 5000.
     max_mailings_per_week: int | UnsetType | None = UNSET
+    #: The message displayed on the unsubscribe confirmation page, seen after clicking the
+    #: unsubscribe link in the email (e.g. "To unsubscribe, click the button below.").
     opt_out_message: str | UnsetType | None = UNSET
+    #: The message below the signature, in HTML, when the sequence requires an unsubscribe link
+    #: (e.g. "If you'd like me to stop sending you emails, please `<a href='%unsubscribe_url%'>click
+    #: here</a>`").
     opt_out_signature: str | UnsetType | None = UNSET
+    #: The password of the mailbox. This attribute can be used to set the password, but is not
+    #: available for read.
     password: str | UnsetType | None = UNSET
+    #: A list (provided as a string, newline-delimited) of email address patterns to be excluded
+    #: from syncing (e.g. "`*@outreach.io daniel@example.com`").
     prospect_email_exclusions: str | UnsetType | None = UNSET
+    #: The id of the provider associated with this calendar.
     provider_id: int | UnsetType | None = UNSET
+    #: Email provider type.
     provider_type: str | UnsetType | None = UNSET
+    #: A boolean value whether sending is disabled from this mailbox.
     send_disabled: bool | UnsetType | None = UNSET
+    #: The date and time the most recent send error occurred.
     send_errored_at: _dt.datetime | UnsetType | None = UNSET
+    #: The maximum number of times to auto-retry a delivery when it fails.
     send_max_retries: int | UnsetType | None = UNSET
+    #: The method used for sending email. Must be either 'ews', 'sendgrid', or 'smtp'.
     send_method: str | UnsetType | None = UNSET
+    #: The amount of time in seconds that the number of sendThreshold emails can be sent.
+    #: Recommended value is two deliveries per minute (sendPeriod is 60).
     send_period: int | UnsetType | None = UNSET
+    #: A boolean value whether the mailbox is required to be recently synced before sending.
     send_requires_sync: bool | UnsetType | None = UNSET
+    #: The date and time the most recent successful email send occurred.
     send_success_at: _dt.datetime | UnsetType | None = UNSET
+    #: The maximum number of email sends per the sendPeriod amount of time. Recommended value is two
+    #: deliveries per minute (sendThreshold is 2).
     send_threshold: int | UnsetType | None = UNSET
+    #: The api key of the SendGrid account used for sending.
     sendgrid_api_key: str | UnsetType | None = UNSET
+    #: The endpoint required within the SendGrid account settings to support bounce and spam-report
+    #: tracking.
     sendgrid_webhook_url: str | UnsetType | None = UNSET
+    #: The address of the SMTP host, used for sending (e.g. 'smtp.gmail.com').
     smtp_host: str | UnsetType | None = UNSET
+    #: The password for the SMTP account. This value should be left blank unless a separate SMTP
+    #: account is being used for sending (i.e. not the mailbox's main username/password).
     smtp_password: str | UnsetType | None = UNSET
+    #: The port number the SMTP server is using (e.g. '587').
     smtp_port: int | UnsetType | None = UNSET
+    #: A boolean value whether the SMTP connection will use SSL.
     smtp_ssl: bool | UnsetType | None = UNSET
+    #: The username for the SMTP account. This value should be left blank unless a separate SMTP
+    #: account is being used for sending (i.e. not the mailbox's main username/password).
     smtp_username: str | UnsetType | None = UNSET
+    #: The amount of time in seconds between syncing when the user is actively using the
+    #: application.
     sync_active_frequency: int | UnsetType | None = UNSET
+    #: A boolean value whether syncing is disabled from this mailbox.
     sync_disabled: bool | UnsetType | None = UNSET
+    #: The date and time the most recent sync error occurred.
     sync_errored_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the most recent sync finished.
     sync_finished_at: _dt.datetime | UnsetType | None = UNSET
+    #: The method used for syncing email. Must be either 'ews', 'gmail_api', or 'imap'.
     sync_method: str | UnsetType | None = UNSET
+    #: A boolean value whether the folder for syncing is named 'Outreach' instead of 'Inbox'. Only
+    #: available for Exchange version 'Exchange2007_SP1'.
     sync_outreach_folder: bool | UnsetType | None = UNSET
+    #: The amount of time in seconds between syncing when the user is not actively using the
+    #: application.
     sync_passive_frequency: int | UnsetType | None = UNSET
+    #: The date and time the most recent successful email sync occurred.
     sync_success_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the mailbox was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The id of the user associated with this mailbox.
     user_id: int | UnsetType | None = UNSET
+    #: The username of the email account. While not a required field, a username is necessary for
+    #: most email providers outside of OAuth. This value is normally the same as the email address.
     username: str | UnsetType | None = UNSET
+    #: If this is set to true then the record will only save successfully if the mailbox is properly
+    #: configured to send emails.
     validate_send: bool | UnsetType | None = UNSET
+    #: If this is set to true then the record will only save successfully if the mailbox is properly
+    #: configured to sync emails.
     validate_sync: bool | UnsetType | None = UNSET
+    #: The creator of the mailbox. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The email aliases associated with this mailbox Relationship mailAliases cannot be used as a
+    #: filter.
     mail_aliases: ToMany[MailAlias] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_mail_alias
     )
+    #: The mailings sent via this mailbox. Relationship mailings cannot be used as a filter.
     mailings: ToMany[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_mailing)
+    #: The most recent updater of the mailbox. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The user owning this mailbox. You can use only the attribute id to filter mailboxes by user
+    #: (e.g. filter[user][id]=X).
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -327,14 +472,14 @@ class MailAlias(Resource):
         path="mailAliases",
         description="Alternative email name for a mailbox.",
         attributes=(
-            AttributeSpec(name="can_send", wire="canSend", kind="boolean"),
+            AttributeSpec(name="can_send", wire="canSend", kind="boolean", read_only=True),
             AttributeSpec(name="created_at", wire="createdAt", kind="datetime", read_only=True, filterable=True, sortable=True),
-            AttributeSpec(name="email", wire="email"),
-            AttributeSpec(name="email_hash", wire="emailHash"),
+            AttributeSpec(name="email", wire="email", read_only=True),
+            AttributeSpec(name="email_hash", wire="emailHash", read_only=True),
             AttributeSpec(name="updated_at", wire="updatedAt", kind="datetime", read_only=True, filterable=True, sortable=True),
         ),
         relationships=(
-            RelationshipSpec(name="mailbox", wire="mailbox", target="mailbox"),
+            RelationshipSpec(name="mailbox", wire="mailbox", target="mailbox", read_only=True),
         ),
         operations=frozenset({"get", "list"}),
         actions=(),
@@ -342,11 +487,18 @@ class MailAlias(Resource):
     )
     # fmt: on
 
+    #: Can this alias send email.
     can_send: bool | UnsetType | None = UNSET
+    #: The date the alias was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The email alias.
     email: str | UnsetType | None = UNSET
+    #: Hashed email address of the alias.
     email_hash: str | UnsetType | None = UNSET
+    #: The date the alias was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The parent mailbox for this alias. You can use only the attribute id to filter mailAliases by
+    #: mailbox (e.g. filter[mailbox][id]=X).
     mailbox: ToOne[Mailbox] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_mailbox)
 
 
@@ -406,53 +558,98 @@ class Template(Resource):
     )
     # fmt: on
 
+    #: Boolean value indicating if the template has been archived.
     archived: bool | UnsetType | None = UNSET
+    #: The date and time the template was archived.
     archived_at: _dt.datetime | UnsetType | None = UNSET
+    #: A list of default person and email address pairs to receive this template in the "bcc" field
+    #: (e.g. [Billy Bob `<billy.bob@seattle.city>`])
     bcc_recipients: list[str] | UnsetType | None = UNSET
+    #: The body HTML of the template.
     body_html: str | UnsetType | None = UNSET
+    #: The body text of the template.
     body_text: str | UnsetType | None = UNSET
+    #: The total count of bounced mailings during this template.
     bounce_count: int | UnsetType | None = UNSET
+    #: A list of default person and email address pairs to receive this template in the "cc" field
+    #: (e.g. [Billy Bob `<billy.bob@seattle.city>`])
     cc_recipients: list[str] | UnsetType | None = UNSET
+    #: The total count of clicked mailings from this template.
     click_count: int | UnsetType | None = UNSET
+    #: The date and time the template was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of delivered mailings from this template.
     deliver_count: int | UnsetType | None = UNSET
+    #: The total count of failed mailings from this template.
     failure_count: int | UnsetType | None = UNSET
+    #: The last time the template was used.
     last_used_at: _dt.datetime | UnsetType | None = UNSET
+    #: The name of the template.
     name: str | UnsetType | None = UNSET
+    #: The total count of negative reply mailings from this template.
     negative_reply_count: int | UnsetType | None = UNSET
+    #: The total count of neutral reply mailings from this template.
     neutral_reply_count: int | UnsetType | None = UNSET
+    #: The total count of opened mailings from this template.
     open_count: int | UnsetType | None = UNSET
+    #: The total count of opted out mailings from this template.
     opt_out_count: int | UnsetType | None = UNSET
+    #: The total count of positive reply mailings from this template.
     positive_reply_count: int | UnsetType | None = UNSET
+    #: The total count of replied mailings from this template.
     reply_count: int | UnsetType | None = UNSET
+    #: The total count of scheduled mailings from this template.
     schedule_count: int | UnsetType | None = UNSET
+    #: The share type must be one of "read_only," "private," or "shared".
     share_type: str | UnsetType | None = UNSET
+    #: The subject line for the email to be sent.
     subject: str | UnsetType | None = UNSET
+    #: A list of tag values associated with the template (e.g. ["Sequencing", "Quick Response"]).
     tags: list[str] | UnsetType | None = UNSET
+    #: A list of default person and email address pairs to receive this template in the "to" field
+    #: (e.g. ["Billy Bob <billy.bob@seattle.city>"])
     to_recipients: list[str] | UnsetType | None = UNSET
+    #: Boolean value indicating if link tracking is on for the template.
     track_links: bool | UnsetType | None = UNSET
+    #: Boolean value indicating if open tracking is on for the template.
     track_opens: bool | UnsetType | None = UNSET
+    #: The date and time the template was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The attachments to be sent with this template.
     attachments: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_attachment
     )
+    #: The content cateogories with which this template is associated. Relationship
+    #: contentCategoryMemberships cannot be used as a filter.
     content_category_memberships: ToMany[ContentCategoryMembership] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_content_category_membership
     )
+    #: The creator of the template. You can use only the attribute id to filter templates by creator
+    #: (e.g. filter[creator][id]=X).
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The template favorited by the user.
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
+    #: The owner of the template. You can use only the attribute id to filter templates by owner
+    #: (e.g. filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: A list of default email addresses to receive this template. You can use only the attribute id
+    #: to filter templates by recipients (e.g. filter[recipients][id]=X).
     recipients: ToMany[Recipient] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_recipient
     )
+    #: The sequence templates using the template for their content. Relationship sequenceTemplates
+    #: cannot be used as a filter.
     sequence_templates: ToMany[SequenceTemplate] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_template
     )
+    #: The template that collects all the metrics instead of current one.
     stats_target: ToOne[Template] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_template
     )
+    #: The creator of the template. You can use only the attribute id to filter templates by updater
+    #: (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -488,21 +685,38 @@ class Snippet(Resource):
     )
     # fmt: on
 
+    #: The HTML of the snippet.
     body_html: str | UnsetType | None = UNSET
+    #: The text of the snippet.
     body_text: str | UnsetType | None = UNSET
+    #: The date and time the snippet was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The name of the snippet.
     name: str | UnsetType | None = UNSET
+    #: The permissions for sharing the snippet; must be "private" or "shared."
     share_type: str | UnsetType | None = UNSET
+    #: A list of tags associated with the snippet (e.g. ["Useful", "Prospecting"]).
     tags: list[str] | UnsetType | None = UNSET
+    #: The date and time the snippet was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The content categories (collections) of the snippet. You can use only the attribute id to
+    #: filter snippets by contentCategoryMemberships (e.g.
+    #: filter[contentCategoryMemberships][id]=X).
     content_category_memberships: ToMany[ContentCategoryMembership] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_content_category_membership
     )
+    #: The creator of the snippet. You can use only the attribute id to filter snippets by creator
+    #: (e.g. filter[creator][id]=X).
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The snippet favorited by the user.
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
+    #: The owner of the snippet. You can use only the attribute id to filter snippets by owner (e.g.
+    #: filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The updater of the snippet. You can use only the attribute id to filter snippets by updater
+    #: (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -534,11 +748,20 @@ class Recipient(Resource):
     )
     # fmt: on
 
+    #: The date and time the team was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: Hash of email for recipient.
     email_hash: str | UnsetType | None = UNSET
+    #: True when the recipient is the primary recipient.
     primary: bool | UnsetType | None = UNSET
+    #: The type of action for the communcation to the recipient. Must be one of 'bcc', 'cc', or
+    #: 'to'.
     recipient_type: str | UnsetType | None = UNSET
+    #: The date and time the team was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The recipient contact information (i.e. email address)
     value: str | UnsetType | None = UNSET
+    #: The prospect entity relation.
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
+    #: The user entity relation.
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)

@@ -238,215 +238,413 @@ class Opportunity(Resource):
     )
     # fmt: on
 
+    #: The amount the opportunity is worth.
     amount: int | UnsetType | None = UNSET
+    #: The precise amount that the opportunity is worth.
     amount_precise: str | UnsetType | None = UNSET
+    #: The date the opportunity is expected to close.
     close_date: _dt.datetime | UnsetType | None = UNSET
+    #: The date the opportunity was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The ISO code of the currency this opportunity is in.
     currency_type: str | UnsetType | None = UNSET
+    #: The value of the opportunity's first custom field.
     custom1: str | UnsetType | None = UNSET
+    #: The value of the opportunity's second custom field.
     custom2: str | UnsetType | None = UNSET
+    #: The value of the opportunity's third custom field.
     custom3: str | UnsetType | None = UNSET
+    #: The value of the opportunity's fourth custom field.
     custom4: str | UnsetType | None = UNSET
+    #: The value of the opportunity's fifth custom field.
     custom5: str | UnsetType | None = UNSET
+    #: The value of the opportunity's sixth custom field.
     custom6: str | UnsetType | None = UNSET
+    #: The value of the opportunity's seventh custom field.
     custom7: str | UnsetType | None = UNSET
+    #: The value of the opportunity's eighth custom field.
     custom8: str | UnsetType | None = UNSET
+    #: The value of the opportunity's ninth custom field.
     custom9: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 10th custom field.
     custom10: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 11th custom field.
     custom11: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 12th custom field.
     custom12: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 13th custom field.
     custom13: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 14th custom field.
     custom14: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 15th custom field.
     custom15: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 16th custom field.
     custom16: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 17th custom field.
     custom17: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 18th custom field.
     custom18: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 19th custom field.
     custom19: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 20th custom field.
     custom20: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 21st custom field.
     custom21: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 22nd custom field.
     custom22: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 23rd custom field.
     custom23: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 24th custom field.
     custom24: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 25th custom field.
     custom25: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 26th custom field.
     custom26: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 27th custom field.
     custom27: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 28th custom field.
     custom28: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 29th custom field.
     custom29: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 30th custom field.
     custom30: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 31st custom field.
     custom31: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 32nd custom field.
     custom32: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 33rd custom field.
     custom33: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 34th custom field.
     custom34: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 35th custom field.
     custom35: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 36th custom field.
     custom36: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 37th custom field.
     custom37: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 38th custom field.
     custom38: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 39th custom field.
     custom39: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 40th custom field.
     custom40: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 41st custom field.
     custom41: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 42nd custom field.
     custom42: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 43rd custom field.
     custom43: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 44th custom field.
     custom44: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 45th custom field.
     custom45: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 46th custom field.
     custom46: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 47th custom field.
     custom47: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 48th custom field.
     custom48: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 49th custom field.
     custom49: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 50th custom field.
     custom50: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 51st custom field.
     custom51: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 52nd custom field.
     custom52: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 53rd custom field.
     custom53: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 54th custom field.
     custom54: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 55th custom field.
     custom55: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 56th custom field.
     custom56: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 57th custom field.
     custom57: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 58th custom field.
     custom58: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 59th custom field.
     custom59: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 60th custom field.
     custom60: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 61st custom field.
     custom61: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 62nd custom field.
     custom62: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 63rd custom field.
     custom63: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 64th custom field.
     custom64: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 65th custom field.
     custom65: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 66th custom field.
     custom66: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 67th custom field.
     custom67: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 68th custom field.
     custom68: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 69th custom field.
     custom69: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 70th custom field.
     custom70: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 71st custom field.
     custom71: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 72nd custom field.
     custom72: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 73rd custom field.
     custom73: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 74th custom field.
     custom74: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 75th custom field.
     custom75: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 76th custom field.
     custom76: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 77th custom field.
     custom77: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 78th custom field.
     custom78: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 79th custom field.
     custom79: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 80th custom field.
     custom80: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 81st custom field.
     custom81: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 82nd custom field.
     custom82: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 83rd custom field.
     custom83: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 84th custom field.
     custom84: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 85th custom field.
     custom85: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 86th custom field.
     custom86: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 87th custom field.
     custom87: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 88th custom field.
     custom88: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 89th custom field.
     custom89: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 90th custom field.
     custom90: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 91st custom field.
     custom91: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 92nd custom field.
     custom92: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 93rd custom field.
     custom93: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 94th custom field.
     custom94: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 95th custom field.
     custom95: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 96th custom field.
     custom96: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 97th custom field.
     custom97: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 98th custom field.
     custom98: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 99th custom field.
     custom99: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 100th custom field.
     custom100: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 101st custom field.
     custom101: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 102nd custom field.
     custom102: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 103rd custom field.
     custom103: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 104th custom field.
     custom104: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 105th custom field.
     custom105: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 106th custom field.
     custom106: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 107th custom field.
     custom107: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 108th custom field.
     custom108: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 109th custom field.
     custom109: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 110th custom field.
     custom110: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 111th custom field.
     custom111: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 112th custom field.
     custom112: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 113th custom field.
     custom113: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 114th custom field.
     custom114: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 115th custom field.
     custom115: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 116th custom field.
     custom116: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 117th custom field.
     custom117: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 118th custom field.
     custom118: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 119th custom field.
     custom119: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 120th custom field.
     custom120: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 121st custom field.
     custom121: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 122nd custom field.
     custom122: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 123rd custom field.
     custom123: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 124th custom field.
     custom124: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 125th custom field.
     custom125: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 126th custom field.
     custom126: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 127th custom field.
     custom127: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 128th custom field.
     custom128: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 129th custom field.
     custom129: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 130th custom field.
     custom130: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 131st custom field.
     custom131: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 132nd custom field.
     custom132: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 133rd custom field.
     custom133: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 134th custom field.
     custom134: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 135th custom field.
     custom135: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 136th custom field.
     custom136: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 137th custom field.
     custom137: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 138th custom field.
     custom138: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 139th custom field.
     custom139: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 140th custom field.
     custom140: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 141st custom field.
     custom141: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 142nd custom field.
     custom142: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 143rd custom field.
     custom143: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 144th custom field.
     custom144: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 145th custom field.
     custom145: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 146th custom field.
     custom146: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 147th custom field.
     custom147: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 148th custom field.
     custom148: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 149th custom field.
     custom149: str | UnsetType | None = UNSET
+    #: The value of the opportunity's 150th custom field.
     custom150: str | UnsetType | None = UNSET
+    #: A custom ID for the opportunity, often referencing an ID in an external system.
     custom_id: str | UnsetType | None = UNSET
+    #: A description of the opportunity.
     description: str | UnsetType | None = UNSET
+    #: The date the opportunity was created in the external system.
     external_created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date the opportunity was last updated in the external system.
     external_updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The category or classification used to predict the likelihood of closing an opportunity.
     forecast_category: str | UnsetType | None = UNSET
+    #: Source of this opportunity, such as Advertisement or Trade Show
     lead_source: str | UnsetType | None = UNSET
+    #: The reason why an opportunity or deal was lost.
     lost_reason: str | UnsetType | None = UNSET
+    #: A link to the SamePlan MAP (Mutual Action Plan) associated with this opportunity.
     map_link: str | UnsetType | None = UNSET
+    #: The next event in the timeline that has yet to be completed for the SamePlan MAP (Mutual
+    #: Action Plan).
     map_next_steps: str | UnsetType | None = UNSET
+    #: The status of the SamePlan MAP (Mutual Action Plan) based on how well both parties are
+    #: trending towards the plan.
     map_status: str | UnsetType | None = UNSET
+    #: The name of the opportunity.
     name: str | UnsetType | None = UNSET
+    #: The next step to take for the opportunity.
     next_step: str | UnsetType | None = UNSET
+    #: The type of opportunity.
     opportunity_type: str | UnsetType | None = UNSET
+    #: The chances of the opportunity succeeding, represented as a percentage.
     probability: int | UnsetType | None = UNSET
+    #: The ID of the sales rep that prospects the opportunity.
     prospecting_rep_id: str | UnsetType | None = UNSET
+    #: The type or category of the record, such as Opportunity, Lead, or Deal, used to classify and
+    #: organize different stages in the sales process
     record_type: str | UnsetType | None = UNSET
+    #: The ID of the sharing team associated with this object. Access is currently in beta.
     sharing_team_id: str | UnsetType | None = UNSET
+    #: Tags associated with the opportunity.
     tags: list[str] | UnsetType | None = UNSET
+    #: The last time an event happened for an opportunity.
     touched_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date a prospect was soft deleted.
     trashed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date the opportunity was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The account the opportunity is for. You can use attributes id and name to filter
+    #: opportunities by account (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
     assigned_teams: ToMany[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_team)
     assigned_users: ToMany[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_user)
+    #: The creator of the opportunity. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The default plugin mapping associated with the opportunity. If no plugin mapping is enabled,
+    #: it will return the first plugin mapping associated with the opportunity.
     default_plugin_mapping: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_plugin_mapping
     )
     external_creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The opportunity favorited by the user.
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
+    #: The factors related to the opportunities health.
     opportunity_health_factors: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_opportunity_health_factor
     )
+    #: The products associated with opportunity.
     opportunity_line_items: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_opportunity_line_item
     )
+    #: The current stage of the opportunity. You can use only the attribute id to filter
+    #: opportunities by stage (e.g. filter[stage][id]=X).
     opportunity_stage: ToOne[OpportunityStage] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity_stage
     )
+    #: The user who owns the opportunity. You can use only the attribute id to filter opportunities
+    #: by owner (e.g. filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     primary_prospect: ToOne[Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_prospect
     )
+    #: The prospects associated with this opportunity. You can use only the attribute id to filter
+    #: opportunities by prospects (e.g. filter[prospects][id]=X).
     prospects: ToMany[Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_prospect
     )
+    #: The current stage of the opportunity. You can use only the attribute id to filter
+    #: opportunities by stage (e.g. filter[stage][id]=X).
     stage: ToOne[OpportunityStage] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity_stage
     )
+    #: The territory of the opportunity. You can use attributes id and name to filter opportunities
+    #: by territory (e.g. filter[territory][id]=X).
     territory: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_territory
     )
+    #: The updater of the opportunity. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -476,13 +674,21 @@ class OpportunityProspectRole(Resource):
     )
     # fmt: on
 
+    #: The date and time the role was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: A boolean value indicating if this prospect is the primary contact within an opportunity.
     primary: bool | UnsetType | None = UNSET
+    #: A string value representing the role.
     role: str | UnsetType | None = UNSET
+    #: The date and time the role was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The opportunity associated with the role. You can use only the attribute id to filter
+    #: opportunityProspectRoles by opportunity (e.g. filter[opportunity][id]=X).
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The prospect associated with the role. You can use only the attribute id to filter
+    #: opportunityProspectRoles by prospect (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
 
 
@@ -516,13 +722,23 @@ class OpportunityStage(Resource):
     )
     # fmt: on
 
+    #: The color used to label and highlight the opportunity stage.
     color: str | UnsetType | None = UNSET
+    #: The date and time the opportunity stage was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: Either true or flase, whether or not the opportunity stage represents an open or closed state
+    #: of an opportunity.
     is_closed: bool | UnsetType | None = UNSET
+    #: The name of the opportunity stage.
     name: str | UnsetType | None = UNSET
+    #: The order of the opportunity stage.
     order: int | UnsetType | None = UNSET
+    #: The date and time the opportunity stage was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The creator of the opportunity. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The opportunities currently associated with the opportunity stage. Relationship opportunities
+    #: cannot be used as a filter.
     opportunities: ToMany[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_opportunity
     )
@@ -713,168 +929,331 @@ class Product(Resource):
     )
     # fmt: on
 
+    #: The Type of Product. Options Include: Own, Competitor, Complimentary.
     classification: str | UnsetType | None = UNSET
+    #: Unique code of a product.
     code: str | UnsetType | None = UNSET
+    #: The date and time the task was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The value of the product's first custom field.
     custom1: str | UnsetType | None = UNSET
+    #: The value of the product's second custom field.
     custom2: str | UnsetType | None = UNSET
+    #: The value of the product's third custom field.
     custom3: str | UnsetType | None = UNSET
+    #: The value of the product's fourth custom field.
     custom4: str | UnsetType | None = UNSET
+    #: The value of the product's fifth custom field.
     custom5: str | UnsetType | None = UNSET
+    #: The value of the product's sixth custom field.
     custom6: str | UnsetType | None = UNSET
+    #: The value of the product's seventh custom field.
     custom7: str | UnsetType | None = UNSET
+    #: The value of the product's eight custom field.
     custom8: str | UnsetType | None = UNSET
+    #: The value of the product's ninth custom field.
     custom9: str | UnsetType | None = UNSET
+    #: The value of the product's 10th custom field.
     custom10: str | UnsetType | None = UNSET
+    #: The value of the product's 11th custom field.
     custom11: str | UnsetType | None = UNSET
+    #: The value of the product's 12th custom field.
     custom12: str | UnsetType | None = UNSET
+    #: The value of the product's 13th custom field.
     custom13: str | UnsetType | None = UNSET
+    #: The value of the product's 14th custom field.
     custom14: str | UnsetType | None = UNSET
+    #: The value of the product's 15th custom field.
     custom15: str | UnsetType | None = UNSET
+    #: The value of the product's 16th custom field.
     custom16: str | UnsetType | None = UNSET
+    #: The value of the product's 17th custom field.
     custom17: str | UnsetType | None = UNSET
+    #: The value of the product's 18th custom field.
     custom18: str | UnsetType | None = UNSET
+    #: The value of the product's 19th custom field.
     custom19: str | UnsetType | None = UNSET
+    #: The value of the product's 20th custom field.
     custom20: str | UnsetType | None = UNSET
+    #: The value of the product's 21st custom field.
     custom21: str | UnsetType | None = UNSET
+    #: The value of the product's 22nd custom field.
     custom22: str | UnsetType | None = UNSET
+    #: The value of the product's 23rd custom field.
     custom23: str | UnsetType | None = UNSET
+    #: The value of the product's 24th custom field.
     custom24: str | UnsetType | None = UNSET
+    #: The value of the product's 25th custom field.
     custom25: str | UnsetType | None = UNSET
+    #: The value of the product's 26th custom field.
     custom26: str | UnsetType | None = UNSET
+    #: The value of the product's 27th custom field.
     custom27: str | UnsetType | None = UNSET
+    #: The value of the product's 28th custom field.
     custom28: str | UnsetType | None = UNSET
+    #: The value of the product's 29th custom field.
     custom29: str | UnsetType | None = UNSET
+    #: The value of the product's 30th custom field.
     custom30: str | UnsetType | None = UNSET
+    #: The value of the product's 31st custom field.
     custom31: str | UnsetType | None = UNSET
+    #: The value of the product's 32nd custom field.
     custom32: str | UnsetType | None = UNSET
+    #: The value of the product's 33rd custom field.
     custom33: str | UnsetType | None = UNSET
+    #: The value of the product's 34th custom field.
     custom34: str | UnsetType | None = UNSET
+    #: The value of the product's 35th custom field.
     custom35: str | UnsetType | None = UNSET
+    #: The value of the product's 36th custom field.
     custom36: str | UnsetType | None = UNSET
+    #: The value of the product's 37th custom field.
     custom37: str | UnsetType | None = UNSET
+    #: The value of the product's 38th custom field.
     custom38: str | UnsetType | None = UNSET
+    #: The value of the product's 39th custom field.
     custom39: str | UnsetType | None = UNSET
+    #: The value of the product's 40th custom field.
     custom40: str | UnsetType | None = UNSET
+    #: The value of the product's 41st custom field.
     custom41: str | UnsetType | None = UNSET
+    #: The value of the product's 42nd custom field.
     custom42: str | UnsetType | None = UNSET
+    #: The value of the product's 43rd custom field.
     custom43: str | UnsetType | None = UNSET
+    #: The value of the product's 44th custom field.
     custom44: str | UnsetType | None = UNSET
+    #: The value of the product's 45th custom field.
     custom45: str | UnsetType | None = UNSET
+    #: The value of the product's 46th custom field.
     custom46: str | UnsetType | None = UNSET
+    #: The value of the product's 47th custom field.
     custom47: str | UnsetType | None = UNSET
+    #: The value of the product's 48th custom field.
     custom48: str | UnsetType | None = UNSET
+    #: The value of the product's 49th custom field.
     custom49: str | UnsetType | None = UNSET
+    #: The value of the product's 50th custom field.
     custom50: str | UnsetType | None = UNSET
+    #: The value of the product's 51st custom field.
     custom51: str | UnsetType | None = UNSET
+    #: The value of the product's 52nd custom field.
     custom52: str | UnsetType | None = UNSET
+    #: The value of the product's 53rd custom field.
     custom53: str | UnsetType | None = UNSET
+    #: The value of the product's 54th custom field.
     custom54: str | UnsetType | None = UNSET
+    #: The value of the product's 55th custom field.
     custom55: str | UnsetType | None = UNSET
+    #: The value of the product's 56th custom field.
     custom56: str | UnsetType | None = UNSET
+    #: The value of the product's 57th custom field.
     custom57: str | UnsetType | None = UNSET
+    #: The value of the product's 58th custom field.
     custom58: str | UnsetType | None = UNSET
+    #: The value of the product's 59th custom field.
     custom59: str | UnsetType | None = UNSET
+    #: The value of the product's 60th custom field.
     custom60: str | UnsetType | None = UNSET
+    #: The value of the product's 61st custom field.
     custom61: str | UnsetType | None = UNSET
+    #: The value of the product's 62nd custom field.
     custom62: str | UnsetType | None = UNSET
+    #: The value of the product's 63rd custom field.
     custom63: str | UnsetType | None = UNSET
+    #: The value of the product's 64th custom field.
     custom64: str | UnsetType | None = UNSET
+    #: The value of the product's 65th custom field.
     custom65: str | UnsetType | None = UNSET
+    #: The value of the product's 66th custom field.
     custom66: str | UnsetType | None = UNSET
+    #: The value of the product's 67th custom field.
     custom67: str | UnsetType | None = UNSET
+    #: The value of the product's 68th custom field.
     custom68: str | UnsetType | None = UNSET
+    #: The value of the product's 69th custom field.
     custom69: str | UnsetType | None = UNSET
+    #: The value of the product's 70th custom field.
     custom70: str | UnsetType | None = UNSET
+    #: The value of the product's 71st custom field.
     custom71: str | UnsetType | None = UNSET
+    #: The value of the product's 72nd custom field.
     custom72: str | UnsetType | None = UNSET
+    #: The value of the product's 73rd custom field.
     custom73: str | UnsetType | None = UNSET
+    #: The value of the product's 74th custom field.
     custom74: str | UnsetType | None = UNSET
+    #: The value of the product's 75th custom field.
     custom75: str | UnsetType | None = UNSET
+    #: The value of the product's 76th custom field.
     custom76: str | UnsetType | None = UNSET
+    #: The value of the product's 77th custom field.
     custom77: str | UnsetType | None = UNSET
+    #: The value of the product's 78th custom field.
     custom78: str | UnsetType | None = UNSET
+    #: The value of the product's 79th custom field.
     custom79: str | UnsetType | None = UNSET
+    #: The value of the product's 80th custom field.
     custom80: str | UnsetType | None = UNSET
+    #: The value of the product's 81st custom field.
     custom81: str | UnsetType | None = UNSET
+    #: The value of the product's 82nd custom field.
     custom82: str | UnsetType | None = UNSET
+    #: The value of the product's 83rd custom field.
     custom83: str | UnsetType | None = UNSET
+    #: The value of the product's 84th custom field.
     custom84: str | UnsetType | None = UNSET
+    #: The value of the product's 85th custom field.
     custom85: str | UnsetType | None = UNSET
+    #: The value of the product's 86th custom field.
     custom86: str | UnsetType | None = UNSET
+    #: The value of the product's 87th custom field.
     custom87: str | UnsetType | None = UNSET
+    #: The value of the product's 88th custom field.
     custom88: str | UnsetType | None = UNSET
+    #: The value of the product's 89th custom field.
     custom89: str | UnsetType | None = UNSET
+    #: The value of the product's 90th custom field.
     custom90: str | UnsetType | None = UNSET
+    #: The value of the product's 91st custom field.
     custom91: str | UnsetType | None = UNSET
+    #: The value of the product's 92nd custom field.
     custom92: str | UnsetType | None = UNSET
+    #: The value of the product's 93rd custom field.
     custom93: str | UnsetType | None = UNSET
+    #: The value of the product's 94th custom field.
     custom94: str | UnsetType | None = UNSET
+    #: The value of the product's 95th custom field.
     custom95: str | UnsetType | None = UNSET
+    #: The value of the product's 96th custom field.
     custom96: str | UnsetType | None = UNSET
+    #: The value of the product's 97th custom field.
     custom97: str | UnsetType | None = UNSET
+    #: The value of the product's 98th custom field.
     custom98: str | UnsetType | None = UNSET
+    #: The value of the product's 99th custom field.
     custom99: str | UnsetType | None = UNSET
+    #: The value of the product's 100th custom field.
     custom100: str | UnsetType | None = UNSET
+    #: The value of the product's 101st custom field.
     custom101: str | UnsetType | None = UNSET
+    #: The value of the product's 102nd custom field.
     custom102: str | UnsetType | None = UNSET
+    #: The value of the product's 103rd custom field.
     custom103: str | UnsetType | None = UNSET
+    #: The value of the product's 104th custom field.
     custom104: str | UnsetType | None = UNSET
+    #: The value of the product's 105th custom field.
     custom105: str | UnsetType | None = UNSET
+    #: The value of the product's 106th custom field.
     custom106: str | UnsetType | None = UNSET
+    #: The value of the product's 107th custom field.
     custom107: str | UnsetType | None = UNSET
+    #: The value of the product's 108th custom field.
     custom108: str | UnsetType | None = UNSET
+    #: The value of the product's 109th custom field.
     custom109: str | UnsetType | None = UNSET
+    #: The value of the product's 110th custom field.
     custom110: str | UnsetType | None = UNSET
+    #: The value of the product's 111th custom field.
     custom111: str | UnsetType | None = UNSET
+    #: The value of the product's 112th custom field.
     custom112: str | UnsetType | None = UNSET
+    #: The value of the product's 113th custom field.
     custom113: str | UnsetType | None = UNSET
+    #: The value of the product's 114th custom field.
     custom114: str | UnsetType | None = UNSET
+    #: The value of the product's 115th custom field.
     custom115: str | UnsetType | None = UNSET
+    #: The value of the product's 116th custom field.
     custom116: str | UnsetType | None = UNSET
+    #: The value of the product's 117th custom field.
     custom117: str | UnsetType | None = UNSET
+    #: The value of the product's 118th custom field.
     custom118: str | UnsetType | None = UNSET
+    #: The value of the product's 119th custom field.
     custom119: str | UnsetType | None = UNSET
+    #: The value of the product's 120th custom field.
     custom120: str | UnsetType | None = UNSET
+    #: The value of the product's 121st custom field.
     custom121: str | UnsetType | None = UNSET
+    #: The value of the product's 122nd custom field.
     custom122: str | UnsetType | None = UNSET
+    #: The value of the product's 123rd custom field.
     custom123: str | UnsetType | None = UNSET
+    #: The value of the product's 124th custom field.
     custom124: str | UnsetType | None = UNSET
+    #: The value of the product's 125th custom field.
     custom125: str | UnsetType | None = UNSET
+    #: The value of the product's 126th custom field.
     custom126: str | UnsetType | None = UNSET
+    #: The value of the product's 127th custom field.
     custom127: str | UnsetType | None = UNSET
+    #: The value of the product's 128th custom field.
     custom128: str | UnsetType | None = UNSET
+    #: The value of the product's 129th custom field.
     custom129: str | UnsetType | None = UNSET
+    #: The value of the product's 130th custom field.
     custom130: str | UnsetType | None = UNSET
+    #: The value of the product's 131st custom field.
     custom131: str | UnsetType | None = UNSET
+    #: The value of the product's 132nd custom field.
     custom132: str | UnsetType | None = UNSET
+    #: The value of the product's 133rd custom field.
     custom133: str | UnsetType | None = UNSET
+    #: The value of the product's 134th custom field.
     custom134: str | UnsetType | None = UNSET
+    #: The value of the product's 135th custom field.
     custom135: str | UnsetType | None = UNSET
+    #: The value of the product's 136th custom field.
     custom136: str | UnsetType | None = UNSET
+    #: The value of the product's 137th custom field.
     custom137: str | UnsetType | None = UNSET
+    #: The value of the product's 138th custom field.
     custom138: str | UnsetType | None = UNSET
+    #: The value of the product's 139th custom field.
     custom139: str | UnsetType | None = UNSET
+    #: The value of the product's 140th custom field.
     custom140: str | UnsetType | None = UNSET
+    #: The value of the product's 141st custom field.
     custom141: str | UnsetType | None = UNSET
+    #: The value of the product's 142nd custom field.
     custom142: str | UnsetType | None = UNSET
+    #: The value of the product's 143rd custom field.
     custom143: str | UnsetType | None = UNSET
+    #: The value of the product's 144th custom field.
     custom144: str | UnsetType | None = UNSET
+    #: The value of the product's 145th custom field.
     custom145: str | UnsetType | None = UNSET
+    #: The value of the product's 146th custom field.
     custom146: str | UnsetType | None = UNSET
+    #: The value of the product's 147th custom field.
     custom147: str | UnsetType | None = UNSET
+    #: The value of the product's 148th custom field.
     custom148: str | UnsetType | None = UNSET
+    #: The value of the product's 149th custom field.
     custom149: str | UnsetType | None = UNSET
+    #: The value of the product's 150th custom field.
     custom150: str | UnsetType | None = UNSET
+    #: A boolean value whether the product has deleted or not.
     deleted: bool | UnsetType | None = UNSET
+    #: A custom description of the product.
     description: str | UnsetType | None = UNSET
+    #: Name of a product.
     name: str | UnsetType | None = UNSET
+    #: Name of Product Family associated with the Product.
     product_family: str | UnsetType | None = UNSET
+    #: A boolean value whether the product is active or not.
     status: bool | UnsetType | None = UNSET
+    #: Unit of the product; for example, kilograms, liters, or cases.
     unit_of_measure: str | UnsetType | None = UNSET
+    #: The date and time the task was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: Website URL of this product.
     website: str | UnsetType | None = UNSET
+    #: The creator of this task.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The owner of this task.
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     purchases: ToMany[Purchase] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_purchase
@@ -1070,171 +1449,342 @@ class Purchase(Resource):
     )
     # fmt: on
 
+    #: The date and time the task was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: It tells you what type of currency we are using to purchase
     currency: str | UnsetType | None = UNSET
+    #: The value of the purchases first custom field.
     custom1: str | UnsetType | None = UNSET
+    #: The value of the purchases second custom field.
     custom2: str | UnsetType | None = UNSET
+    #: The value of the purchases third custom field.
     custom3: str | UnsetType | None = UNSET
+    #: The value of the purchases fourth custom field.
     custom4: str | UnsetType | None = UNSET
+    #: The value of the purchases fifth custom field.
     custom5: str | UnsetType | None = UNSET
+    #: The value of the purchases sixth custom field.
     custom6: str | UnsetType | None = UNSET
+    #: The value of the purchases seventh custom field.
     custom7: str | UnsetType | None = UNSET
+    #: The value of the purchases eight custom field.
     custom8: str | UnsetType | None = UNSET
+    #: The value of the purchases ninth custom field.
     custom9: str | UnsetType | None = UNSET
+    #: The value of the purchases 10th custom field.
     custom10: str | UnsetType | None = UNSET
+    #: The value of the purchases 11th custom field.
     custom11: str | UnsetType | None = UNSET
+    #: The value of the purchases 12th custom field.
     custom12: str | UnsetType | None = UNSET
+    #: The value of the purchases 13th custom field.
     custom13: str | UnsetType | None = UNSET
+    #: The value of the purchases 14th custom field.
     custom14: str | UnsetType | None = UNSET
+    #: The value of the purchases 15th custom field.
     custom15: str | UnsetType | None = UNSET
+    #: The value of the purchases 16th custom field.
     custom16: str | UnsetType | None = UNSET
+    #: The value of the purchases 17th custom field.
     custom17: str | UnsetType | None = UNSET
+    #: The value of the purchases 18th custom field.
     custom18: str | UnsetType | None = UNSET
+    #: The value of the purchases 19th custom field.
     custom19: str | UnsetType | None = UNSET
+    #: The value of the purchases 20th custom field.
     custom20: str | UnsetType | None = UNSET
+    #: The value of the purchases 21st custom field.
     custom21: str | UnsetType | None = UNSET
+    #: The value of the purchases 22nd custom field.
     custom22: str | UnsetType | None = UNSET
+    #: The value of the purchases 23rd custom field.
     custom23: str | UnsetType | None = UNSET
+    #: The value of the purchases 24th custom field.
     custom24: str | UnsetType | None = UNSET
+    #: The value of the purchases 25th custom field.
     custom25: str | UnsetType | None = UNSET
+    #: The value of the purchases 26th custom field.
     custom26: str | UnsetType | None = UNSET
+    #: The value of the purchases 27th custom field.
     custom27: str | UnsetType | None = UNSET
+    #: The value of the purchases 28th custom field.
     custom28: str | UnsetType | None = UNSET
+    #: The value of the purchases 29th custom field.
     custom29: str | UnsetType | None = UNSET
+    #: The value of the purchases 30th custom field.
     custom30: str | UnsetType | None = UNSET
+    #: The value of the purchases 31st custom field.
     custom31: str | UnsetType | None = UNSET
+    #: The value of the purchases 32nd custom field.
     custom32: str | UnsetType | None = UNSET
+    #: The value of the purchases 33rd custom field.
     custom33: str | UnsetType | None = UNSET
+    #: The value of the purchases 34th custom field.
     custom34: str | UnsetType | None = UNSET
+    #: The value of the purchases 35th custom field.
     custom35: str | UnsetType | None = UNSET
+    #: The value of the purchases 36th custom field.
     custom36: str | UnsetType | None = UNSET
+    #: The value of the purchases 37th custom field.
     custom37: str | UnsetType | None = UNSET
+    #: The value of the purchases 38th custom field.
     custom38: str | UnsetType | None = UNSET
+    #: The value of the purchases 39th custom field.
     custom39: str | UnsetType | None = UNSET
+    #: The value of the purchases 40th custom field.
     custom40: str | UnsetType | None = UNSET
+    #: The value of the purchases 41st custom field.
     custom41: str | UnsetType | None = UNSET
+    #: The value of the purchases 42nd custom field.
     custom42: str | UnsetType | None = UNSET
+    #: The value of the purchases 43rd custom field.
     custom43: str | UnsetType | None = UNSET
+    #: The value of the purchases 44th custom field.
     custom44: str | UnsetType | None = UNSET
+    #: The value of the purchases 45th custom field.
     custom45: str | UnsetType | None = UNSET
+    #: The value of the purchases 46th custom field.
     custom46: str | UnsetType | None = UNSET
+    #: The value of the purchases 47th custom field.
     custom47: str | UnsetType | None = UNSET
+    #: The value of the purchases 48th custom field.
     custom48: str | UnsetType | None = UNSET
+    #: The value of the purchases 49th custom field.
     custom49: str | UnsetType | None = UNSET
+    #: The value of the purchases 50th custom field.
     custom50: str | UnsetType | None = UNSET
+    #: The value of the purchases 51st custom field.
     custom51: str | UnsetType | None = UNSET
+    #: The value of the purchases 52nd custom field.
     custom52: str | UnsetType | None = UNSET
+    #: The value of the purchases 53rd custom field.
     custom53: str | UnsetType | None = UNSET
+    #: The value of the purchases 54th custom field.
     custom54: str | UnsetType | None = UNSET
+    #: The value of the purchases 55th custom field.
     custom55: str | UnsetType | None = UNSET
+    #: The value of the purchases 56th custom field.
     custom56: str | UnsetType | None = UNSET
+    #: The value of the purchases 57th custom field.
     custom57: str | UnsetType | None = UNSET
+    #: The value of the purchases 58th custom field.
     custom58: str | UnsetType | None = UNSET
+    #: The value of the purchases 59th custom field.
     custom59: str | UnsetType | None = UNSET
+    #: The value of the purchases 60th custom field.
     custom60: str | UnsetType | None = UNSET
+    #: The value of the purchases 61st custom field.
     custom61: str | UnsetType | None = UNSET
+    #: The value of the purchases 62nd custom field.
     custom62: str | UnsetType | None = UNSET
+    #: The value of the purchases 63rd custom field.
     custom63: str | UnsetType | None = UNSET
+    #: The value of the purchases 64th custom field.
     custom64: str | UnsetType | None = UNSET
+    #: The value of the purchases 65th custom field.
     custom65: str | UnsetType | None = UNSET
+    #: The value of the purchases 66th custom field.
     custom66: str | UnsetType | None = UNSET
+    #: The value of the purchases 67th custom field.
     custom67: str | UnsetType | None = UNSET
+    #: The value of the purchases 68th custom field.
     custom68: str | UnsetType | None = UNSET
+    #: The value of the purchases 69th custom field.
     custom69: str | UnsetType | None = UNSET
+    #: The value of the purchases 70th custom field.
     custom70: str | UnsetType | None = UNSET
+    #: The value of the purchases 71st custom field.
     custom71: str | UnsetType | None = UNSET
+    #: The value of the purchases 72nd custom field.
     custom72: str | UnsetType | None = UNSET
+    #: The value of the purchases 73rd custom field.
     custom73: str | UnsetType | None = UNSET
+    #: The value of the purchases 74th custom field.
     custom74: str | UnsetType | None = UNSET
+    #: The value of the purchases 75th custom field.
     custom75: str | UnsetType | None = UNSET
+    #: The value of the purchases 76th custom field.
     custom76: str | UnsetType | None = UNSET
+    #: The value of the purchases 77th custom field.
     custom77: str | UnsetType | None = UNSET
+    #: The value of the purchases 78th custom field.
     custom78: str | UnsetType | None = UNSET
+    #: The value of the purchases 79th custom field.
     custom79: str | UnsetType | None = UNSET
+    #: The value of the purchases 80th custom field.
     custom80: str | UnsetType | None = UNSET
+    #: The value of the purchases 81st custom field.
     custom81: str | UnsetType | None = UNSET
+    #: The value of the purchases 82nd custom field.
     custom82: str | UnsetType | None = UNSET
+    #: The value of the purchases 83rd custom field.
     custom83: str | UnsetType | None = UNSET
+    #: The value of the purchases 84th custom field.
     custom84: str | UnsetType | None = UNSET
+    #: The value of the purchases 85th custom field.
     custom85: str | UnsetType | None = UNSET
+    #: The value of the purchases 86th custom field.
     custom86: str | UnsetType | None = UNSET
+    #: The value of the purchases 87th custom field.
     custom87: str | UnsetType | None = UNSET
+    #: The value of the purchases 88th custom field.
     custom88: str | UnsetType | None = UNSET
+    #: The value of the purchases 89th custom field.
     custom89: str | UnsetType | None = UNSET
+    #: The value of the purchases 90th custom field.
     custom90: str | UnsetType | None = UNSET
+    #: The value of the purchases 91st custom field.
     custom91: str | UnsetType | None = UNSET
+    #: The value of the purchases 92nd custom field.
     custom92: str | UnsetType | None = UNSET
+    #: The value of the purchases 93rd custom field.
     custom93: str | UnsetType | None = UNSET
+    #: The value of the purchases 94th custom field.
     custom94: str | UnsetType | None = UNSET
+    #: The value of the purchases 95th custom field.
     custom95: str | UnsetType | None = UNSET
+    #: The value of the purchases 96th custom field.
     custom96: str | UnsetType | None = UNSET
+    #: The value of the purchases 97th custom field.
     custom97: str | UnsetType | None = UNSET
+    #: The value of the purchases 98th custom field.
     custom98: str | UnsetType | None = UNSET
+    #: The value of the purchases 99th custom field.
     custom99: str | UnsetType | None = UNSET
+    #: The value of the purchases 100th custom field.
     custom100: str | UnsetType | None = UNSET
+    #: The value of the purchases 101st custom field.
     custom101: str | UnsetType | None = UNSET
+    #: The value of the purchases 102nd custom field.
     custom102: str | UnsetType | None = UNSET
+    #: The value of the purchases 103rd custom field.
     custom103: str | UnsetType | None = UNSET
+    #: The value of the purchases 104th custom field.
     custom104: str | UnsetType | None = UNSET
+    #: The value of the purchases 105th custom field.
     custom105: str | UnsetType | None = UNSET
+    #: The value of the purchases 106th custom field.
     custom106: str | UnsetType | None = UNSET
+    #: The value of the purchases 107th custom field.
     custom107: str | UnsetType | None = UNSET
+    #: The value of the purchases 108th custom field.
     custom108: str | UnsetType | None = UNSET
+    #: The value of the purchases 109th custom field.
     custom109: str | UnsetType | None = UNSET
+    #: The value of the purchases 110th custom field.
     custom110: str | UnsetType | None = UNSET
+    #: The value of the purchases 111th custom field.
     custom111: str | UnsetType | None = UNSET
+    #: The value of the purchases 112th custom field.
     custom112: str | UnsetType | None = UNSET
+    #: The value of the purchases 113th custom field.
     custom113: str | UnsetType | None = UNSET
+    #: The value of the purchases 114th custom field.
     custom114: str | UnsetType | None = UNSET
+    #: The value of the purchases 115th custom field.
     custom115: str | UnsetType | None = UNSET
+    #: The value of the purchases 116th custom field.
     custom116: str | UnsetType | None = UNSET
+    #: The value of the purchases 117th custom field.
     custom117: str | UnsetType | None = UNSET
+    #: The value of the purchases 118th custom field.
     custom118: str | UnsetType | None = UNSET
+    #: The value of the purchases 119th custom field.
     custom119: str | UnsetType | None = UNSET
+    #: The value of the purchases 120th custom field.
     custom120: str | UnsetType | None = UNSET
+    #: The value of the purchases 121st custom field.
     custom121: str | UnsetType | None = UNSET
+    #: The value of the purchases 122nd custom field.
     custom122: str | UnsetType | None = UNSET
+    #: The value of the purchases 123rd custom field.
     custom123: str | UnsetType | None = UNSET
+    #: The value of the purchases 124th custom field.
     custom124: str | UnsetType | None = UNSET
+    #: The value of the purchases 125th custom field.
     custom125: str | UnsetType | None = UNSET
+    #: The value of the purchases 126th custom field.
     custom126: str | UnsetType | None = UNSET
+    #: The value of the purchases 127th custom field.
     custom127: str | UnsetType | None = UNSET
+    #: The value of the purchases 128th custom field.
     custom128: str | UnsetType | None = UNSET
+    #: The value of the purchases 129th custom field.
     custom129: str | UnsetType | None = UNSET
+    #: The value of the purchases 130th custom field.
     custom130: str | UnsetType | None = UNSET
+    #: The value of the purchases 131st custom field.
     custom131: str | UnsetType | None = UNSET
+    #: The value of the purchases 132nd custom field.
     custom132: str | UnsetType | None = UNSET
+    #: The value of the purchases 133rd custom field.
     custom133: str | UnsetType | None = UNSET
+    #: The value of the purchases 134th custom field.
     custom134: str | UnsetType | None = UNSET
+    #: The value of the purchases 135th custom field.
     custom135: str | UnsetType | None = UNSET
+    #: The value of the purchases 136th custom field.
     custom136: str | UnsetType | None = UNSET
+    #: The value of the purchases 137th custom field.
     custom137: str | UnsetType | None = UNSET
+    #: The value of the purchases 138th custom field.
     custom138: str | UnsetType | None = UNSET
+    #: The value of the purchases 139th custom field.
     custom139: str | UnsetType | None = UNSET
+    #: The value of the purchases 140th custom field.
     custom140: str | UnsetType | None = UNSET
+    #: The value of the purchases 141st custom field.
     custom141: str | UnsetType | None = UNSET
+    #: The value of the purchases 142nd custom field.
     custom142: str | UnsetType | None = UNSET
+    #: The value of the purchases 143rd custom field.
     custom143: str | UnsetType | None = UNSET
+    #: The value of the purchases 144th custom field.
     custom144: str | UnsetType | None = UNSET
+    #: The value of the purchases 145th custom field.
     custom145: str | UnsetType | None = UNSET
+    #: The value of the purchases 146th custom field.
     custom146: str | UnsetType | None = UNSET
+    #: The value of the purchases 147th custom field.
     custom147: str | UnsetType | None = UNSET
+    #: The value of the purchases 148th custom field.
     custom148: str | UnsetType | None = UNSET
+    #: The value of the purchases 149th custom field.
     custom149: str | UnsetType | None = UNSET
+    #: The value of the purchases 150th custom field.
     custom150: str | UnsetType | None = UNSET
+    #: A description of the purchase.
     description: str | UnsetType | None = UNSET
+    #: End Date of Contract.
     end_date: _dt.date | UnsetType | None = UNSET
+    #: Net Potential within an Account.
     potential_quantity: float | UnsetType | None = UNSET
+    #: Net Potential Revenue within an Account.
     potential_value: float | UnsetType | None = UNSET
+    #: Contract seat as a % of potential.
     saturation: float | UnsetType | None = UNSET
+    #: It tells how the purchase record was populated. Either is it manual or some API or some other
+    #: source
     source: str | UnsetType | None = UNSET
+    #: Start Date of Contract.
     start_date: _dt.date | UnsetType | None = UNSET
+    #: A boolean value whether the product is active or not.
     status: bool | UnsetType | None = UNSET
+    #: Net Contracted Quantity (Always less than or equal to the potential)
     total_quantity: float | UnsetType | None = UNSET
+    #: Net Current Revenue Sold.
     total_value: float | UnsetType | None = UNSET
+    #: The date and time the task was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The associated account. You can use only the attribute id to filter purcahses by account id
+    #: (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: The creator of this task.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The owner of the purchase. You can use only the attribute id to filter purchases by owner
+    #: (e.g. filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The associated product. You can use only the attribute id to filter purcahses by product id
+    #: (e.g. filter[product][id]=X).
     product: ToOne[Product] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_product)
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)

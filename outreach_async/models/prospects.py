@@ -300,274 +300,549 @@ class Prospect(Resource):
     )
     # fmt: on
 
+    #: The date and time the prospect was added to any system.
     added_at: _dt.datetime | UnsetType | None = UNSET
+    #: The prospect's city (e.g. "Seattle").
     address_city: str | UnsetType | None = UNSET
+    #: The prospect's country (e.g. "USA").
     address_country: str | UnsetType | None = UNSET
+    #: The prospect's state (e.g. "Washington").
     address_state: str | UnsetType | None = UNSET
+    #: The prospect's street address (e.g. "1441 N 34th St").
     address_street: str | UnsetType | None = UNSET
+    #: The prospect's second street address, if applicable.
     address_street2: str | UnsetType | None = UNSET
+    #: The prospect's postal code (e.g. "98103").
     address_zip: str | UnsetType | None = UNSET
+    #: The prospect's AngelList URL.
     angel_list_url: str | UnsetType | None = UNSET
+    #: The date and time the prospect is available to contact again.
     available_at: _dt.datetime | UnsetType | None = UNSET
+    #: Whether the prospect is opted out of calling, or opted out in general if granular opt-out is
+    #: not enabled.
     call_opted_out: bool | UnsetType | None = UNSET
+    #: A string ("opted_in", "opted_out", "null") that represents whether a prospect has opted into
+    #: or out of calls.
     calls_opt_status: str | UnsetType | None = UNSET
+    #: The date and time the prospect opted in/out of calls.
     calls_opted_at: _dt.datetime | UnsetType | None = UNSET
+    #: The name of the campaign the prospect is associated with.
     campaign_name: str | UnsetType | None = UNSET
+    #: The number of clicks the prospect has made since the last touch point.
     click_count: int | UnsetType | None = UNSET
+    #: The name of the company the prospect works at. If associated with an account, this is the
+    #: name of the account. (e.g. Acme International).
     company: str | UnsetType | None = UNSET
+    #: The last 12 months of email contact history with the prospect, with the current month being
+    #: the last element. The format for each month is '[inboundCount, outboundCount]'. Note:
+    #: Retrieving this field will slow down the queries. Unless this field is required, it is best
+    #: to filter it out. See Specify Sparse Fieldsets for examples
     contact_histogram: list[list[int]] | UnsetType | None = UNSET
+    #: The date and time the prospect was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The value of the prospect's first custom field.
     custom1: str | UnsetType | None = UNSET
+    #: The value of the prospect's second custom field.
     custom2: str | UnsetType | None = UNSET
+    #: The value of the prospect's third custom field.
     custom3: str | UnsetType | None = UNSET
+    #: The value of the prospect's fourth custom field.
     custom4: str | UnsetType | None = UNSET
+    #: The value of the prospect's fifth custom field.
     custom5: str | UnsetType | None = UNSET
+    #: The value of the prospect's sixth custom field.
     custom6: str | UnsetType | None = UNSET
+    #: The value of the prospect's seventh custom field.
     custom7: str | UnsetType | None = UNSET
+    #: The value of the prospect's eight custom field.
     custom8: str | UnsetType | None = UNSET
+    #: The value of the prospect's ninth custom field.
     custom9: str | UnsetType | None = UNSET
+    #: The value of the prospect's 10th custom field.
     custom10: str | UnsetType | None = UNSET
+    #: The value of the prospect's 11th custom field.
     custom11: str | UnsetType | None = UNSET
+    #: The value of the prospect's 12th custom field.
     custom12: str | UnsetType | None = UNSET
+    #: The value of the prospect's 13th custom field.
     custom13: str | UnsetType | None = UNSET
+    #: The value of the prospect's 14th custom field.
     custom14: str | UnsetType | None = UNSET
+    #: The value of the prospect's 15th custom field.
     custom15: str | UnsetType | None = UNSET
+    #: The value of the prospect's 16th custom field.
     custom16: str | UnsetType | None = UNSET
+    #: The value of the prospect's 17th custom field.
     custom17: str | UnsetType | None = UNSET
+    #: The value of the prospect's 18th custom field.
     custom18: str | UnsetType | None = UNSET
+    #: The value of the prospect's 19th custom field.
     custom19: str | UnsetType | None = UNSET
+    #: The value of the prospect's 20th custom field.
     custom20: str | UnsetType | None = UNSET
+    #: The value of the prospect's 21st custom field.
     custom21: str | UnsetType | None = UNSET
+    #: The value of the prospect's 22nd custom field.
     custom22: str | UnsetType | None = UNSET
+    #: The value of the prospect's 23rd custom field.
     custom23: str | UnsetType | None = UNSET
+    #: The value of the prospect's 24th custom field.
     custom24: str | UnsetType | None = UNSET
+    #: The value of the prospect's 25th custom field.
     custom25: str | UnsetType | None = UNSET
+    #: The value of the prospect's 26th custom field.
     custom26: str | UnsetType | None = UNSET
+    #: The value of the prospect's 27th custom field.
     custom27: str | UnsetType | None = UNSET
+    #: The value of the prospect's 28th custom field.
     custom28: str | UnsetType | None = UNSET
+    #: The value of the prospect's 29th custom field.
     custom29: str | UnsetType | None = UNSET
+    #: The value of the prospect's 30th custom field.
     custom30: str | UnsetType | None = UNSET
+    #: The value of the prospect's 31st custom field.
     custom31: str | UnsetType | None = UNSET
+    #: The value of the prospect's 32nd custom field.
     custom32: str | UnsetType | None = UNSET
+    #: The value of the prospect's 33rd custom field.
     custom33: str | UnsetType | None = UNSET
+    #: The value of the prospect's 34th custom field.
     custom34: str | UnsetType | None = UNSET
+    #: The value of the prospect's 35th custom field.
     custom35: str | UnsetType | None = UNSET
+    #: The value of the prospect's 36th custom field.
     custom36: str | UnsetType | None = UNSET
+    #: The value of the prospect's 37th custom field.
     custom37: str | UnsetType | None = UNSET
+    #: The value of the prospect's 38th custom field.
     custom38: str | UnsetType | None = UNSET
+    #: The value of the prospect's 39th custom field.
     custom39: str | UnsetType | None = UNSET
+    #: The value of the prospect's 40th custom field.
     custom40: str | UnsetType | None = UNSET
+    #: The value of the prospect's 41st custom field.
     custom41: str | UnsetType | None = UNSET
+    #: The value of the prospect's 42nd custom field.
     custom42: str | UnsetType | None = UNSET
+    #: The value of the prospect's 43rd custom field.
     custom43: str | UnsetType | None = UNSET
+    #: The value of the prospect's 44th custom field.
     custom44: str | UnsetType | None = UNSET
+    #: The value of the prospect's 45th custom field.
     custom45: str | UnsetType | None = UNSET
+    #: The value of the prospect's 46th custom field.
     custom46: str | UnsetType | None = UNSET
+    #: The value of the prospect's 47th custom field.
     custom47: str | UnsetType | None = UNSET
+    #: The value of the prospect's 48th custom field.
     custom48: str | UnsetType | None = UNSET
+    #: The value of the prospect's 49th custom field.
     custom49: str | UnsetType | None = UNSET
+    #: The value of the prospect's 50th custom field.
     custom50: str | UnsetType | None = UNSET
+    #: The value of the prospect's 51st custom field.
     custom51: str | UnsetType | None = UNSET
+    #: The value of the prospect's 52nd custom field.
     custom52: str | UnsetType | None = UNSET
+    #: The value of the prospect's 53rd custom field.
     custom53: str | UnsetType | None = UNSET
+    #: The value of the prospect's 54th custom field.
     custom54: str | UnsetType | None = UNSET
+    #: The value of the prospect's 55th custom field.
     custom55: str | UnsetType | None = UNSET
+    #: The value of the prospect's 56th custom field.
     custom56: str | UnsetType | None = UNSET
+    #: The value of the prospect's 57th custom field.
     custom57: str | UnsetType | None = UNSET
+    #: The value of the prospect's 58th custom field.
     custom58: str | UnsetType | None = UNSET
+    #: The value of the prospect's 59th custom field.
     custom59: str | UnsetType | None = UNSET
+    #: The value of the prospect's 60th custom field.
     custom60: str | UnsetType | None = UNSET
+    #: The value of the prospect's 61st custom field.
     custom61: str | UnsetType | None = UNSET
+    #: The value of the prospect's 62nd custom field.
     custom62: str | UnsetType | None = UNSET
+    #: The value of the prospect's 63rd custom field.
     custom63: str | UnsetType | None = UNSET
+    #: The value of the prospect's 64th custom field.
     custom64: str | UnsetType | None = UNSET
+    #: The value of the prospect's 65th custom field.
     custom65: str | UnsetType | None = UNSET
+    #: The value of the prospect's 66th custom field.
     custom66: str | UnsetType | None = UNSET
+    #: The value of the prospect's 67th custom field.
     custom67: str | UnsetType | None = UNSET
+    #: The value of the prospect's 68th custom field.
     custom68: str | UnsetType | None = UNSET
+    #: The value of the prospect's 69th custom field.
     custom69: str | UnsetType | None = UNSET
+    #: The value of the prospect's 70th custom field.
     custom70: str | UnsetType | None = UNSET
+    #: The value of the prospect's 71st custom field.
     custom71: str | UnsetType | None = UNSET
+    #: The value of the prospect's 72nd custom field.
     custom72: str | UnsetType | None = UNSET
+    #: The value of the prospect's 73rd custom field.
     custom73: str | UnsetType | None = UNSET
+    #: The value of the prospect's 74th custom field.
     custom74: str | UnsetType | None = UNSET
+    #: The value of the prospect's 75th custom field.
     custom75: str | UnsetType | None = UNSET
+    #: The value of the prospect's 76th custom field.
     custom76: str | UnsetType | None = UNSET
+    #: The value of the prospect's 77th custom field.
     custom77: str | UnsetType | None = UNSET
+    #: The value of the prospect's 78th custom field.
     custom78: str | UnsetType | None = UNSET
+    #: The value of the prospect's 79th custom field.
     custom79: str | UnsetType | None = UNSET
+    #: The value of the prospect's 80th custom field.
     custom80: str | UnsetType | None = UNSET
+    #: The value of the prospect's 81st custom field.
     custom81: str | UnsetType | None = UNSET
+    #: The value of the prospect's 82nd custom field.
     custom82: str | UnsetType | None = UNSET
+    #: The value of the prospect's 83rd custom field.
     custom83: str | UnsetType | None = UNSET
+    #: The value of the prospect's 84th custom field.
     custom84: str | UnsetType | None = UNSET
+    #: The value of the prospect's 85th custom field.
     custom85: str | UnsetType | None = UNSET
+    #: The value of the prospect's 86th custom field.
     custom86: str | UnsetType | None = UNSET
+    #: The value of the prospect's 87th custom field.
     custom87: str | UnsetType | None = UNSET
+    #: The value of the prospect's 88th custom field.
     custom88: str | UnsetType | None = UNSET
+    #: The value of the prospect's 89th custom field.
     custom89: str | UnsetType | None = UNSET
+    #: The value of the prospect's 90th custom field.
     custom90: str | UnsetType | None = UNSET
+    #: The value of the prospect's 91st custom field.
     custom91: str | UnsetType | None = UNSET
+    #: The value of the prospect's 92nd custom field.
     custom92: str | UnsetType | None = UNSET
+    #: The value of the prospect's 93rd custom field.
     custom93: str | UnsetType | None = UNSET
+    #: The value of the prospect's 94th custom field.
     custom94: str | UnsetType | None = UNSET
+    #: The value of the prospect's 95th custom field.
     custom95: str | UnsetType | None = UNSET
+    #: The value of the prospect's 96th custom field.
     custom96: str | UnsetType | None = UNSET
+    #: The value of the prospect's 97th custom field.
     custom97: str | UnsetType | None = UNSET
+    #: The value of the prospect's 98th custom field.
     custom98: str | UnsetType | None = UNSET
+    #: The value of the prospect's 99th custom field.
     custom99: str | UnsetType | None = UNSET
+    #: The value of the prospect's 100th custom field.
     custom100: str | UnsetType | None = UNSET
+    #: The value of the prospect's 101st custom field.
     custom101: str | UnsetType | None = UNSET
+    #: The value of the prospect's 102nd custom field.
     custom102: str | UnsetType | None = UNSET
+    #: The value of the prospect's 103rd custom field.
     custom103: str | UnsetType | None = UNSET
+    #: The value of the prospect's 104th custom field.
     custom104: str | UnsetType | None = UNSET
+    #: The value of the prospect's 105th custom field.
     custom105: str | UnsetType | None = UNSET
+    #: The value of the prospect's 106th custom field.
     custom106: str | UnsetType | None = UNSET
+    #: The value of the prospect's 107th custom field.
     custom107: str | UnsetType | None = UNSET
+    #: The value of the prospect's 108th custom field.
     custom108: str | UnsetType | None = UNSET
+    #: The value of the prospect's 109th custom field.
     custom109: str | UnsetType | None = UNSET
+    #: The value of the prospect's 110th custom field.
     custom110: str | UnsetType | None = UNSET
+    #: The value of the prospect's 111th custom field.
     custom111: str | UnsetType | None = UNSET
+    #: The value of the prospect's 112th custom field.
     custom112: str | UnsetType | None = UNSET
+    #: The value of the prospect's 113th custom field.
     custom113: str | UnsetType | None = UNSET
+    #: The value of the prospect's 114th custom field.
     custom114: str | UnsetType | None = UNSET
+    #: The value of the prospect's 115th custom field.
     custom115: str | UnsetType | None = UNSET
+    #: The value of the prospect's 116th custom field.
     custom116: str | UnsetType | None = UNSET
+    #: The value of the prospect's 117th custom field.
     custom117: str | UnsetType | None = UNSET
+    #: The value of the prospect's 118th custom field.
     custom118: str | UnsetType | None = UNSET
+    #: The value of the prospect's 119th custom field.
     custom119: str | UnsetType | None = UNSET
+    #: The value of the prospect's 120th custom field.
     custom120: str | UnsetType | None = UNSET
+    #: The value of the prospect's 121st custom field.
     custom121: str | UnsetType | None = UNSET
+    #: The value of the prospect's 122nd custom field.
     custom122: str | UnsetType | None = UNSET
+    #: The value of the prospect's 123rd custom field.
     custom123: str | UnsetType | None = UNSET
+    #: The value of the prospect's 124th custom field.
     custom124: str | UnsetType | None = UNSET
+    #: The value of the prospect's 125th custom field.
     custom125: str | UnsetType | None = UNSET
+    #: The value of the prospect's 126th custom field.
     custom126: str | UnsetType | None = UNSET
+    #: The value of the prospect's 127th custom field.
     custom127: str | UnsetType | None = UNSET
+    #: The value of the prospect's 128th custom field.
     custom128: str | UnsetType | None = UNSET
+    #: The value of the prospect's 129th custom field.
     custom129: str | UnsetType | None = UNSET
+    #: The value of the prospect's 130th custom field.
     custom130: str | UnsetType | None = UNSET
+    #: The value of the prospect's 131st custom field.
     custom131: str | UnsetType | None = UNSET
+    #: The value of the prospect's 132nd custom field.
     custom132: str | UnsetType | None = UNSET
+    #: The value of the prospect's 133rd custom field.
     custom133: str | UnsetType | None = UNSET
+    #: The value of the prospect's 134th custom field.
     custom134: str | UnsetType | None = UNSET
+    #: The value of the prospect's 135th custom field.
     custom135: str | UnsetType | None = UNSET
+    #: The value of the prospect's 136th custom field.
     custom136: str | UnsetType | None = UNSET
+    #: The value of the prospect's 137th custom field.
     custom137: str | UnsetType | None = UNSET
+    #: The value of the prospect's 138th custom field.
     custom138: str | UnsetType | None = UNSET
+    #: The value of the prospect's 139th custom field.
     custom139: str | UnsetType | None = UNSET
+    #: The value of the prospect's 140th custom field.
     custom140: str | UnsetType | None = UNSET
+    #: The value of the prospect's 141st custom field.
     custom141: str | UnsetType | None = UNSET
+    #: The value of the prospect's 142nd custom field.
     custom142: str | UnsetType | None = UNSET
+    #: The value of the prospect's 143rd custom field.
     custom143: str | UnsetType | None = UNSET
+    #: The value of the prospect's 144th custom field.
     custom144: str | UnsetType | None = UNSET
+    #: The value of the prospect's 145th custom field.
     custom145: str | UnsetType | None = UNSET
+    #: The value of the prospect's 146th custom field.
     custom146: str | UnsetType | None = UNSET
+    #: The value of the prospect's 147th custom field.
     custom147: str | UnsetType | None = UNSET
+    #: The value of the prospect's 148th custom field.
     custom148: str | UnsetType | None = UNSET
+    #: The value of the prospect's 149th custom field.
     custom149: str | UnsetType | None = UNSET
+    #: The value of the prospect's 150th custom field.
     custom150: str | UnsetType | None = UNSET
+    #: The date the prospect was born.
     date_of_birth: _dt.date | UnsetType | None = UNSET
+    #: The degree(s) the prospect has received.
     degree: str | UnsetType | None = UNSET
+    #: Whether the prospect is opted out of email, or opted out in general if granular opt-out is
+    #: not enabled.
     email_opted_out: bool | UnsetType | None = UNSET
+    #: A list of email addresses associated with the prospect.
     emails: list[str] | UnsetType | None = UNSET
+    #: A string ("opted_in", "opted_out", "null") that represents whether a prospect has opted into
+    #: or out of emails.
     emails_opt_status: str | UnsetType | None = UNSET
+    #: The date and time the prospect opted in/out of emails.
     emails_opted_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the prospect last engaged.
     engaged_at: _dt.datetime | UnsetType | None = UNSET
+    #: A number representing the quality of the lead, based on the number of the prospect's opens,
+    #: clicks and mailing replies.
     engaged_score: float | UnsetType | None = UNSET
+    #: The name of the event the prospect was met at.
     event_name: str | UnsetType | None = UNSET
+    #: A custom ID for the prospect, often referencing an ID in an external system.
     external_id: str | UnsetType | None = UNSET
+    #: A custom owner for the prospect, often referencing an ownering in an external system.
     external_owner: str | UnsetType | None = UNSET
+    #: The source of the resource's creation (e.g. "outreach-api").
     external_source: str | UnsetType | None = UNSET
+    #: The prospect's Facebook URL.
     facebook_url: str | UnsetType | None = UNSET
+    #: The first name of the prospect.
     first_name: str | UnsetType | None = UNSET
+    #: The gender of the prospect.
     gender: str | UnsetType | None = UNSET
+    #: The prospect's GitHub URL.
     github_url: str | UnsetType | None = UNSET
+    #: The prospect's GitHub username.
     github_username: str | UnsetType | None = UNSET
+    #: The prospect's Google+ URL.
     google_plus_url: str | UnsetType | None = UNSET
+    #: The graduation date of the prospect.
     graduation_date: _dt.date | UnsetType | None = UNSET
+    #: A list of home phone numbers associated with the prospect.
     home_phones: list[str] | UnsetType | None = UNSET
+    #: The starting date of the prospect's current job.
     job_start_date: _dt.date | UnsetType | None = UNSET
+    #: The last name of the prospect.
     last_name: str | UnsetType | None = UNSET
+    #: The number of connections on the prospect's LinkedIn profile.
     linked_in_connections: int | UnsetType | None = UNSET
+    #: The prospect's LinkedIn ID.
     linked_in_id: str | UnsetType | None = UNSET
+    #: The prospect's LinkedIn slug.
     linked_in_slug: str | UnsetType | None = UNSET
+    #: The prospect's LinkedIn URL.
     linked_in_url: str | UnsetType | None = UNSET
+    #: The middle name of the prospect.
     middle_name: str | UnsetType | None = UNSET
+    #: A list of mobile phone numbers associated with the prospect.
     mobile_phones: list[str] | UnsetType | None = UNSET
+    #: The full name of the prospect.
     name: str | UnsetType | None = UNSET
+    #: The nickname of the prospect.
     nickname: str | UnsetType | None = UNSET
+    #: The occupation of the prospect (e.g. "Purchasing Manager").
     occupation: str | UnsetType | None = UNSET
+    #: The number of opens the prospect has made since the last touch point.
     open_count: int | UnsetType | None = UNSET
+    #: A boolean value representing whether this prospect is currently opted out of all mailings.
+    #: Set this value to true to opt out the prospect; the 'opted_out' timestamp will be updated to
+    #: the time of the request. Set this value to false to revert the opt at and clear the opted out
+    #: timestamp.
     opted_out: bool | UnsetType | None = UNSET
+    #: The date and time the prospect opted out of emails.
     opted_out_at: _dt.datetime | UnsetType | None = UNSET
+    #: A list of other phone numbers associated with the prospect.
     other_phones: list[str] | UnsetType | None = UNSET
+    #: A custom note field related to the prospect.
     personal_note1: str | UnsetType | None = UNSET
+    #: A second note field related to the prospect.
     personal_note2: str | UnsetType | None = UNSET
+    #: The preferred contact method for the prospect.
     preferred_contact: str | UnsetType | None = UNSET
+    #: The prospect's Quora URL.
     quora_url: str | UnsetType | None = UNSET
+    #: The primary geographic region of the prospect.
     region: str | UnsetType | None = UNSET
+    #: The number of replies the prospect has made since the last touch point.
     reply_count: int | UnsetType | None = UNSET
+    #: The school(s) the prospect has attended.
     school: str | UnsetType | None = UNSET
+    #: A custom score given to measure the quality of the lead.
     score: float | UnsetType | None = UNSET
+    #: The ID of the sharing team associated with this object. Access is currently in beta.
     sharing_team_id: str | UnsetType | None = UNSET
+    #: A custom source representing where the lead was first acquired.
     source: str | UnsetType | None = UNSET
+    #: A description of the prospect's specialties.
     specialties: str | UnsetType | None = UNSET
+    #: The prospect's StackOverflow ID.
     stack_overflow_id: str | UnsetType | None = UNSET
+    #: The prospect's StackOverflow URL.
     stack_overflow_url: str | UnsetType | None = UNSET
+    #: A list of tag values associated with the account (e.g. ["Interested", "2017 Expo"]).
     tags: list[str] | UnsetType | None = UNSET
+    #: The prospect's current timezone, preferably in the IANA format (e.g. "America/LosAngeles").
     time_zone: str | UnsetType | None = UNSET
+    #: The prospect's current IANA timezone, if available.
     time_zone_iana: str | UnsetType | None = UNSET
+    #: The prospect's current inferred IANA timezone, if available.
     time_zone_inferred: str | UnsetType | None = UNSET
+    #: The title of the prospect.
     title: str | UnsetType | None = UNSET
+    #: The date and time the prospect was last touched.
     touched_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date a prospect was soft deleted.
     trashed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The prospect's Twitter URL.
     twitter_url: str | UnsetType | None = UNSET
+    #: The prospect's Twitter username.
     twitter_username: str | UnsetType | None = UNSET
+    #: The date and time the prospect was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: A list of voip phone numbers associated with the prospect.
     voip_phones: list[str] | UnsetType | None = UNSET
+    #: The URL of the prospect's website.
     website_url1: str | UnsetType | None = UNSET
+    #: The value of the prospect's second website URL field.
     website_url2: str | UnsetType | None = UNSET
+    #: The value of the prospect's third website URL field.
     website_url3: str | UnsetType | None = UNSET
+    #: A list of work phone numbers associated with the prospect.
     work_phones: list[str] | UnsetType | None = UNSET
+    #: The prospect's associated account. You can use attributes id, customId, name, named and
+    #: updatedAt to filter prospects by account (e.g. filter[account][id]=X). You can force a null
+    #: return on unnamed account by adding in the request actionParams[withUnnamedAccount]=false.
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: The non-finished sequence states where this prospect is the primary recipient. This includes
+    #: states of "active", "paused", "failed", "bounced", "pending" and "disabled." You can use
+    #: attributes id and state to filter prospects by activeSequenceStates (e.g.
+    #: filter[activeSequenceStates][id]=X).
     active_sequence_states: ToMany[SequenceState] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_state
     )
     assigned_teams: ToMany[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_team)
     assigned_users: ToMany[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_user)
+    #: The batches associated with the prospect.
     batches: ToMany[Batch] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_batch)
+    #: The calls associated with the prospect. Relationship calls cannot be used as a filter.
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
+    #: The creater of the prospect. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The default plugin mapping associated with the prospect. If no plugin mapping is enabled, it
+    #: will return the first plugin mapping associated with the prospect.
     default_plugin_mapping: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_plugin_mapping
     )
+    #: The prospect's email addresses. Relationship emailAddresses cannot be used as a filter.
     email_addresses: ToMany[EmailAddress] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_email_address
     )
+    #: The prospect's favorites. Relationship favorites cannot be used as a filter.
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
+    #: The mailings associated with the prospect. Relationship mailings cannot be used as a filter.
     mailings: ToMany[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_mailing)
+    #: The opportunities associated with the prospect. Requires the Opportunities SKU to be enabled
+    #: in order to have access. Please contact support@outreach.io for more assistance. You can use
+    #: only the attribute id to filter prospects by opportunities (e.g.
+    #: filter[opportunities][id]=X).
     opportunities: ToMany[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_opportunity
     )
+    #: The roles that associate the prospect with opportunities. Relationship
+    #: opportunityProspectRoles cannot be used as a filter.
     opportunity_prospect_roles: ToMany[OpportunityProspectRole] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_opportunity_prospect_role
     )
+    #: The owner of the prospect. You can use only the attribute id to filter prospects by owner
+    #: (e.g. filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The persona of the prospect, if it has one. You can use only the attribute id to filter
+    #: prospects by persona (e.g. filter[persona][id]=X).
     persona: ToOne[Persona] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_persona)
+    #: The prospect's phone numbers Relationship phoneNumbers cannot be used as a filter.
     phone_numbers: ToMany[PhoneNumber] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_phone_number
     )
+    #: The sequence states where this prospect is the primary recipient. You can use attributes id
+    #: and state to filter prospects by sequenceStates (e.g. filter[sequenceStates][id]=X).
     sequence_states: ToMany[SequenceState] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_state
     )
+    #: The stage the prospect is in. You can use attributes id and name to filter prospects by stage
+    #: (e.g. filter[stage][id]=X).
     stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)
+    #: The tasks associated with the prospect. Relationship tasks cannot be used as a filter.
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
+    #: The account that soft deleted this prospect.
     trashed_by_account: ToOne[Account] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_account
     )
+    #: The most recent updater of the prospect. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -599,15 +874,26 @@ class ProspectNote(Resource):
     )
     # fmt: on
 
+    #: The date and time the prospect note was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The text content of this prospect note.
     message: str | UnsetType | None = UNSET
+    #: The context of this prospect note, one of {note,call,coffee,beer,meeting}.
     note_type: str | UnsetType | None = UNSET
+    #: The rule used to associate the account note with an opportunity, one of
+    #: {recent_created,recent_updated}.
     opportunity_association_rule: str | UnsetType | None = UNSET
+    #: A boolean value indicating whether this prospect note is pinned.
     pinned: bool | UnsetType | None = UNSET
+    #: The creator of the prospect note. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The opportunity this prospect note is related to. Relationship opportunity cannot be used as
+    #: a filter.
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The prospect this prospect note is related to. You can use only the attribute id to filter
+    #: prospectNotes by prospect (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
 
 
@@ -640,14 +926,24 @@ class EmailAddress(Resource):
     )
     # fmt: on
 
+    #: The date and time the email address was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The raw email address value
     email: str | UnsetType | None = UNSET
+    #: Type of email address (work or personal)
     email_type: str | UnsetType | None = UNSET
+    #: Ordered position in list of emails
     order: int | UnsetType | None = UNSET
+    #: The status of the email
     status: str | UnsetType | None = UNSET
+    #: Time the status was updated
     status_changed_at: _dt.datetime | UnsetType | None = UNSET
+    #: Time a mailing was unsubscribed using this address
     unsubscribed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the email address was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The owning prospect You can use only the attribute id to filter emailAddresses by prospect
+    #: (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
 
 
@@ -682,16 +978,28 @@ class PhoneNumber(Resource):
     )
     # fmt: on
 
+    #: The country code (e.g. US)
     country_code: str | UnsetType | None = UNSET
+    #: The date and time the phone number was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: Phone number extension (e.g. 123)
     extension: str | UnsetType | None = UNSET
+    #: The phone number (e.g. +18889387356)
     number: str | UnsetType | None = UNSET
+    #: Ordered position in list of numbers
     order: int | UnsetType | None = UNSET
+    #: Type of phone (mobile, work, home, voip, and other)
     phone_type: str | UnsetType | None = UNSET
+    #: Unformatted phone number
     raw_number: str | UnsetType | None = UNSET
+    #: The status of the number
     status: str | UnsetType | None = UNSET
+    #: Time the status was updated
     status_changed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the phone number was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The owning prospect You can use only the attribute id to filter phoneNumbers by prospect
+    #: (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
 
 
@@ -723,13 +1031,23 @@ class Stage(Resource):
     )
     # fmt: on
 
+    #: The color the stage label will be highlighted in the interface, specified as a hexidecimal
+    #: value (e.g. "#5951ff").
     color: str | UnsetType | None = UNSET
+    #: The date and time the stage was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The name of the stage (e.g. "Qualified Lead").
     name: str | UnsetType | None = UNSET
+    #: The stage's display order within the collection.
     order: int | UnsetType | None = UNSET
+    #: The date and time the stage was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The creator of the stage. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The prospects associated to the stage. You can use only the attribute id to filter stages by
+    #: prospects (e.g. filter[prospects][id]=X).
     prospects: ToMany[Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_prospect
     )
+    #: The most recent updater of the stage. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)

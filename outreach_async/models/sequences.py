@@ -107,63 +107,134 @@ class Sequence(Resource):
     )
     # fmt: on
 
+    #: The percentage of "auto_email" sequence steps in this sequence.
     automation_percentage: float | UnsetType | None = UNSET
+    #: The total count of bounced mailings during this sequence.
     bounce_count: int | UnsetType | None = UNSET
+    #: The total count of clicked mailings from this sequence.
     click_count: int | UnsetType | None = UNSET
+    #: The date and time the sequence was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of delivered mailings from this sequence.
     deliver_count: int | UnsetType | None = UNSET
+    #: A custom description for the sequence.
     description: str | UnsetType | None = UNSET
+    #: The total number of days it takes to get through this sequence.
     duration_in_days: int | UnsetType | None = UNSET
+    #: A boolean value determining whether the sequence is enabled or not.
     enabled: bool | UnsetType | None = UNSET
+    #: The date and time the sequence was enabled, or null if currently disabled.
     enabled_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of failed mailings from this sequence.
     failure_count: int | UnsetType | None = UNSET
+    #: Deprecated. This boolean value exists only to maintain backward compatibility and
+    #: primaryReplyAction should be used instead. True if primaryReplyAction is "finish", false
+    #: otherwise.
     finish_on_reply: bool | UnsetType | None = UNSET
+    #: The date and time the sequence was last used.
     last_used_at: _dt.datetime | UnsetType | None = UNSET
+    #: A boolean value determining whether the sequence is locked or not.
     locked: bool | UnsetType | None = UNSET
+    #: The date and time the sequence was locked, or null if currently unlocked.
     locked_at: _dt.datetime | UnsetType | None = UNSET
+    #: The maximum number of prospects that can be associated with the sequence. Only applies if the
+    #: sequence type is "date".
     max_activations: int | UnsetType | None = UNSET
+    #: The name or the sequence.
     name: str | UnsetType | None = UNSET
+    #: The total count of negative reply mailings from this sequence.
     negative_reply_count: int | UnsetType | None = UNSET
+    #: The total count of neutral reply mailings from this sequence.
     neutral_reply_count: int | UnsetType | None = UNSET
+    #: The total count of prospects who have been either called or emailed.
     num_contacted_prospects: int | UnsetType | None = UNSET
+    #: The total count of prospects who have been marked as replied.
     num_replied_prospects: int | UnsetType | None = UNSET
+    #: The total count of opened mailings from this sequence.
     open_count: int | UnsetType | None = UNSET
+    #: The total count of opted out mailings from this sequence.
     opt_out_count: int | UnsetType | None = UNSET
+    #: The total count of positive reply mailings from this sequence.
     positive_reply_count: int | UnsetType | None = UNSET
+    #: The action to take when the primary prospect replies. Must be one of "finish", "continue", or
+    #: "pause".
     primary_reply_action: str | UnsetType | None = UNSET
+    #: The duration in seconds to pause for (before automatically finishing) after a reply from the
+    #: primary prospect if the primaryReplyAction is "pause".
     primary_reply_pause_duration: int | UnsetType | None = UNSET
+    #: The total count of replied mailings from this sequence.
     reply_count: int | UnsetType | None = UNSET
+    #: The sales engagement type of the sequence.
     sales_motion: str | UnsetType | None = UNSET
+    #: The total count of scheduled mailings from this sequence.
     schedule_count: int | UnsetType | None = UNSET
+    #: The schedule interval type must be either "calendar" or "schedule"
     schedule_interval_type: str | UnsetType | None = UNSET
+    #: The action to take when someone other than the primary prospect replies. Must be one of
+    #: "finish", "continue", or "pause".
     secondary_reply_action: str | UnsetType | None = UNSET
+    #: The duration in seconds to pause for (before automatically finishing) after a reply from
+    #: anyone other than the primary prospect if the secondaryReplyAction is "pause".
     secondary_reply_pause_duration: int | UnsetType | None = UNSET
+    #: The total number of sequence steps in this sequence.
     sequence_step_count: int | UnsetType | None = UNSET
+    #: The sequence type must be either "date" or "interval".
     sequence_type: str | UnsetType | None = UNSET
+    #: The sequence share type must be either "private", "read_only" or "shared".
     share_type: str | UnsetType | None = UNSET
+    #: A list of tag values associated with the sequence (e.g. ["Tier 1", "Inbound Leads"])
     tags: list[str] | UnsetType | None = UNSET
+    #: The maximum number of associated sequence states per user that can be active at a one time.
     throttle_capacity: int | UnsetType | None = UNSET
+    #: The maximum number of associated sequence states per user that can be added to the sequence
+    #: each day.
     throttle_max_adds_per_day: int | UnsetType | None = UNSET
+    #: A boolean value determining whether the throttling of sequence states is paused or not.
     throttle_paused: bool | UnsetType | None = UNSET
+    #: The date and time the sequence state throttling was paused, or null if not currently paused.
     throttle_paused_at: _dt.datetime | UnsetType | None = UNSET
+    #: A boolean value determining whether prospect opt out preferences are respected. Intended only
+    #: for non-marketing sequences.
     transactional: bool | UnsetType | None = UNSET
+    #: The date and time the sequence was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The associated calls. You can use only the attribute id to filter sequences by calls (e.g.
+    #: filter[calls][id]=X).
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
+    #: The content categories (collections) of the sequence. You can use only the attribute id to
+    #: filter sequences by contentCategoryMemberships (e.g.
+    #: filter[contentCategoryMemberships][id]=X).
     content_category_memberships: ToMany[ContentCategoryMembership] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_content_category_membership
     )
+    #: The creater of the sequence. You can use only the attribute id to filter sequences by creator
+    #: (e.g. filter[creator][id]=X).
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The associated mailings. Relationship mailings cannot be used as a filter.
     mailings: ToMany[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_mailing)
+    #: The owner of the sequence. You can use attributes id, email, firstName and lastName to filter
+    #: sequences by owner (e.g. filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The associated ruleset. You can use only the attribute id to filter sequences by ruleset
+    #: (e.g. filter[ruleset][id]=X).
     ruleset: ToOne[Ruleset] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_ruleset)
+    #: The associated schedule.
     schedule: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_schedule)
+    #: The associated sequence states. You can use only the attribute id to filter sequences by
+    #: sequenceStates (e.g. filter[sequenceStates][id]=X).
     sequence_states: ToMany[SequenceState] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_state
     )
+    #: The associated sequence steps. You can use only the attribute id to filter sequences by
+    #: sequenceSteps (e.g. filter[sequenceSteps][id]=X).
     sequence_steps: ToMany[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_step
     )
+    #: The associated tasks. You can use only the attribute id to filter sequences by tasks (e.g.
+    #: filter[tasks][id]=X).
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
+    #: The most recent updater of the sequence. You can use only the attribute id to filter
+    #: sequences by updater (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -212,9 +283,9 @@ class SequenceState(Resource):
             RelationshipSpec(name="mailings", wire="mailings", target="mailing", to_many=True, read_only=True, links_only=True, filterable=False, filter_attributes=()),
             RelationshipSpec(name="opportunity", wire="opportunity", target="opportunity", read_only=True),
             RelationshipSpec(name="prospect", wire="prospect", target="prospect", filter_attributes=("id", "emails")),
-            RelationshipSpec(name="sequence", wire="sequence", target="sequence"),
+            RelationshipSpec(name="sequence", wire="sequence", target="sequence", filter_attributes=("id", "clickCount", "createdAt", "deliverCount", "enabledAt", "lastUsedAt", "lockedAt", "name", "openCount", "replyCount", "salesMotion", "shareType", "throttleCapacity", "throttleMaxAddsPerDay", "updatedAt")),
             RelationshipSpec(name="sequence_state_recipients", wire="sequenceStateRecipients", target="sequenceStateRecipient", to_many=True),
-            RelationshipSpec(name="sequence_step", wire="sequenceStep", target="sequenceStep", read_only=True),
+            RelationshipSpec(name="sequence_step", wire="sequenceStep", target="sequenceStep", read_only=True, filter_attributes=("id", "createdAt", "date", "order", "stepType", "updatedAt")),
             RelationshipSpec(name="tasks", wire="tasks", target="task", to_many=True, read_only=True, links_only=True, filter_attributes=("id", "dueAt")),
             RelationshipSpec(name="user", wire="user", target="user", read_only=True),
         ),
@@ -228,52 +299,97 @@ class SequenceState(Resource):
     )
     # fmt: on
 
+    #: The date and time the sequence state was last active.
     active_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of bounced mailings during this sequence state.
     bounce_count: int | UnsetType | None = UNSET
+    #: The date and time the sequence state last had a call completed.
     call_completed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of clicked mailings from this sequence state.
     click_count: int | UnsetType | None = UNSET
+    #: The date and time the sequence state was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of delivered mailings from this sequence state.
     deliver_count: int | UnsetType | None = UNSET
+    #: The reason for the most recent error.
     error_reason: str | UnsetType | None = UNSET
+    #: The total count of failed mailings from this sequence state.
     failure_count: int | UnsetType | None = UNSET
+    #: The total count of negative reply mailings from this sequence state.
     negative_reply_count: int | UnsetType | None = UNSET
+    #: The total count of neutral reply mailings from this sequence state.
     neutral_reply_count: int | UnsetType | None = UNSET
+    #: The total count of opened mailings from this sequence state.
     open_count: int | UnsetType | None = UNSET
+    #: The total count of opted out mailings from this sequence state.
     opt_out_count: int | UnsetType | None = UNSET
+    #: The reason for the most recent pause.
     pause_reason: str | UnsetType | None = UNSET
+    #: The total count of positive reply mailings from this sequence state.
     positive_reply_count: int | UnsetType | None = UNSET
+    #: The date and time the sequence state last had a mailing reply.
     replied_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of replied mailings from this sequence state.
     reply_count: int | UnsetType | None = UNSET
+    #: The total count of scheduled mailings from this sequence state.
     schedule_count: int | UnsetType | None = UNSET
+    #: The current state of the sequence state.
     state: str | UnsetType | None = UNSET
+    #: The date and time the sequence state's state last changed.
     state_changed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the sequence state was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The account associated with the prospect the sequence state is targeting. You can use only
+    #: the attribute id to filter sequenceStates by account (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: Any undelivered mailings associated with the current sequence step. Relationship
+    #: activeStepMailings cannot be used as a filter.
     active_step_mailings: ToMany[Mailing] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_mailing
     )
+    #: Any incomplete tasks associated with the current sequence step. Relationship activeStepTasks
+    #: cannot be used as a filter.
     active_step_tasks: ToMany[Task] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_task
     )
+    #: The batch item associated with this creation, if one exists.
     batch_item_creator: ToOne[BatchItem] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_batch_item
     )
+    #: The calls associated with the sequence state. You can use only the attribute id to filter
+    #: sequenceStates by calls (e.g. filter[calls][id]=X).
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
+    #: The creator of the sequence state. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The mailbox to use for mailing steps. You can use attributes id and email to filter
+    #: sequenceStates by mailbox (e.g. filter[mailbox][id]=X).
     mailbox: ToOne[Mailbox] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_mailbox)
+    #: The mailings associated with the sequence state. Relationship mailings cannot be used as a
+    #: filter.
     mailings: ToMany[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_mailing)
+    #: The associated opportunity. You can use only the attribute id to filter sequenceStates by
+    #: opportunity (e.g. filter[opportunity][id]=X).
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The primary prospect this sequence state is targeting. You can use attributes id and emails
+    #: to filter sequenceStates by prospect (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
+    #: The sequence this prospect is engaged in. You can use any filterable attribute of sequence.
     sequence: ToOne[Sequence] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_sequence)
+    #: Additional recipients associated with this sequence state.
     sequence_state_recipients: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_state_recipient
     )
+    #: The current sequence step the prospect is in. You can use any filterable attribute of
+    #: sequenceStep.
     sequence_step: ToOne[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_step
     )
+    #: The tasks associated with the sequence state. You can use attributes id and dueAt to filter
+    #: sequenceStates by tasks (e.g. filter[tasks][id]=X).
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
+    #: The user managing this sequence state.
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -327,41 +443,82 @@ class SequenceStep(Resource):
     )
     # fmt: on
 
+    #: The total count of bounced mailings during this sequence step.
     bounce_count: int | UnsetType | None = UNSET
+    #: The total count of clicked mailings from this sequence step.
     click_count: int | UnsetType | None = UNSET
+    #: The date and time the sequence step was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date this step will activate; only applicable to date-based sequences.
     date: _dt.date | UnsetType | None = UNSET
+    #: The total count of delivered mailings from this sequence step.
     deliver_count: int | UnsetType | None = UNSET
+    #: A human-readable display name that captures the step's type and order.
     display_name: str | UnsetType | None = UNSET
+    #: The total count of failed mailings from this sequence step.
     failure_count: int | UnsetType | None = UNSET
+    #: The interval (in seconds) until this step will activate; only applicable to interval-based
+    #: sequences.
     interval: int | UnsetType | None = UNSET
+    #: The total count of negative reply mailings from this sequence step.
     negative_reply_count: int | UnsetType | None = UNSET
+    #: The total count of neutral reply mailings from this sequence step.
     neutral_reply_count: int | UnsetType | None = UNSET
+    #: The total count of opened mailings from this sequence step.
     open_count: int | UnsetType | None = UNSET
+    #: The total count of opted out mailings from this sequence step.
     opt_out_count: int | UnsetType | None = UNSET
+    #: The step's display order within its sequence.
     order: int | UnsetType | None = UNSET
+    #: The total count of positive reply mailings from this sequence step.
     positive_reply_count: int | UnsetType | None = UNSET
+    #: The total count of replied mailings from this sequence step.
     reply_count: int | UnsetType | None = UNSET
+    #: The total count of scheduled mailings from this sequence step.
     schedule_count: int | UnsetType | None = UNSET
+    #: The step's type; must be "auto_email", "manual_email", "call" or "task".
     step_type: str | UnsetType | None = UNSET
+    #: The optional interval (in seconds) from when tasks created by this sequence step are overdue
+    #: until they are automatically skipped.
     task_autoskip_delay: int | UnsetType | None = UNSET
+    #: An optional note to associate with created tasks.
     task_note: str | UnsetType | None = UNSET
+    #: The date and time the sequence step was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The default call purpose associated with the sequence step. You can use only the attribute id
+    #: to filter sequenceSteps by callPurpose (e.g. filter[callPurpose][id]=X).
     call_purpose: ToOne[CallPurpose] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_call_purpose
     )
+    #: The calls associated with the sequence step. You can use only the attribute id to filter
+    #: sequenceSteps by calls (e.g. filter[calls][id]=X).
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
+    #: The creator of the sequence step. You can use only the attribute id to filter sequenceSteps
+    #: by creator (e.g. filter[creator][id]=X).
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The mailings associated with the sequence step. Relationship mailings cannot be used as a
+    #: filter.
     mailings: ToMany[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_mailing)
+    #: The associated schedule
     schedule: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_schedule)
+    #: The associated sequence. You can use attributes id, enabledAt and name to filter
+    #: sequenceSteps by sequence (e.g. filter[sequence][id]=X).
     sequence: ToOne[Sequence] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_sequence)
+    #: The sequence templates in use by this sequence step. You can use any filterable attribute of
+    #: sequenceTemplates.
     sequence_templates: ToMany[SequenceTemplate] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_template
     )
+    #: The associated task priority. You can use only the attribute id to filter sequenceSteps by
+    #: taskPriority (e.g. filter[taskPriority][id]=X).
     task_priority: ToOne[TaskPriority] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_priority
     )
+    #: The tasks associated with the sequence step. You can use only the attribute id to filter
+    #: sequenceSteps by tasks (e.g. filter[tasks][id]=X).
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
+    #: The most recent updater of the sequence step. You can use only the attribute id to filter
+    #: sequenceSteps by updater (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -395,7 +552,7 @@ class SequenceTemplate(Resource):
         ),
         relationships=(
             RelationshipSpec(name="creator", wire="creator", target="user", read_only=True),
-            RelationshipSpec(name="sequence_step", wire="sequenceStep", target="sequenceStep"),
+            RelationshipSpec(name="sequence_step", wire="sequenceStep", target="sequenceStep", filter_attributes=("id", "createdAt", "date", "order", "stepType", "updatedAt")),
             RelationshipSpec(name="template", wire="template", target="template"),
             RelationshipSpec(name="updater", wire="updater", target="user", read_only=True),
         ),
@@ -408,27 +565,51 @@ class SequenceTemplate(Resource):
     )
     # fmt: on
 
+    #: The total count of bounced mailings during this sequence template.
     bounce_count: int | UnsetType | None = UNSET
+    #: The total count of clicked mailings from this sequence template.
     click_count: int | UnsetType | None = UNSET
+    #: The date and time the sequence template was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of delivered mailings from this sequence template.
     deliver_count: int | UnsetType | None = UNSET
+    #: Boolean indicating if the sequence template is currently enabled.
     enabled: bool | UnsetType | None = UNSET
+    #: Datetime for when the sequence template was enabled.
     enabled_at: _dt.datetime | UnsetType | None = UNSET
+    #: The total count of failed mailings from this sequence template.
     failure_count: int | UnsetType | None = UNSET
+    #: Boolean indicating if the sequence template should be a reply email or a new thread.
     is_reply: bool | UnsetType | None = UNSET
+    #: The total count of negative reply mailings from this sequence template.
     negative_reply_count: int | UnsetType | None = UNSET
+    #: The total count of neutral reply mailings from this sequence template.
     neutral_reply_count: int | UnsetType | None = UNSET
+    #: The total count of opened mailings from this sequence template.
     open_count: int | UnsetType | None = UNSET
+    #: The total count of opted out mailings from this sequence template.
     opt_out_count: int | UnsetType | None = UNSET
+    #: The total count of positive reply mailings from this sequence template.
     positive_reply_count: int | UnsetType | None = UNSET
+    #: The total count of replied mailings from this sequence template.
     reply_count: int | UnsetType | None = UNSET
+    #: The total count of scheduled mailings from this sequence template.
     schedule_count: int | UnsetType | None = UNSET
+    #: The date and time the sequence template was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: User that created the sequence template. You can use only the attribute id to filter
+    #: sequenceTemplates by creator (e.g. filter[creator][id]=X).
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The sequence step that uses the sequence template. You can use any filterable attribute of
+    #: sequenceStep.
     sequence_step: ToOne[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_step
     )
+    #: The template used for this sequence template. You can use only the attribute id to filter
+    #: sequenceTemplates by template (e.g. filter[template][id]=X).
     template: ToOne[Template] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_template)
+    #: User that last updated the sequence template. You can use only the attribute id to filter
+    #: sequenceTemplates by updater (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -484,49 +665,115 @@ class Ruleset(Resource):
     )
     # fmt: on
 
+    #: The amount of time in seconds after the sequence has completed before the "completedStage"
+    #: will be applied to the Prospect.
     apply_completed_stage_in: int | UnsetType | None = UNSET
+    #: A boolean value whether out-of-the-office Prospects will be automatically resumed. See
+    #: "autoResumeOotoProspectsIn" and "autoResumeOotoProspectsExpiresIn" for more information.
     auto_resume_ooto_prospects: bool | UnsetType | None = UNSET
+    #: The maximum amount of time in seconds to wait before opted-out Prospect will be resumed.
     auto_resume_ooto_prospects_expires_in: int | UnsetType | None = UNSET
+    #: The default amount of time in seconds to wait before opted-out Prospects will be resumed.
     auto_resume_ooto_prospects_in: int | UnsetType | None = UNSET
+    #: Determines if prospect can be added to sequences if they are opted out of calling.
     call_opt_out_action: str | UnsetType | None = UNSET
+    #: The number of email clicks needed before a call task will be automatically created. This
+    #: feature will be disabled unless a value is set.
     clicks_needed_before_call_task_created: int | UnsetType | None = UNSET
+    #: The date and time the ruleset was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: Determines if prospect can be added to sequences if they are opted out of emails.
     email_opt_out_action: str | UnsetType | None = UNSET
+    #: A boolean value whether to include unsubscribe links within emails.
     include_unsubscribe_links: bool | UnsetType | None = UNSET
+    #: Determines if a prospect is marked as finished when a meeting is booked.
     meeting_booked_action: str | UnsetType | None = UNSET
+    #: The minimum number of seconds that must elapse between when a Prospect was last contacted and
+    #: when they may be added to a sequnce. This feature will be disabled unless a value is set.
     minimum_prospect_touched_interval: int | UnsetType | None = UNSET
+    #: The name of the ruleset.
     name: str | UnsetType | None = UNSET
+    #: A boolean value determining whether to use out of the office return date auto extraction.
     ooto_auto_extraction_enabled: bool | UnsetType | None = UNSET
+    #: The number of email opens needed before a call task will be automatically created. This
+    #: feature will be disabled unless a value is set.
     opens_needed_before_call_task_created: int | UnsetType | None = UNSET
+    #: A value determining whether a Prospect may be added to this Sequence multiple times or not.
+    #: Permitted values include "allow", "disallow" (the default) and "only_if_inactive", which
+    #: indicates that Prospects may be re-added to this sequence if their existing SequenceState is
+    #: inactive.
     permit_duplicate_prospects: str | UnsetType | None = UNSET
+    #: A value determining whether Prospects may be added to multiple different Sequences. Permitted
+    #: values include "all_sequences", "exclusive_sequences" and "none" (the default). If the value
+    #: is "all_sequences", then Prospects may only be added if they are not active in any other
+    #: Sequence; likewise, a Prospect active in a Sequence with "all_sequences" exclusivity cannot
+    #: be added to any other Sequence. If the value is "exclusive_sequences", then Prospects may
+    #: only be added if they are not active in any other Sequence with "exclusive_sequences"
+    #: exclusivity; likewise, a Prospect active in a Sequence with "exclusive_sequences" exclusivity
+    #: cannot be added to any other Sequence with "exclusive_sequences" exclusivity. If the value is
+    #: "none", then no additional restrictions will be applied.
     sequence_exclusivity: str | UnsetType | None = UNSET
+    #: Determines if prospect can be added to sequences if they are opted out of SMS.
     sms_opt_out_action: str | UnsetType | None = UNSET
+    #: Determines if a prospect is marked as finished when a text message is received
     sms_received_action: str | UnsetType | None = UNSET
+    #: A boolean value determining whether to allow users to customize step templates when adding to
+    #: sequence.
     step_overrides_enabled: bool | UnsetType | None = UNSET
+    #: The date and time the ruleset was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The stage to assign to the prospect when a mailing in this sequence bounces. You can use only
+    #: the attribute id to filter rulesets by bouncedStage (e.g. filter[bouncedStage][id]=X).
     bounced_stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)
+    #: The task priority to use when creating call tasks based on mail opens. You can use only the
+    #: attribute id to filter rulesets by callTaskPriorityFromOpens (e.g.
+    #: filter[callTaskPriorityFromOpens][id]=X).
     call_task_priority: ToOne[TaskPriority] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_priority
     )
+    #: The task priority to use when creating call tasks based on mail clicks. You can use only the
+    #: attribute id to filter rulesets by callTaskPriorityFromClicks (e.g.
+    #: filter[callTaskPriorityFromClicks][id]=X).
     call_task_priority_from_clicks: ToOne[TaskPriority] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_priority
     )
+    #: The task priority to use when creating call tasks based on mail opens. You can use only the
+    #: attribute id to filter rulesets by callTaskPriorityFromOpens (e.g.
+    #: filter[callTaskPriorityFromOpens][id]=X).
     call_task_priority_from_opens: ToOne[TaskPriority] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_priority
     )
+    #: The stage to assign to the prospect when this sequence completes. You can use only the
+    #: attribute id to filter rulesets by completedStage (e.g. filter[completedStage][id]=X).
     completed_stage: ToOne[Stage] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_stage
     )
+    #: The stage to assign to the prospect when a mailing in this sequence is delivered. You can use
+    #: only the attribute id to filter rulesets by deliveredStage (e.g.
+    #: filter[deliveredStage][id]=X).
     delivered_stage: ToOne[Stage] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_stage
     )
+    #: The stage to assign to the prospect when this sequence finishes. You can use only the
+    #: attribute id to filter rulesets by finishedStage (e.g. filter[finishedStage][id]=X).
     finished_stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)
+    #: The stage to assign to the prospect when they opt out of this sequence. You can use only the
+    #: attribute id to filter rulesets by optedOutStage (e.g. filter[optedOutStage][id]=X).
     opted_out_stage: ToOne[Stage] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_stage
     )
+    #: The owner of the ruleset. You can use only the attribute id to filter rulesets by owner (e.g.
+    #: filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The stage to assign to the prospect when a mailing in this sequence is replied to. You can
+    #: use only the attribute id to filter rulesets by repliedStage (e.g.
+    #: filter[repliedStage][id]=X).
     replied_stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)
+    #: The sequences associated with this ruleset. You can use only the attribute id to filter
+    #: rulesets by sequences (e.g. filter[sequences][id]=X).
     sequences: ToMany[Sequence] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence
     )
+    #: The stage to assign to the prospect when this sequence starts. You can use only the attribute
+    #: id to filter rulesets by startedStage (e.g. filter[startedStage][id]=X).
     started_stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)

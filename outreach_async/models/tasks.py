@@ -105,92 +105,163 @@ class Task(Resource):
     )
     # fmt: on
 
+    #: The action type of the task. Can be 'action_item', 'call', 'email', or 'in_person'.
     action: str | UnsetType | None = UNSET
+    #: The optional date and time when the task will automatically be skipped. Tasks with an empty
+    #: autoskip_at will never be autoskipped.
     autoskip_at: _dt.datetime | UnsetType | None = UNSET
+    #: The compiled template HTML of incomplete SMS or LinkedIn tasks associated with a sequence.
     compiled_sequence_template_html: str | UnsetType | None = UNSET
+    #: A boolean value whether the task has been completed.
     completed: bool | UnsetType | None = UNSET
+    #: The date and time the task was completed.
     completed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the task was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the task is due.
     due_at: _dt.datetime | UnsetType | None = UNSET
+    #: An optional note for the task.
     note: str | UnsetType | None = UNSET
+    #: The optional opportunity rule associated with the task. Can be 'recent_created',
+    #: 'recent_updated', 'noop'.
     opportunity_association: str | UnsetType | None = UNSET
+    #: The date and time the pending task is scheduled for.
     scheduled_at: _dt.datetime | UnsetType | None = UNSET
+    #: The current state of the task. Can be 'pending', 'incomplete', or 'complete'.
     state: str | UnsetType | None = UNSET
+    #: The date and time the state last changed.
     state_changed_at: _dt.datetime | UnsetType | None = UNSET
+    #: The type of task. Can be 'follow_up', 'manual', 'no_reply', 'sequence_open',
+    #: 'sequence_click', 'sequence_step_call', 'sequence_step_email',
+    #: 'sequence_step_linkedin_interact_with_post', 'sequence_step_linkedin_other',
+    #: 'sequence_step_linkedin_send_connection_request', 'sequence_step_linkedin_send_message',
+    #: 'sequence_step_linkedin_view_profile', 'sequence_step_sms', 'sequence_step_task', or 'touch'.
+    #: Tasks created through the API will automatically be 'manual' tasks.
     task_type: str | UnsetType | None = UNSET
+    #: The date and time the task was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The associated account. You can use only the attribute id to filter tasks by account (e.g.
+    #: filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: The associated call, if a call task. You can use only the attribute id to filter tasks by
+    #: call (e.g. filter[call][id]=X).
     call: ToOne[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_call)
+    #: The associated calls, if a call task. You can use only the attribute id to filter tasks by
+    #: calls (e.g. filter[calls][id]=X).
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
+    #: The completer of this task. You can use only the attribute id to filter tasks by completer
+    #: (e.g. filter[completer][id]=X).
     completer: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The creator of this task. Relationship creator cannot be used as a filter.
     creator: ToOne[SequenceStep | Stage | User] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_user
     )
     default_plugin_mapping: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_plugin_mapping
     )
+    #: The associated mailing, if a mailing task. You can use only the attribute id to filter tasks
+    #: by mailing (e.g. filter[mailing][id]=X).
     mailing: ToOne[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_mailing)
+    #: The associated mailings, if a mailing task. You can use only the attribute id to filter tasks
+    #: by mailings (e.g. filter[mailings][id]=X).
     mailings: ToMany[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_mailing)
+    #: The associated opportunity. You can use only the attribute id to filter tasks by opportunity
+    #: (e.g. filter[opportunity][id]=X).
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+    #: The owner of this task. You can use attributes id, email and firstName to filter tasks by
+    #: owner (e.g. filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The associated prospect. You can use attributes id, byPersonaId, byStageId, createdAt,
+    #: firstName, tags, title and updatedAt to filter tasks by prospect (e.g.
+    #: filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
+    #: The account of the associated prospect.
     prospect_account: ToOne[Account] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_account
     )
+    #: The contacts of the associated prospect.
     prospect_contacts: ToMany[EmailAddress] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_email_address
     )
+    #: The owner of the associated prospect.
     prospect_owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The phone numbers of the associated prospect.
     prospect_phone_numbers: ToMany[PhoneNumber] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_phone_number
     )
+    #: The stage of the associated prospect.
     prospect_stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)
+    #: The associated sequence. You can use attributes id and tags to filter tasks by sequence (e.g.
+    #: filter[sequence][id]=X).
     sequence: ToOne[Sequence] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_sequence)
+    #: The sequence steps of the associated sequence. You can use only the attribute id to filter
+    #: tasks by sequenceSequenceSteps (e.g. filter[sequenceSequenceSteps][id]=X).
     sequence_sequence_steps: ToMany[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_step
     )
+    #: The associated sequence state. You can use only the attribute id to filter tasks by
+    #: sequenceState (e.g. filter[sequenceState][id]=X).
     sequence_state: ToOne[SequenceState] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_state
     )
+    #: The sequence step of the associated sequence state.
     sequence_state_sequence_step: ToOne[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_step
     )
+    #: The sequence step overrides of the associated sequence state.
     sequence_state_sequence_step_overrides: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_step_override
     )
+    #: The starting template of the associated sequence state.
     sequence_state_starting_template: ToOne[Template] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_template
     )
+    #: The associated sequence step. You can use attributes id and stepType to filter tasks by
+    #: sequenceStep (e.g. filter[sequenceStep][id]=X).
     sequence_step: ToOne[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_step
     )
+    #: The templates of the associated sequence step overrides.
     sequence_step_override_templates: ToMany[Template] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_template
     )
+    #: The associated sequence template. You can use only the attribute id to filter tasks by
+    #: sequenceTemplate (e.g. filter[sequenceTemplate][id]=X).
     sequence_template: ToOne[SequenceTemplate] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_sequence_template
     )
+    #: The template of the associated sequence template.
     sequence_template_template: ToOne[Template] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_template
     )
+    #: The task's subject, either an account or prospect. Relationship subject cannot be used as a
+    #: filter.
     subject: ToOne[Account | Opportunity | Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_prospect
     )
+    #: The associated task disposition.
     task_disposition: ToOne[TaskDisposition] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_disposition
     )
+    #: The associated task priority. You can use attributes id and name to filter tasks by
+    #: taskPriority (e.g. filter[taskPriority][id]=X).
     task_priority: ToOne[TaskPriority] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_priority
     )
+    #: The associated task purpose.
     task_purpose: ToOne[TaskPurpose] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_purpose
     )
+    #: The associated task theme.
     task_theme: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_task_theme
     )
+    #: The task's team, will tell you this task was assigned to which team.
     team: ToOne[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_team)
+    #: The associated template. You can use only the attribute id to filter tasks by template (e.g.
+    #: filter[template][id]=X).
     template: ToOne[Template] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_template)
 
 
@@ -222,13 +293,21 @@ class TaskDisposition(Resource):
     )
     # fmt: on
 
+    #: The date and time the task disposition was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The disposition's name (e.g. "Initial Contact").
     name: str | UnsetType | None = UNSET
+    #: The disposition's display order within the collection.
     order: int | UnsetType | None = UNSET
+    #: The disposition's task type (e.g. "Meeting in Person").
     task_type: str | UnsetType | None = UNSET
+    #: The date and time the task disposition was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The disposition's value.
     value: str | UnsetType | None = UNSET
+    #: The creator of the task disposition. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The tasks made with this disposition. Relationship tasks cannot be used as a filter.
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
 
 
@@ -243,11 +322,11 @@ class TaskPriority(Resource):
         path="taskPriorities",
         description="A descriptor of importance used for categorizing Tasks.",
         attributes=(
-            AttributeSpec(name="color", wire="color", kind="integer"),
+            AttributeSpec(name="color", wire="color", kind="integer", read_only=True),
             AttributeSpec(name="created_at", wire="createdAt", kind="datetime", read_only=True, filterable=True, sortable=True),
-            AttributeSpec(name="name", wire="name", filterable=True, sortable=True),
+            AttributeSpec(name="name", wire="name", read_only=True, filterable=True, sortable=True),
             AttributeSpec(name="updated_at", wire="updatedAt", kind="datetime", read_only=True, filterable=True, sortable=True),
-            AttributeSpec(name="weight", wire="weight", kind="integer", filterable=True, sortable=True),
+            AttributeSpec(name="weight", wire="weight", kind="integer", read_only=True, filterable=True, sortable=True),
         ),
         relationships=(
             RelationshipSpec(name="sequence_steps", wire="sequenceSteps", target="sequenceStep", to_many=True, read_only=True, links_only=True, filterable=False, filter_attributes=()),
@@ -259,14 +338,23 @@ class TaskPriority(Resource):
     )
     # fmt: on
 
+    #: The color the task priority label will be highlighted in the interface, specified as a
+    #: hexadecimal value (e.g. "0xFF5951FF").
     color: int | UnsetType | None = UNSET
+    #: The date and time the task priority was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The name of the task priority (e.g. "High").
     name: str | UnsetType | None = UNSET
+    #: The date and time the task priority was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: A relative value used for display order. Task priorities are listed from lowest to highest
+    #: weight.
     weight: int | UnsetType | None = UNSET
+    #: The associated sequence steps. Relationship sequenceSteps cannot be used as a filter.
     sequence_steps: ToMany[SequenceStep] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_sequence_step
     )
+    #: The associated tasks. Relationship tasks cannot be used as a filter.
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
 
 
@@ -297,10 +385,17 @@ class TaskPurpose(Resource):
     )
     # fmt: on
 
+    #: The date and time the task purpose was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The purpose's name (e.g. "Initial Contact").
     name: str | UnsetType | None = UNSET
+    #: The purpose's display order within the collection.
     order: int | UnsetType | None = UNSET
+    #: The purpose's task type (e.g. "Meeting in Person").
     task_type: str | UnsetType | None = UNSET
+    #: The date and time the task purpose was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The creator of the task purpose. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The tasks made with this purpose. Relationship tasks cannot be used as a filter.
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)

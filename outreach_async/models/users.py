@@ -138,112 +138,207 @@ class User(Resource):
     )
     # fmt: on
 
+    #: The default smart view to load on the account index view.
     accounts_view_id: int | UnsetType | None = UNSET
+    #: A boolean value whether the user's activity notifications are disabled.
     activity_notifications_disabled: bool | UnsetType | None = UNSET
+    #: A boolean value whether the user's bounce warning emails are enabled.
     bounce_warning_email_enabled: bool | UnsetType | None = UNSET
+    #: The telephone number of the user's outbound bridge phone.
     bridge_phone: str | UnsetType | None = UNSET
+    #: The extension number of the user's outbound bridge phone.
     bridge_phone_extension: str | UnsetType | None = UNSET
+    #: The default smart view to load on the calls view.
     calls_view_id: int | UnsetType | None = UNSET
+    #: The user's preferred default tab to open when in task flow.
     controlled_tab_default: str | UnsetType | None = UNSET
+    #: The date and time the user was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The date and time the user most recently signed in.
     current_sign_in_at: _dt.datetime | UnsetType | None = UNSET
+    #: The value of the user's first custom field.
     custom1: str | UnsetType | None = UNSET
+    #: The value of the user's second custom field.
     custom2: str | UnsetType | None = UNSET
+    #: The value of the user's third custom field.
     custom3: str | UnsetType | None = UNSET
+    #: The value of the user's fourth custom field.
     custom4: str | UnsetType | None = UNSET
+    #: The value of the user's fifth custom field.
     custom5: str | UnsetType | None = UNSET
+    #: A boolean value whether the user's daily digest emails are enabled.
     daily_digest_email_enabled: bool | UnsetType | None = UNSET
+    #: The id of the default ruleset assigned to the user.
     default_ruleset_id: int | UnsetType | None = UNSET
+    #: A collection of the user's work roles.
     duties: dict[str, Any] | UnsetType | None = UNSET
+    #: The email address of the user. Cannot be updated via the API.
     email: str | UnsetType | None = UNSET
+    #: A boolean value whether the user has voice recordings enabled.
     enable_voice_recordings: bool | UnsetType | None = UNSET
+    #: A boolean value whether the user has engagement emails enabled.
     engagement_emails_enabled: bool | UnsetType | None = UNSET
+    #: The first name of the user.
     first_name: str | UnsetType | None = UNSET
+    #: The telephone number of the user's inbound bridge phone.
     inbound_bridge_phone: str | UnsetType | None = UNSET
+    #: The extension number of the user's inbound bridge phone.
     inbound_bridge_phone_extension: str | UnsetType | None = UNSET
+    #: The behavior of inbound calls. Must be either "inbound_bridge" or "inbound_voicemail".
     inbound_call_behavior: str | UnsetType | None = UNSET
+    #: The user's type of telephone for inbound calls. Must be either "bridge", "voip" or
+    #: "bridge_and_voip".
     inbound_phone_type: str | UnsetType | None = UNSET
+    #: The message for inbound voicemails (e.g. "Please leave a message and I will get back to you
+    #: as soon I can").
     inbound_voicemail_custom_message_text: str | UnsetType | None = UNSET
+    #: The gender of the voice that reads the voicemail message. Must be either "man" or "woman".
     inbound_voicemail_message_text_voice: str | UnsetType | None = UNSET
+    #: The type of inbound voicemail to use. Must be either "automated", "recorded", or "off".
     inbound_voicemail_prompt_type: str | UnsetType | None = UNSET
+    #: The name of the job role (e.g. "SDR").
     job_role_by_name: str | UnsetType | None = UNSET
+    #: The default smart view to load on the kaia recordings view.
     kaia_recordings_view_id: int | UnsetType | None = UNSET
+    #: Whether to keep the user's bridge phone connected in-between outbound calls.
     keep_bridge_phone_connected: bool | UnsetType | None = UNSET
+    #: The last name of the user.
     last_name: str | UnsetType | None = UNSET
+    #: The date and time the user previously signed in.
     last_sign_in_at: _dt.datetime | UnsetType | None = UNSET
+    #: A boolean value whether the user is locked out of the application.
     locked: bool | UnsetType | None = UNSET
+    #: A boolean value whether the user's mailbox error emails are enabled.
     mailbox_error_email_enabled: bool | UnsetType | None = UNSET
+    #: A boolean value whether the user's meeting engagement notifications are enabled.
     meeting_engagement_notification_enabled: bool | UnsetType | None = UNSET
+    #: The full name of the user.
     name: str | UnsetType | None = UNSET
+    #: A boolean value whether the user's notifications are enabled.
     notifications_enabled: bool | UnsetType | None = UNSET
+    #: A boolean value indicating if phone calls will launch a call from Outreach (Salesforce,
+    #: Github, Gmail, LinkedIn, and Twitter).
     oce_click_to_dial_everywhere: bool | UnsetType | None = UNSET
+    #: A boolean value indicating whether the Outreach Gmail toolbar is enabled.
     oce_gmail_toolbar: bool | UnsetType | None = UNSET
+    #: The user's current email tracking settings when using Outreach Everywhere with GMail.
     oce_gmail_tracking_state: str | UnsetType | None = UNSET
+    #: A boolean value indicating if emails are enabled in Outreach Everywhere with Salesforce.
     oce_salesforce_email_decorating: bool | UnsetType | None = UNSET
+    #: A boolean value indicating if phone calls are enabled in Outreach Everywhere with Salesforce.
     oce_salesforce_phone_decorating: bool | UnsetType | None = UNSET
+    #: A boolean value indicating whether Outreach Everywhere universal task flow is enabled.
     oce_universal_task_flow: bool | UnsetType | None = UNSET
+    #: A boolean value indicating whether Outreach Everywhere window mode is enabled.
     oce_window_mode: bool | UnsetType | None = UNSET
+    #: The default smart view to load on the opportunity index view.
     opportunities_view_id: int | UnsetType | None = UNSET
+    #: The date and time the current password expires.
     password_expires_at: _dt.datetime | UnsetType | None = UNSET
+    #: The country code of the user's phone.
     phone_country_code: str | UnsetType | None = UNSET
+    #: The telephone number of the user's phone.
     phone_number: str | UnsetType | None = UNSET
+    #: The user's type of telephone for outbound calls. Must be either "bridge" or "voip".
     phone_type: str | UnsetType | None = UNSET
+    #: A boolean value whether the user's plugin related error notifications are enabled.
     plugin_alert_notification_enabled: bool | UnsetType | None = UNSET
+    #: A string that represents Twilio data center used to connect to Twilio.
     preferred_voice_region: str | UnsetType | None = UNSET
+    #: A boolean value whether the user prefers that a voice call comes from a local phone number.
     prefers_local_presence: bool | UnsetType | None = UNSET
+    #: The default smart view to load on the prospect index view.
     prospects_view_id: int | UnsetType | None = UNSET
+    #: The default smart view to load on the team performance reports view.
     reports_team_perf_view_id: int | UnsetType | None = UNSET
+    #: The default smart view to load on the reports view.
     reports_view_id: int | UnsetType | None = UNSET
+    #: The ID from the SCIM provisioning service used to create the user.
     scim_external_id: str | UnsetType | None = UNSET
+    #: The name of the SCIM provisioning source used to create the user.
     scim_source: str | UnsetType | None = UNSET
+    #: A boolean value whether the user's sender notifications are excluded.
     sender_notifications_excluded: bool | UnsetType | None = UNSET
+    #: The default smart view to load on the tasks index view.
     tasks_view_id: int | UnsetType | None = UNSET
+    #: The default smart view to load on the teams index view.
     teams_view_id: int | UnsetType | None = UNSET
+    #: A boolean value whether to send the user email notifications when a text message is missed.
     texting_email_notifications: bool | UnsetType | None = UNSET
+    #: The user's job title (e.g. "Staff Accountant").
     title: str | UnsetType | None = UNSET
+    #: A boolean value whether the user's unknown reply emails are enabled.
     unknown_reply_email_enabled: bool | UnsetType | None = UNSET
+    #: The date and time the user was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The globally unique ID (GUID) assigned to the user.
     user_guid: str | UnsetType | None = UNSET
+    #: A reader friendly unique identifier of the user.
     username: str | UnsetType | None = UNSET
+    #: The default smart view to load on the users index view.
     users_view_id: int | UnsetType | None = UNSET
+    #: A boolean value whether the user's voicemail notifications are enabled.
     voicemail_notification_enabled: bool | UnsetType | None = UNSET
+    #: A boolean value whether the user's weekly digest email are enabled.
     weekly_digest_email_enabled: bool | UnsetType | None = UNSET
     batches: ToMany[Batch] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_batch)
+    #: The calendar associated with the user.
     calendar: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_calendar)
+    #: The groupings of sequences, snippets and templates that this user has access to. Relationship
+    #: contentCategories cannot be used as a filter.
     content_categories: ToMany[ContentCategory] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_content_category
     )
     content_category_ownerships: ToMany[ContentCategoryOwnership] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_content_category_ownership
     )
+    #: The creator of the user. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     direct_assigned_teams: ToMany[Team] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_team
     )
+    #: The user favorited by the user.
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
     job_role: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_job_role)
+    #: The default mailbox associated with the user. Relationship mailbox cannot be used as a
+    #: filter.
     mailbox: ToOne[Mailbox] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_mailbox)
+    #: All mailboxes associated with the user. Relationship mailboxes cannot be used as a filter.
     mailboxes: ToMany[Mailbox] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_mailbox
     )
+    #: The list of outbound voicemails associated with the user.
     outbound_voicemails: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_outbound_voicemail
     )
+    #: The default phone to use outbound or inbound voice calls.
     phone: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_phone)
+    #: The list of phones associated with the user.
     phones: ToMany[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_phone)
+    #: The user's profile in Outreach. You can use only the attribute id to filter users by profile
+    #: (e.g. filter[profile][id]=X).
     profile: ToOne[Profile] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_profile)
+    #: Recipients that will be included by default in all emails composed by user. Relationship
+    #: recipients cannot be used as a filter.
     recipients: ToMany[Recipient] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_recipient
     )
+    #: The role associated with the user. You can use only the attribute id to filter users by role
+    #: (e.g. filter[role][id]=X).
     role: ToOne[Role] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_role)
     role_assigned_teams: ToMany[Team] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_team
     )
+    #: The default phone to use for SMS messaging.
     sms_phone: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_phone)
+    #: The teams the user belongs to. You can use only the attribute id to filter users by teams
+    #: (e.g. filter[teams][id]=X).
     teams: ToMany[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_team)
+    #: The most recent updater of the user. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The list of voicemail prompts associated with the user.
     voicemail_prompts: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_voicemail_prompt
     )
@@ -285,33 +380,49 @@ class Team(Resource):
     )
     # fmt: on
 
+    #: The color used to label and highlight the team.
     color: str | UnsetType | None = UNSET
+    #: The date and time the team was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The name of the team (e.g. "SDRs").
     name: str | UnsetType | None = UNSET
+    #: The ID from the SCIM provisioning service used to create the team.
     scim_external_id: str | UnsetType | None = UNSET
+    #: The name of the SCIM provisioning source used to create the team.
     scim_source: str | UnsetType | None = UNSET
+    #: The date and time the team was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
     batches: ToMany[Batch] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_batch)
+    #: The content categories that are assigned to the team. Relationship contentCategories cannot
+    #: be used as a filter.
     content_categories: ToMany[ContentCategory] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_content_category
     )
+    #: The creator of the team. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The team favorited by the user.
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
     role_assigned_users: ToMany[User] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_user
     )
+    #: The membership info of users to the team
     team_memberships: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_team_membership
     )
+    #: Data records that are associated with the team.
     team_records: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_team_record
     )
+    #: Settings to apply to the team. This field is not yet supported and should not be used.
     team_settings: ToOne[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_team_settings
     )
+    #: The most recent updater of the team. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The users associated with the team. You can use only the attribute id to filter teams by
+    #: users (e.g. filter[users][id]=X).
     users: ToMany[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_user)
 
 
@@ -341,11 +452,17 @@ class Role(Resource):
     )
     # fmt: on
 
+    #: The date and time the team was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The permanent, immutable identifier of the role.
     external_id: str | UnsetType | None = UNSET
+    #: The name of the role (e.g. "Vice-President").
     name: str | UnsetType | None = UNSET
+    #: The date and time the team was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
     child_roles: ToMany[Role] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_role)
+    #: Roles are heirarchical. This is the parent of the current role. You can use only the
+    #: attribute id to filter roles by parentRole (e.g. filter[parentRole][id]=X).
     parent_role: ToOne[Role] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_role)
 
 
@@ -373,10 +490,15 @@ class Profile(Resource):
     )
     # fmt: on
 
+    #: The date and time the team was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: Flag that indicates whether the profile provides admin access.
     is_admin: bool | UnsetType | None = UNSET
+    #: The name of the profile (e.g. "Admin").
     name: str | UnsetType | None = UNSET
+    #: The special id flag assigned to the profile (i.e. admin or default)
     special_id: str | UnsetType | None = UNSET
+    #: The date and time the team was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
 
 
@@ -405,10 +527,15 @@ class Persona(Resource):
     )
     # fmt: on
 
+    #: The date and time the persona was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: A description of the persona.
     description: str | UnsetType | None = UNSET
+    #: The name of the persona (e.g. "Sales Rep").
     name: str | UnsetType | None = UNSET
+    #: The date and time the persona was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The prospects with this persona. Relationship prospects cannot be used as a filter.
     prospects: ToMany[Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_prospect
     )
@@ -425,8 +552,8 @@ class Duty(Resource):
         path="duties",
         description="An Outreach-suggested role or job duty played by a user in their organization.",
         attributes=(
-            AttributeSpec(name="duty_type", wire="dutyType"),
-            AttributeSpec(name="symbolic_name", wire="symbolicName"),
+            AttributeSpec(name="duty_type", wire="dutyType", read_only=True),
+            AttributeSpec(name="symbolic_name", wire="symbolicName", read_only=True),
         ),
         relationships=(),
         operations=frozenset({"list"}),
@@ -435,7 +562,9 @@ class Duty(Resource):
     )
     # fmt: on
 
+    #: The polymorphic type of the duty (not the Ruby type, the duty type).
     duty_type: str | UnsetType | None = UNSET
+    #: The string constant used to refer to this duty which can be internationalized on the client.
     symbolic_name: str | UnsetType | None = UNSET
 
 
@@ -466,12 +595,20 @@ class Favorite(Resource):
     )
     # fmt: on
 
+    #: The date and time the favorite was created.
     created_at: _dt.datetime | UnsetType | None = UNSET
+    #: The ID of record that was favorited.
     target_id: int | UnsetType | None = UNSET
+    #: The type of record that was favorited.
     target_type: str | UnsetType | None = UNSET
+    #: The date and time the favorite was last updated.
     updated_at: _dt.datetime | UnsetType | None = UNSET
+    #: The user who created the favorite. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+    #: The record that was favorited.
     target: ToOne[Resource] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
+    #: The user who's favorite this is. You can use only the attribute id to filter favorites by
+    #: user (e.g. filter[user][id]=X).
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
@@ -497,6 +634,9 @@ class OrgSetting(Resource):
     )
     # fmt: on
 
+    #: Comma separated list of contact email addresses that are blocked.
     contact_exclusions: str | UnsetType | None = UNSET
+    #: Comma separated list of prospect email addresses blocked
     prospect_email_exclusions: str | UnsetType | None = UNSET
+    #: Comma separated list of email addresses that are blocked
     send_exclusions: str | UnsetType | None = UNSET
