@@ -15,8 +15,9 @@ Sources, and what each one is trusted for:
   leaves untyped.
 
 Where the source documents (``outreach-api-facts.md``, the common-patterns page) and the specs
-disagree, the documents win; each such override is in :data:`OVERRIDES` style tables below, with
-the reason next to it.
+disagree, the documents win. Every override is a table below (``EXTRA_ATTRIBUTES``,
+``WIRE_RENAMES``, ``ALWAYS_READ_ONLY``, ``POLYMORPHIC_DEFAULT``, ``UNTYPED_RELATIONSHIP_TARGETS``,
+``IDEMPOTENT_ACTIONS``) with the reason next to it.
 """
 
 from __future__ import annotations
@@ -271,7 +272,8 @@ class ResourceType:
     operations: tuple[str, ...]
     actions: tuple[Action, ...]
     watermark: str | None
-    meta_keys: tuple[str, ...] = field(default=())
+    #: optional resource meta keys and the query flag that adds each (hyper-schema ``meta``)
+    meta_params: tuple[tuple[str, str], ...] = field(default=())
 
 
 # -- naming ----------------------------------------------------------------------------------
@@ -629,7 +631,10 @@ def build_types(openapi: JSON, hyper: JSON) -> list[ResourceType]:
                 operations=build_operations(paths, path),
                 actions=build_actions(type_, paths, path),
                 watermark=pick_watermark(attributes),
-                meta_keys=tuple(sorted(definition.get("meta", {}))),
+                meta_params=tuple(
+                    (key, str(value.get("param", "")))
+                    for key, value in sorted(definition.get("meta", {}).items())
+                ),
             )
         )
     known = {t.type for t in built}
@@ -779,15 +784,23 @@ def render_tuple(items: list[str], indent: str) -> str:
     return f"(\n{inner}{indent})"
 
 
+def is_markdown_block(paragraph: str) -> bool:
+    """A table or a list, whose line breaks carry meaning (auditLog's event-type table)."""
+    return any(line.lstrip().startswith(("|", "- ", "* ")) for line in paragraph.splitlines())
+
+
 def render_docstring(text: str, indent: str) -> str:
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     if not paragraphs:
-        return f'{indent}"""(no description in the spec)"""\n'
+        raise ValueError("empty docstring")
     width = 100 - len(indent)
     lines: list[str] = []
     for paragraph in paragraphs:
         if lines:
             lines.append("")
+        if is_markdown_block(paragraph):
+            lines.extend(line.strip() for line in paragraph.splitlines())
+            continue
         flat = " ".join(paragraph.split())
         lines.extend(textwrap.wrap(flat, width=width - 3, break_long_words=False))
     body = "\n".join(f"{indent}{line}" if line else "" for line in lines)
@@ -820,6 +833,18 @@ def converter_name(r: Relationship) -> str:
     return f"{'many' if r.to_many else 'one'}_{snake_case(r.target)}"
 
 
+def class_doc(t: ResourceType) -> str:
+    """The spec's description, plus the optional meta the resource can carry."""
+    doc = t.description or f"The ``{t.type}`` resource (no description in the spec)."
+    if not t.meta_params:
+        return doc
+    by_param: dict[str, list[str]] = {}
+    for key, param in t.meta_params:
+        by_param.setdefault(param, []).append(f"``{key}``")
+    parts = [f"{', '.join(keys)} with ``{param}=true``" for param, keys in sorted(by_param.items())]
+    return f"{doc}\n\nOptional ``meta``: {'; '.join(parts)}."
+
+
 def render_model(t: ResourceType, known: set[str]) -> str:
     ind = "        "
     spec_lines = [
@@ -837,7 +862,7 @@ def render_model(t: ResourceType, known: set[str]) -> str:
         "@register_model\n",
         "@attrs.define(slots=False, kw_only=True)\n",
         f"class {t.class_name}(Resource):\n",
-        render_docstring(t.description, "    "),
+        render_docstring(class_doc(t), "    "),
         "\n",
         # one spec entry per line: far shorter and easier to diff than ruff's exploded form
         "    # fmt: off\n",

@@ -31,6 +31,9 @@ __all__ = ["Account", "AccountNote"]
 class Account(Resource):
     """A descriptor of a named company used to categorize prospects within an account-based sales
     approach.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
     """
 
     # fmt: off

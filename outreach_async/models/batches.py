@@ -27,6 +27,8 @@ __all__ = ["Batch", "BatchItem", "ComplianceRequest", "Import"]
 class Batch(Resource):
     """A group of records (Prospect, Account, etc.) in which the same particular action was
     performed.
+
+    Optional ``meta``: ``canWrite`` with ``provideAuthorizationMeta=true``.
     """
 
     # fmt: off
@@ -173,7 +175,10 @@ class BatchItem(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Import(Resource):
-    """An operation that imports data into Outreach"""
+    """An operation that imports data into Outreach
+
+    Optional ``meta``: ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(

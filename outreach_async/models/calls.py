@@ -31,7 +31,11 @@ __all__ = ["Call", "CallDisposition", "CallPurpose", "KaiaRecording", "KaiaVoice
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Call(Resource):
-    """A log of an inbound or outbound call made with a prospect."""
+    """A log of an inbound or outbound call made with a prospect.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -196,7 +200,10 @@ class Call(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class CallDisposition(Resource):
-    """A ready-made collection of call dispositions that help categorize your call logs."""
+    """A ready-made collection of call dispositions that help categorize your call logs.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -239,7 +246,10 @@ class CallDisposition(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class CallPurpose(Resource):
-    """A ready-made collection of call purposes that help categorize your call logs."""
+    """A ready-made collection of call purposes that help categorize your call logs.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -279,7 +289,7 @@ class CallPurpose(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class KaiaRecording(Resource):
-    """(no description in the spec)"""
+    """The ``kaiaRecording`` resource (no description in the spec)."""
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(

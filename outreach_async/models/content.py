@@ -27,7 +27,10 @@ __all__ = ["ContentCategory", "ContentCategoryMembership", "ContentCategoryOwner
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class ContentCategory(Resource):
-    """Content can be grouped into content categories to help discoverability."""
+    """Content can be grouped into content categories to help discoverability.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -76,7 +79,10 @@ class ContentCategory(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class ContentCategoryMembership(Resource):
-    """A record that maps content (e.g. a sequence) to a content category."""
+    """A record that maps content (e.g. a sequence) to a content category.
+
+    Optional ``meta``: ``canDelete`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -122,6 +128,8 @@ class ContentCategoryMembership(Resource):
 class ContentCategoryOwnership(Resource):
     """A record that maps content categories to owners. This allows categories to be linked to one
     or more teams.
+
+    Optional ``meta``: ``canDelete`` with ``provideAuthorizationMeta=true``.
     """
 
     # fmt: off

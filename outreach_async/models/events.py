@@ -32,7 +32,10 @@ __all__ = ["AuditLog", "Event", "Webhook"]
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Event(Resource):
-    """Application events, capturing details around the initiator, recipient, etc."""
+    """Application events, capturing details around the initiator, recipient, etc.
+
+    Optional ``meta``: ``dataConnections`` with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -140,49 +143,102 @@ class AuditLog(Resource):
     Based on your Outreach usage, configuration and licence type, you might encounter the
     following event types:
 
-    | eventName | action | | --- | --- | | content_card | create, delete, update | |
-    csv_downloaded | download | | custom_topic | create, delete, update | | docdrive_limits |
-    update | | export_created | create | | export_downloaded | download | | gearbox_general_org |
-    create, update | | gearbox_voice_org_settings | create, update | | general_org_settings |
-    create, update | | governance_profile_created | create | | governance_profile_destroyed |
-    delete | | governance_profile_updated | update | | job_role_created | create | |
-    job_role_updated | update | | kaia_download_link | create, read | |
-    kaia_organization_settings | create, update | | kaia_playlist | create, delete, update | |
-    kaia_playlist_recording | create, delete, update | | kaia_provider_settings | create, delete
-    | | kaia_recording_event | create, delete, update | | kaia_scorecard | create, delete, update
-    | | kaia_scorecard_question | create, delete, update | | kaia_scorecard_score | create,
-    delete, update | | kaia_sharable_link | create, update | | kaia_shareable_link | create, read
-    | | license | create, delete, update | | license_active_version | create, update | |
-    license_assignment | create, delete | | login | | | logout | | | mailbox_authentication_error
-    | read | | org_updated | update | | permission_updated | update | | plugin_created | create |
-    | plugin_destroyed | delete | | plugin_field_mapping_created | create | |
-    plugin_field_mapping_destroyed | delete | | plugin_field_mapping_updated | update | |
-    plugin_type_mapping_created | create | | plugin_type_mapping_destroyed | delete | |
-    plugin_type_mapping_updated | update | | plugin_updated | update | | prospecting_agent |
-    create, delete, update | | prospecting_agent_account_identifier | create, delete | |
-    prospecting_agent_account_signal_filter | create, delete | |
-    prospecting_agent_engage_existing_prospects | create, delete, update | |
-    prospecting_agent_engage_new_prospects | create, delete, update | |
-    prospecting_agent_prospect_identifier | create, delete, update | |
-    prospecting_agent_prospect_owner_assignment | create, delete | |
-    record_actor_assignment_created | create | | record_actor_assignment_destroyed | delete | |
-    record_actor_assignment_updated | update | | research_agent | create, delete, update | |
-    retranscribe | create | | rsms_secret | create, delete, read, update | | ruleset_created |
-    create | | ruleset_destroyed | delete | | ruleset_updated | update | | schedule_block_created
-    | create | | schedule_block_destroyed | delete | | schedule_block_updated | update | |
-    schedule_created | create | | schedule_destroyed | delete | | schedule_updated | update | |
-    sequence_created | create | | sequence_destroyed | delete | | sequence_step_created | create
-    | | sequence_step_destroyed | delete | | sequence_step_updated | update | |
-    sequence_template_created | create | | sequence_template_destroyed | delete | |
-    sequence_template_updated | update | | sequence_updated | update | | team_created | create |
-    | team_destroyed | delete | | team_membership_created | create | | team_membership_destroyed
-    | delete | | team_membership_updated | update | | team_record_created | create | |
-    team_record_destroyed | delete | | team_updated | update | | trigger_action_created | create
-    | | trigger_action_destroyed | delete | | trigger_action_updated | update | | trigger_created
-    | create | | trigger_destroyed | delete | | trigger_updated | update | |
-    twiliowebhook_address | create, delete | | twiliowebhook_phone | create, delete, update | |
-    user_created | create | | user_updated | update | | voice_call_disposition | create, update |
-    | voice_call_purpose | create, update | | voice_calling_policy_override | create, update |
+    | eventName | action |
+    | --- | --- |
+    | content_card | create, delete, update |
+    | csv_downloaded | download |
+    | custom_topic | create, delete, update |
+    | docdrive_limits | update |
+    | export_created | create |
+    | export_downloaded | download |
+    | gearbox_general_org | create, update |
+    | gearbox_voice_org_settings | create, update |
+    | general_org_settings | create, update |
+    | governance_profile_created | create |
+    | governance_profile_destroyed | delete |
+    | governance_profile_updated | update |
+    | job_role_created | create |
+    | job_role_updated | update |
+    | kaia_download_link | create, read |
+    | kaia_organization_settings | create, update |
+    | kaia_playlist | create, delete, update |
+    | kaia_playlist_recording | create, delete, update |
+    | kaia_provider_settings | create, delete |
+    | kaia_recording_event | create, delete, update |
+    | kaia_scorecard | create, delete, update |
+    | kaia_scorecard_question | create, delete, update |
+    | kaia_scorecard_score | create, delete, update |
+    | kaia_sharable_link | create, update |
+    | kaia_shareable_link | create, read |
+    | license | create, delete, update |
+    | license_active_version | create, update |
+    | license_assignment | create, delete |
+    | login |  |
+    | logout |  |
+    | mailbox_authentication_error | read |
+    | org_updated | update |
+    | permission_updated | update |
+    | plugin_created | create |
+    | plugin_destroyed | delete |
+    | plugin_field_mapping_created | create |
+    | plugin_field_mapping_destroyed | delete |
+    | plugin_field_mapping_updated | update |
+    | plugin_type_mapping_created | create |
+    | plugin_type_mapping_destroyed | delete |
+    | plugin_type_mapping_updated | update |
+    | plugin_updated | update |
+    | prospecting_agent | create, delete, update |
+    | prospecting_agent_account_identifier | create, delete |
+    | prospecting_agent_account_signal_filter | create, delete |
+    | prospecting_agent_engage_existing_prospects | create, delete, update |
+    | prospecting_agent_engage_new_prospects | create, delete, update |
+    | prospecting_agent_prospect_identifier | create, delete, update |
+    | prospecting_agent_prospect_owner_assignment | create, delete |
+    | record_actor_assignment_created | create |
+    | record_actor_assignment_destroyed | delete |
+    | record_actor_assignment_updated | update |
+    | research_agent | create, delete, update |
+    | retranscribe | create |
+    | rsms_secret | create, delete, read, update |
+    | ruleset_created | create |
+    | ruleset_destroyed | delete |
+    | ruleset_updated | update |
+    | schedule_block_created | create |
+    | schedule_block_destroyed | delete |
+    | schedule_block_updated | update |
+    | schedule_created | create |
+    | schedule_destroyed | delete |
+    | schedule_updated | update |
+    | sequence_created | create |
+    | sequence_destroyed | delete |
+    | sequence_step_created | create |
+    | sequence_step_destroyed | delete |
+    | sequence_step_updated | update |
+    | sequence_template_created | create |
+    | sequence_template_destroyed | delete |
+    | sequence_template_updated | update |
+    | sequence_updated | update |
+    | team_created | create |
+    | team_destroyed | delete |
+    | team_membership_created | create |
+    | team_membership_destroyed | delete |
+    | team_membership_updated | update |
+    | team_record_created | create |
+    | team_record_destroyed | delete |
+    | team_updated | update |
+    | trigger_action_created | create |
+    | trigger_action_destroyed | delete |
+    | trigger_action_updated | update |
+    | trigger_created | create |
+    | trigger_destroyed | delete |
+    | trigger_updated | update |
+    | twiliowebhook_address | create, delete |
+    | twiliowebhook_phone | create, delete, update |
+    | user_created | create |
+    | user_updated | update |
+    | voice_call_disposition | create, update |
+    | voice_call_purpose | create, update |
+    | voice_calling_policy_override | create, update |
     """
 
     # fmt: off
@@ -236,6 +292,8 @@ class AuditLog(Resource):
 class Webhook(Resource):
     """A configurable notification that submits external JSON-API-formatted HTTP requests whenever
     resources are modified.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
     """
 
     # fmt: off

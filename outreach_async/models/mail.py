@@ -30,7 +30,11 @@ __all__ = ["MailAlias", "Mailbox", "Mailing", "Recipient", "Snippet", "Template"
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Mailing(Resource):
-    """A representation of a platform-related email."""
+    """A representation of a platform-related email.
+
+    Optional ``meta``: ``canWrite`` with ``provideAuthorizationMeta=true``; ``dataConnections``
+    with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -244,6 +248,8 @@ class Mailing(Resource):
 class Mailbox(Resource):
     """A representation of an email mailbox, used within the application for sending and syncing
     emails.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
     """
 
     # fmt: off
@@ -505,7 +511,10 @@ class MailAlias(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Template(Resource):
-    """A reusable template for building emails."""
+    """A reusable template for building emails.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -656,7 +665,10 @@ class Template(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Snippet(Resource):
-    """A piece of an email to be reused in multiple messages."""
+    """A piece of an email to be reused in multiple messages.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -723,7 +735,10 @@ class Snippet(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Recipient(Resource):
-    """Record for a recipient for some communication, such as email"""
+    """Record for a recipient for some communication, such as email
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(

@@ -29,6 +29,9 @@ __all__ = ["Opportunity", "OpportunityProspectRole", "OpportunityStage", "Produc
 class Opportunity(Resource):
     """An opportunity for a sale or pending deal. Requires the Opportunities SKU to be enabled in
     order to have access. Please contact support for more assistance.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
     """
 
     # fmt: off
@@ -651,7 +654,10 @@ class Opportunity(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class OpportunityProspectRole(Resource):
-    """A prospect's role and association with an opportunity"""
+    """A prospect's role and association with an opportunity
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -697,6 +703,9 @@ class OpportunityProspectRole(Resource):
 class OpportunityStage(Resource):
     """The stage an opportunity is in. Requires the Opportunities SKU to be enabled in order to have
     access. Please contact support for more assistance.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
     """
 
     # fmt: off
@@ -747,7 +756,11 @@ class OpportunityStage(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Product(Resource):
-    """Contains all the list of products and maintained by the admin."""
+    """Contains all the list of products and maintained by the admin.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -1264,7 +1277,11 @@ class Product(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Purchase(Resource):
-    """Contains all the list of products which are related to the accounts."""
+    """Contains all the list of products which are related to the accounts.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(

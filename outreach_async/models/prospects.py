@@ -32,7 +32,11 @@ __all__ = ["EmailAddress", "PhoneNumber", "Prospect", "ProspectNote", "Stage"]
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Prospect(Resource):
-    """A descriptor of a person."""
+    """A descriptor of a person.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -900,7 +904,10 @@ class ProspectNote(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class EmailAddress(Resource):
-    """A prospect's email address"""
+    """A prospect's email address
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -950,7 +957,10 @@ class EmailAddress(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class PhoneNumber(Resource):
-    """A prospect's phone number"""
+    """A prospect's phone number
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -1006,7 +1016,11 @@ class PhoneNumber(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Stage(Resource):
-    """A descriptor of the point in the process, used for categorizing Prospects."""
+    """A descriptor of the point in the process, used for categorizing Prospects.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(

@@ -35,6 +35,8 @@ __all__ = ["Ruleset", "Sequence", "SequenceState", "SequenceStep", "SequenceTemp
 class Sequence(Resource):
     """Leverage emailing within Sequences to engage each individual persona more effectively, and
     queue up the right actions at the right time.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
     """
 
     # fmt: off
@@ -243,6 +245,8 @@ class Sequence(Resource):
 class SequenceState(Resource):
     """A descriptor of a currently sequenced prospect, which includes relationships to its sequence,
     prospect and user.
+
+    Optional ``meta``: ``canDelete`` with ``provideAuthorizationMeta=true``.
     """
 
     # fmt: off
@@ -396,7 +400,10 @@ class SequenceState(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class SequenceStep(Resource):
-    """A descriptor of a single step within an automated sequence."""
+    """A descriptor of a single step within an automated sequence.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -525,7 +532,10 @@ class SequenceStep(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class SequenceTemplate(Resource):
-    """An object used to track which templates are in use by which sequence steps."""
+    """An object used to track which templates are in use by which sequence steps.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -616,7 +626,10 @@ class SequenceTemplate(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Ruleset(Resource):
-    """A reusable set of behaviors to be applied to Sequences"""
+    """A reusable set of behaviors to be applied to Sequences
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(

@@ -31,7 +31,11 @@ __all__ = ["Task", "TaskDisposition", "TaskPriority", "TaskPurpose"]
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Task(Resource):
-    """An item that requires action to complete."""
+    """An item that requires action to complete.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``;
+    ``dataConnections`` with ``provideDataConnections=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -268,7 +272,10 @@ class Task(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class TaskDisposition(Resource):
-    """A collection of task dispositions that help categorize your tasks."""
+    """A collection of task dispositions that help categorize your tasks.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -361,7 +368,10 @@ class TaskPriority(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class TaskPurpose(Resource):
-    """A collection of task purposes that help categorize your tasks."""
+    """A collection of task purposes that help categorize your tasks.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(

@@ -30,6 +30,9 @@ __all__ = ["Duty", "Favorite", "OrgSetting", "Persona", "Profile", "Role", "Team
 class User(Resource):
     """The individual that uses the application. See https://developers.outreach.io/api/common-
     patterns/#invite-new-users for more information on inviting new users.
+
+    Optional ``meta``: ``canWrite`` with ``provideAuthorizationMeta=true``; ``dataConnections``
+    with ``provideDataConnections=true``.
     """
 
     # fmt: off
@@ -347,7 +350,10 @@ class User(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Team(Resource):
-    """A descriptor of a group of users."""
+    """A descriptor of a group of users.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -429,7 +435,10 @@ class Team(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Role(Resource):
-    """Where you fall within your organization's structure."""
+    """Where you fall within your organization's structure.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -469,7 +478,10 @@ class Role(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Profile(Resource):
-    """Controls what you can see and do within Outreach"""
+    """Controls what you can see and do within Outreach
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -505,7 +517,10 @@ class Profile(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Persona(Resource):
-    """A descriptor of a person, used for categorizing Prospects."""
+    """A descriptor of a person, used for categorizing Prospects.
+
+    Optional ``meta``: ``canDelete``, ``canWrite`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
@@ -571,7 +586,10 @@ class Duty(Resource):
 @register_model
 @attrs.define(slots=False, kw_only=True)
 class Favorite(Resource):
-    """A record (Prospect, Account, Sequence, etc.) favorited by a particular user."""
+    """A record (Prospect, Account, Sequence, etc.) favorited by a particular user.
+
+    Optional ``meta``: ``canDelete`` with ``provideAuthorizationMeta=true``.
+    """
 
     # fmt: off
     __resource_spec__: ClassVar[ResourceSpec] = ResourceSpec(
