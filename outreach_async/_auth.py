@@ -1,0 +1,317 @@
+"""Auth providers: where the bearer token comes from, and how it is renewed.
+
+The transport asks its :class:`TokenProvider` for a token before each request and, when Outreach
+answers 401, asks it once to ``refresh`` the rejected token. Two providers ship:
+
+- :class:`StaticToken`: a fixed access token; a 401 is final.
+- :class:`OAuth2Refresh`: the refresh-token grant against ``/oauth/token``. Access tokens live two
+  hours and the endpoint mints at most one token per user per 60 s, answering 429 otherwise
+  (facts 1.1, 11.1-11.3), so the provider refreshes ahead of expiry, lets exactly one refresh run
+  however many requests wait for it, waits the throttle out instead of storming it, and hands
+  every new token set (the refresh token may rotate) to ``on_refresh`` before using it.
+
+No module here imports aiohttp: the token endpoint is called through a ``FormPoster`` that the
+transport hands over with :meth:`OAuth2Refresh.bind` when it is constructed.
+
+Tokens never appear in a repr, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import orjson
+from yarl import URL
+
+from outreach_async._exceptions import (
+    AuthenticationError,
+    OutreachError,
+    RateLimitError,
+    ResponseFormatError,
+)
+from outreach_async._hooks import logger, safe_url
+from outreach_async._http import Response
+from outreach_async._jsonapi import parse_error_body
+from outreach_async._retry import parse_retry_after
+
+__all__ = [
+    "DEFAULT_TOKEN_URL",
+    "FormPoster",
+    "OAuth2Refresh",
+    "StaticToken",
+    "TokenProvider",
+    "TokenSet",
+]
+
+DEFAULT_TOKEN_URL = "https://api.outreach.io/oauth/token"
+#: Outreach mints one access token per user and app every 60 s; faster gets a 429 (facts 1.1).
+MINT_INTERVAL = 60.0
+#: expires_in when the token endpoint leaves it out: Outreach's tokens live 2 h (facts 1.1).
+DEFAULT_EXPIRES_IN = 7200.0
+#: how many throttled (429) answers a refresh waits out before giving up
+MAX_THROTTLED_TRIES = 5
+
+_HIDDEN = "<hidden>"
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """Where bearer tokens come from: implement this for your own scheme."""
+
+    async def token(self) -> str:
+        """The access token to send now (refreshing first if it is about to expire)."""
+        ...
+
+    async def refresh(self, rejected: str) -> bool:
+        """Outreach rejected ``rejected`` (401): return True when a different token is now
+        available (the request is then retried once), False when there is none."""
+        ...
+
+
+class FormPoster(Protocol):
+    """POST a form to an absolute URL without bearer auth; the transport provides it."""
+
+    def __call__(self, url: URL, data: Mapping[str, str]) -> Awaitable[Response]: ...
+
+
+class StaticToken(TokenProvider):
+    """A fixed access token. Its repr hides the token; a 401 raises at once."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        if not isinstance(token, str) or not token:
+            raise ValueError("StaticToken needs a non-empty access token string")
+        self._token = token
+
+    async def token(self) -> str:
+        """The token given at construction."""
+        return self._token
+
+    async def refresh(self, rejected: str) -> bool:
+        """A static token cannot be renewed: always False."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"StaticToken(token={_HIDDEN!r})"
+
+
+@attrs.frozen
+class TokenSet:
+    """What a refresh produced, handed to ``on_refresh`` so the caller can persist it.
+
+    ``expires_at`` is a wall-clock timestamp (seconds since the epoch, as ``time.time()``).
+    """
+
+    access_token: str = attrs.field(repr=lambda _: repr(_HIDDEN))
+    refresh_token: str = attrs.field(repr=lambda _: repr(_HIDDEN))
+    expires_at: float | None = None
+
+
+OnRefresh = Callable[[TokenSet], Awaitable[None] | None]
+
+
+class OAuth2Refresh(TokenProvider):
+    """OAuth 2.0 refresh-token grant with single-flight, throttle-aware renewal.
+
+    ``access_token``/``expires_at`` (epoch seconds) seed a token saved earlier; without them the
+    first request mints one. The token is renewed ``refresh_margin`` seconds before it expires,
+    and once when Outreach rejects it. ``on_refresh`` (sync or async) receives each new
+    :class:`TokenSet` before the new access token is used: persist ``refresh_token`` there,
+    because Outreach may rotate it (facts 1.1). ``clock`` (wall time) and ``sleep`` are
+    injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        token_url: str | URL = DEFAULT_TOKEN_URL,
+        access_token: str | None = None,
+        expires_at: float | None = None,
+        on_refresh: OnRefresh | None = None,
+        refresh_margin: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self.token_url = URL(token_url)
+        self._access_token = access_token
+        self.expires_at = expires_at
+        self._on_refresh = on_refresh
+        self.refresh_margin = refresh_margin
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._lock = asyncio.Lock()
+        self._poster: FormPoster | None = None
+        self._last_mint_at: float | None = None
+        self._throttled_until = 0.0
+
+    def bind(self, poster: FormPoster) -> None:
+        """Give the provider the transport's way to call the token endpoint (done by the client)."""
+        self._poster = poster
+
+    async def token(self) -> str:
+        """The current access token, renewed first when it is missing or about to expire."""
+        current = self._access_token
+        if current is not None and not self._due():
+            return current
+        async with self._lock:
+            # Whoever held the lock before us may have renewed it already: compare again.
+            if self._access_token is None or self._expired():
+                await self._mint()
+            elif self._due():
+                await self._refresh_ahead()
+            assert self._access_token is not None
+            return self._access_token
+
+    async def refresh(self, rejected: str) -> bool:
+        """Renew after a 401, unless another request already replaced ``rejected``."""
+        async with self._lock:
+            if self._access_token is not None and self._access_token != rejected:
+                return True
+            await self._mint()
+            return True
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuth2Refresh(client_id={self.client_id!r}, token_url={safe_url(self.token_url)!r}, "
+            f"expires_at={self.expires_at!r})"
+        )
+
+    # -- when to renew ------------------------------------------------------------------------
+
+    def _due(self) -> bool:
+        """Inside the margin before expiry (or past it)."""
+        return (
+            self.expires_at is not None and self._clock() >= self.expires_at - self.refresh_margin
+        )
+
+    def _expired(self) -> bool:
+        return self.expires_at is not None and self._clock() >= self.expires_at
+
+    def _next_mint_at(self) -> float:
+        """The earliest time Outreach will mint again for us (its 60 s throttle, a Retry-After)."""
+        after_last = -float("inf") if self._last_mint_at is None else self._last_mint_at
+        return max(after_last + MINT_INTERVAL, self._throttled_until)
+
+    async def _refresh_ahead(self) -> None:
+        """Renew a token that still works: never wait on the throttle for it, never fail on it."""
+        if self._clock() < self._next_mint_at():
+            return
+        try:
+            await self._mint()
+        except OutreachError as error:
+            # The current token is still valid; the next due call (after the throttle) retries.
+            logger.warning("refreshing the access token ahead of expiry failed: %s", error)
+
+    # -- minting ------------------------------------------------------------------------------
+
+    async def _mint(self) -> None:
+        """Call the token endpoint (waiting out its throttle) and install the new token set."""
+        poster = self._require_poster()
+        for _ in range(MAX_THROTTLED_TRIES):
+            wait = self._next_mint_at() - self._clock()
+            if wait > 0:
+                logger.debug("waiting %.1f s for the token endpoint's mint throttle", wait)
+                await self._sleep(wait)
+            logger.debug("refreshing the access token at %s", safe_url(self.token_url))
+            response = await poster(self.token_url, self._form())
+            self._last_mint_at = self._clock()
+            if response.status == 429:
+                self._throttled_until = self._clock() + self._throttle_wait(response)
+                continue
+            if not 200 <= response.status < 300:
+                raise self._refresh_failed(response)
+            await self._install(self._parse_token_set(response))
+            return
+        raise RateLimitError(
+            f"POST {safe_url(self.token_url)} -> HTTP 429: the token endpoint kept throttling "
+            f"after {MAX_THROTTLED_TRIES} tries",
+            status=429,
+            method="POST",
+            url=safe_url(self.token_url),
+        )
+
+    def _require_poster(self) -> FormPoster:
+        if self._poster is None:
+            raise RuntimeError(
+                "OAuth2Refresh is not bound to a client yet: pass it to OutreachClient(...)"
+            )
+        return self._poster
+
+    def _form(self) -> dict[str, str]:
+        return {
+            "grant_type": "refresh_token",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "refresh_token": self._refresh_token,
+        }
+
+    def _throttle_wait(self, response: Response) -> float:
+        """Retry-After (or the documented 60 s) plus positive jitter, so workers spread out."""
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
+        base = MINT_INTERVAL if retry_after is None else retry_after
+        return base + self._rng.uniform(0.0, 1.0)
+
+    def _parse_token_set(self, response: Response) -> TokenSet:
+        try:
+            raw = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            raw = None
+        access = raw.get("access_token") if isinstance(raw, dict) else None
+        if not isinstance(access, str) or not access:
+            raise ResponseFormatError(
+                f"POST {safe_url(self.token_url)} -> HTTP {response.status}: "
+                "the answer carries no access_token"
+            )
+        assert isinstance(raw, dict)
+        rotated = raw.get("refresh_token")
+        expires_in = raw.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else DEFAULT_EXPIRES_IN
+        return TokenSet(
+            access_token=access,
+            refresh_token=rotated if isinstance(rotated, str) and rotated else self._refresh_token,
+            expires_at=self._clock() + lifetime,
+        )
+
+    async def _install(self, token_set: TokenSet) -> None:
+        """Hand the new set to ``on_refresh`` first, then start using it (even if it failed:
+        the old refresh token may already be spent)."""
+        try:
+            if self._on_refresh is not None:
+                result = self._on_refresh(token_set)
+                if inspect.isawaitable(result):
+                    await result
+        finally:
+            self._access_token = token_set.access_token
+            self._refresh_token = token_set.refresh_token
+            self.expires_at = token_set.expires_at
+            logger.debug("access token refreshed; it expires at %s", token_set.expires_at)
+
+    def _refresh_failed(self, response: Response) -> AuthenticationError:
+        """A refused grant (400 invalid_grant, 401): the refresh token is no good."""
+        errors = parse_error_body(response.body)
+        reason = "; ".join(": ".join(p for p in (e.id, e.detail) if p) for e in errors)
+        url = safe_url(self.token_url)
+        return AuthenticationError(
+            f"POST {url} -> HTTP {response.status}: token refresh failed"
+            + (f" ({reason})" if reason else ""),
+            status=response.status,
+            errors=errors,
+            headers=response.headers,
+            method="POST",
+            url=url,
+        )
