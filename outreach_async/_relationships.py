@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._exceptions import OutreachError
-from ._types import UNSET, Ref, UnsetType
+from ._types import UNSET, Ref
 
 if TYPE_CHECKING:
     from .models._base import Resource
@@ -186,7 +186,43 @@ class ToMany(Generic[R]):
         return f"ToMany({self.type!r}, ids={self.ids!r})"
 
 
-ToOneInput = "ToOne[Any] | Resource | Ref | int | None | UnsetType"
+# ---------------------------------------------------------------- wire relationship -> handle
+
+
+def to_one_handle(
+    target: str, rel: Mapping[str, Any], context: HandleContext | None
+) -> ToOne[Any]:
+    """A to-one handle from a relationship object (data, links only, or meta only)."""
+    data = rel.get("data")
+    links = rel.get("links")
+    related = links.get("related") if links else None
+    if data:
+        return ToOne(data.get("type", target), as_id(data.get("id")), meta=rel.get("meta"),
+                     related=related, context=context)
+    return ToOne(target, None, meta=rel.get("meta"), related=related, context=context)
+
+
+def to_many_handle(
+    target: str, rel: Mapping[str, Any], context: HandleContext | None
+) -> ToMany[Any]:
+    """A to-many handle: ``.ids`` when data was carried, the related link to stream the rest."""
+    data = rel.get("data")
+    links = rel.get("links")
+    ids = [as_id(d.get("id")) for d in data] if isinstance(data, list) else None
+    return ToMany(target, ids, meta=rel.get("meta"),  # type: ignore[arg-type]
+                  related=links.get("related") if links else None, context=context)
+
+
+def as_id(value: Any) -> int | None:
+    # Outreach's ids are JSON numbers; tolerate the JSON:API string form.
+    if value is None or value.__class__ is int:
+        return value  # type: ignore[no-any-return]
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value  # type: ignore[no-any-return]
+
+
 
 
 def to_one(target_type: str) -> Any:

@@ -860,7 +860,7 @@ def render_model(t: ResourceType, known: set[str]) -> str:
     ]
     out = [
         "@register_model\n",
-        "@attrs.define(slots=False, kw_only=True)\n",
+        "@attrs.define(slots=False, kw_only=True, repr=False)\n",
         f"class {t.class_name}(Resource):\n",
         render_docstring(class_doc(t), "    "),
         "\n",

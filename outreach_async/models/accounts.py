@@ -27,7 +27,7 @@ __all__ = ["Account", "AccountNote"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Account(Resource):
     """A descriptor of a named company used to categorize prospects within an account-based sales
     approach.
@@ -633,7 +633,7 @@ class Account(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class AccountNote(Resource):
     """Notes related to accounts"""
 

@@ -25,7 +25,7 @@ __all__ = ["ContentCategory", "ContentCategoryMembership", "ContentCategoryOwner
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class ContentCategory(Resource):
     """Content can be grouped into content categories to help discoverability.
 
@@ -77,7 +77,7 @@ class ContentCategory(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class ContentCategoryMembership(Resource):
     """A record that maps content (e.g. a sequence) to a content category.
 
@@ -124,7 +124,7 @@ class ContentCategoryMembership(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class ContentCategoryOwnership(Resource):
     """A record that maps content categories to owners. This allows categories to be linked to one
     or more teams.

@@ -30,7 +30,7 @@ __all__ = ["AuditLog", "Event", "Webhook"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Event(Resource):
     """Application events, capturing details around the initiator, recipient, etc.
 
@@ -136,7 +136,7 @@ class Event(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class AuditLog(Resource):
     """Audit log events are usually kept for 90 days.
 
@@ -288,7 +288,7 @@ class AuditLog(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Webhook(Resource):
     """A configurable notification that submits external JSON-API-formatted HTTP requests whenever
     resources are modified.

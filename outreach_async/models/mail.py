@@ -28,7 +28,7 @@ __all__ = ["MailAlias", "Mailbox", "Mailing", "Recipient", "Snippet", "Template"
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Mailing(Resource):
     """A representation of a platform-related email.
 
@@ -244,7 +244,7 @@ class Mailing(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Mailbox(Resource):
     """A representation of an email mailbox, used within the application for sending and syncing
     emails.
@@ -468,7 +468,7 @@ class Mailbox(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class MailAlias(Resource):
     """Alternative email name for a mailbox."""
 
@@ -509,7 +509,7 @@ class MailAlias(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Template(Resource):
     """A reusable template for building emails.
 
@@ -663,7 +663,7 @@ class Template(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Snippet(Resource):
     """A piece of an email to be reused in multiple messages.
 
@@ -733,7 +733,7 @@ class Snippet(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Recipient(Resource):
     """Record for a recipient for some communication, such as email
 

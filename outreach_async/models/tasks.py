@@ -29,7 +29,7 @@ __all__ = ["Task", "TaskDisposition", "TaskPriority", "TaskPurpose"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class Task(Resource):
     """An item that requires action to complete.
 
@@ -270,7 +270,7 @@ class Task(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class TaskDisposition(Resource):
     """A collection of task dispositions that help categorize your tasks.
 
@@ -319,7 +319,7 @@ class TaskDisposition(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class TaskPriority(Resource):
     """A descriptor of importance used for categorizing Tasks."""
 
@@ -366,7 +366,7 @@ class TaskPriority(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True)
+@attrs.define(slots=False, kw_only=True, repr=False)
 class TaskPurpose(Resource):
     """A collection of task purposes that help categorize your tasks.
 

@@ -15,6 +15,7 @@ from yarl import URL
 
 from .. import _query
 from .._converter import (
+    decode_collection,
     format_datetime,
     relationship_to_wire,
     resource_to_wire,
@@ -28,11 +29,11 @@ from .._jsonapi import Document, build_resource_document, dumps, parse_document
 from .._pagination import Page, Paginator
 from .._relationships import DetachedHandleError, ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
-from .._types import UNSET, Ref
+from .._types import Ref
 from ..models._base import Resource, model_for_type
 
 if TYPE_CHECKING:
-    import datetime as dt
+    pass
 
 __all__ = [
     "ClientCore",
@@ -192,14 +193,12 @@ class Repository(Generic[R]):
 
     async def _page(self, url: URL) -> Page[R]:
         response = await self._core.send(Request.get(url, operation=f"{self.spec.path}.list"))
-        document = parse_document(response.body)
-        if not isinstance(document.data, list):
-            raise ResponseFormatError(f"expected a collection of {self.spec.type} at {url}")
-        context = ResponseContext(self._core, document.included)
-        structure = self._structure
-        items: list[R] = [structure(raw, context) for raw in document.data]  # type: ignore[misc]
+        items, document, context = decode_collection(response.body, self.model, self._context)
         context.add_primary(items)  # type: ignore[arg-type]
         return Page(items, document.links, document.meta, url, context)
+
+    def _context(self, included: list[dict[str, Any]]) -> ResponseContext:
+        return ResponseContext(self._core, included)
 
     # ------------------------------------------------------------------ reading
 
