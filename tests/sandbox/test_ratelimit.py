@@ -12,6 +12,8 @@ from aiohttp.typedefs import Handler
 from hypothesis import given
 from hypothesis import strategies as st
 
+from outreach_async.sandbox.faults import FaultConfig, fault_middleware
+from outreach_async.sandbox.oauth import TokenAuthority, auth_middleware
 from outreach_async.sandbox.ratelimit import (
     USER_ID_KEY,
     RateLimitConfig,
@@ -223,3 +225,33 @@ async def test_disabled_limiter_neither_counts_nor_stamps() -> None:
     assert [response.status for response in responses] == [200, 200, 200]
     assert "X-RateLimit-Limit" not in responses[0].headers
     assert state.served == 0
+
+
+async def test_in_the_sandbox_order_only_authenticated_unfaulted_requests_count() -> None:
+    # The order the sandbox app uses: faults outermost, then auth, then the limiter.
+    clock = FakeClock(0.0)
+    authority = TokenAuthority(clock=clock)
+    token = authority.issue_static_token()
+    state = RateLimitState()
+    faults = FaultConfig(maintenance=[(100.0, 200.0)])
+    app = web.Application(
+        middlewares=[
+            fault_middleware(faults, clock=clock),
+            auth_middleware(authority),
+            rate_limit_middleware(RateLimitConfig(limit=5, window=3600.0), clock, state=state),
+        ]
+    )
+    app.router.add_get("/api/v2/prospects", _ok)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with _served(app) as client:
+        anonymous = await client.get("/api/v2/prospects")
+        served = await client.get("/api/v2/prospects", headers=headers)
+        clock.now = 150.0
+        maintenance = await client.get("/api/v2/prospects", headers=headers)
+    assert anonymous.status == 401
+    assert "X-RateLimit-Remaining" not in anonymous.headers
+    assert served.headers["X-RateLimit-Remaining"] == "4"
+    assert maintenance.status == 503
+    assert "X-RateLimit-Remaining" not in maintenance.headers
+    assert state.served == 1
+    assert state.remaining("user:1", 150.0, RateLimitConfig(limit=5)) == 4
