@@ -107,7 +107,7 @@ class TokenAuthority:
     rotate_refresh_tokens: bool = True
     strict_rotation: bool = False
     client_id: str = "sandbox-client"
-    client_secret: str = "sandbox-secret"
+    client_secret: str = attrs.field(default="sandbox-secret", repr=False)
     refresh_token_lifetime: float = _FOURTEEN_DAYS
     max_refresh_tokens: int = 100
     app_token_lifetime: float = 3600.0
@@ -117,11 +117,11 @@ class TokenAuthority:
     #: Access tokens minted by the token endpoint (not the static token), and 429s it sent.
     mint_count: int = attrs.field(default=0, init=False)
     throttled_count: int = attrs.field(default=0, init=False)
-    _access: dict[str, _AccessToken] = attrs.field(factory=dict, init=False)
-    _refresh: dict[str, _RefreshToken] = attrs.field(factory=dict, init=False)
-    _codes: dict[str, _AuthorizationCode] = attrs.field(factory=dict, init=False)
-    _last_mint: dict[int, float] = attrs.field(factory=dict, init=False)
-    _refresh_serial: dict[int, int] = attrs.field(factory=dict, init=False)
+    _access: dict[str, _AccessToken] = attrs.field(factory=dict, init=False, repr=False)
+    _refresh: dict[str, _RefreshToken] = attrs.field(factory=dict, init=False, repr=False)
+    _codes: dict[str, _AuthorizationCode] = attrs.field(factory=dict, init=False, repr=False)
+    _last_mint: dict[int, float] = attrs.field(factory=dict, init=False, repr=False)
+    _refresh_serial: dict[int, int] = attrs.field(factory=dict, init=False, repr=False)
 
     # -- issuing outside the token endpoint (the sandbox itself and tests) --
 
