@@ -336,10 +336,10 @@ class Transport:
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # Created here, inside the running loop, never at construction (aiohttp requires it).
-            # The connector allows a little more than max_concurrency: the token endpoint's
-            # call must not queue behind requests that wait for the token.
-            connector = aiohttp.TCPConnector(limit=self.max_concurrency + 2)
+            # Created here, inside the running loop, never at construction (aiohttp wants a
+            # loop). The semaphore enforces max_concurrency; the connector's limit says the same
+            # explicitly instead of aiohttp's silent default of 100 (peer lessons 5.10).
+            connector = aiohttp.TCPConnector(limit=self.max_concurrency)
             self._session = aiohttp.ClientSession(
                 connector=connector, trace_configs=self._trace_configs or None
             )

@@ -220,6 +220,23 @@ async def test_a_sync_on_refresh_works_too(fake_clock: FakeClock) -> None:
     assert [s.access_token for s in persisted] == ["access-1"]
 
 
+async def test_a_failing_on_refresh_is_raised_but_the_new_tokens_are_kept(
+    fake_clock: FakeClock,
+) -> None:
+    def broken_store(token_set: TokenSet) -> None:
+        raise OSError("disk full")
+
+    endpoint = FakeTokenEndpoint()
+    provider = make_provider(fake_clock, endpoint, on_refresh=broken_store)
+
+    with pytest.raises(OSError, match="disk full"):
+        await provider.token()
+
+    # The old refresh token may already be spent: keep the new set rather than mint again.
+    assert await provider.token() == "access-1"
+    assert len(endpoint.forms) == 1
+
+
 async def test_a_throttled_mint_is_waited_out_not_stormed(fake_clock: FakeClock) -> None:
     endpoint = FakeTokenEndpoint(answer(429, b'{"error": "rate_limited"}', retry_after="30"))
     provider = make_provider(fake_clock, endpoint)

@@ -18,6 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 from yarl import URL
 
 from outreach_async._auth import StaticToken
@@ -788,6 +790,27 @@ async def test_hooks_receive_request_and_response_events_sync_or_async(
     assert TOKEN not in shown
     assert requests == [RequestEvent("GET", shown, "prospects.list", 1)]
     assert responses == [ResponseEvent("GET", shown, "prospects.list", 1, 200, 0.0)]
+
+
+@given(
+    secret=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=4).map(
+        lambda s: "zq" + s
+    ),
+    name=st.sampled_from(["access_token", "client_secret", "api_key", "code", "Signature"]),
+    others=st.dictionaries(
+        st.sampled_from(["page[after]", "sort", "count"]), st.text("xyz-_ ,"), max_size=3
+    ),
+)
+def test_safe_url_never_shows_a_secret_query_value(
+    secret: str, name: str, others: dict[str, str]
+) -> None:
+    url = PROSPECTS.with_query({**others, name: secret}).with_user("me").with_password(secret)
+
+    shown = safe_url(url)
+
+    assert secret not in shown
+    assert URL(shown).query.get(name) == "REDACTED"
+    assert {k: URL(shown).query[k] for k in others} == others  # cursors and the like stay
 
 
 async def test_limiter_waits_are_reported(
