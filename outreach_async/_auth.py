@@ -154,7 +154,7 @@ class OAuth2Refresh(TokenProvider):
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._lock = asyncio.Lock()
+        self._renewal: asyncio.Future[None] | None = None
         self._poster: FormPoster | None = None
         self._last_mint_at: float | None = None
         self._throttled_until = 0.0
@@ -168,22 +168,19 @@ class OAuth2Refresh(TokenProvider):
         current = self._access_token
         if current is not None and not self._due():
             return current
-        async with self._lock:
-            # Whoever held the lock before us may have renewed it already: compare again.
-            if self._access_token is None or self._expired():
-                await self._mint()
-            elif self._due():
-                await self._refresh_ahead()
-            assert self._access_token is not None
-            return self._access_token
+        if current is None or self._expired():
+            await self._renew()
+        else:
+            await self._refresh_ahead()
+        assert self._access_token is not None
+        return self._access_token
 
     async def refresh(self, rejected: str) -> bool:
         """Renew after a 401, unless another request already replaced ``rejected``."""
-        async with self._lock:
-            if self._access_token is not None and self._access_token != rejected:
-                return True
-            await self._mint()
-            return True
+        if self._access_token is not None and self._access_token != rejected:
+            return True  # compare before refreshing: someone else already did
+        await self._renew()
+        return True
 
     def __repr__(self) -> str:
         return (
@@ -209,18 +206,41 @@ class OAuth2Refresh(TokenProvider):
 
     async def _refresh_ahead(self) -> None:
         """Renew a token that still works: never wait on the throttle for it, never fail on it."""
-        if self._clock() < self._next_mint_at():
+        if self._renewal is None and self._clock() < self._next_mint_at():
             return
         try:
-            await self._mint()
+            await self._renew()
         except OutreachError as error:
             # The current token is still valid; the next due call (after the throttle) retries.
             logger.warning("refreshing the access token ahead of expiry failed: %s", error)
 
     # -- minting ------------------------------------------------------------------------------
 
+    async def _renew(self) -> None:
+        """Join the renewal in flight, or start one: one mint however many callers wait.
+
+        The mint runs as its own task, shielded, so a caller that is cancelled (a request that
+        timed out) cannot abandon a mint halfway and lose the rotated refresh token; every
+        waiter shares its outcome, a failure included, so a failed mint is not replayed once
+        per waiter.
+        """
+        if self._renewal is None:
+            renewal = asyncio.ensure_future(self._mint())
+            renewal.add_done_callback(self._renewal_done)
+            self._renewal = renewal
+        await asyncio.shield(self._renewal)
+
+    def _renewal_done(self, renewal: asyncio.Future[None]) -> None:
+        if self._renewal is renewal:
+            self._renewal = None
+        if not renewal.cancelled():
+            renewal.exception()  # retrieved here too, in case every waiter was cancelled
+
     async def _mint(self) -> None:
-        """Call the token endpoint (waiting out its throttle) and install the new token set."""
+        """Call the token endpoint (waiting out its throttle) and install the new token set.
+
+        Only :meth:`_renew` calls this, so at most one runs at a time.
+        """
         poster = self._require_poster()
         for _ in range(MAX_THROTTLED_TRIES):
             wait = self._next_mint_at() - self._clock()

@@ -179,6 +179,38 @@ async def test_fifty_concurrent_401s_cause_one_mint(fake_clock: FakeClock) -> No
     assert await provider.token() == "access-1"
 
 
+async def test_a_failed_mint_is_shared_by_its_waiters_not_replayed_per_waiter(
+    fake_clock: FakeClock,
+) -> None:
+    refused = answer(400, b'{"error": "invalid_grant", "error_description": "revoked"}')
+    endpoint = FakeTokenEndpoint(refused)
+    provider = make_provider(fake_clock, endpoint, access_token="access-0")
+
+    outcomes = await asyncio.gather(
+        *(provider.refresh("access-0") for _ in range(50)), return_exceptions=True
+    )
+
+    assert len(endpoint.forms) == 1
+    assert all(isinstance(o, AuthenticationError) for o in outcomes)
+    assert fake_clock.sleeps == []
+
+
+async def test_a_cancelled_caller_does_not_abandon_the_mint(fake_clock: FakeClock) -> None:
+    persisted: list[TokenSet] = []
+    endpoint = FakeTokenEndpoint()
+    provider = make_provider(fake_clock, endpoint, on_refresh=persisted.append)
+
+    impatient = asyncio.create_task(provider.token())
+    await asyncio.sleep(0)
+    impatient.cancel()
+    assert await provider.token() == "access-1"  # the mint went on and was kept
+
+    assert len(endpoint.forms) == 1
+    assert [s.refresh_token for s in persisted] == ["refresh-1"]
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+
+
 async def test_rotated_refresh_token_reaches_on_refresh_before_the_access_token_is_used(
     fake_clock: FakeClock,
 ) -> None:
