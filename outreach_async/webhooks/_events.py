@@ -28,7 +28,6 @@ import orjson
 
 from .._converter import parse_datetime, structure_resource
 from .._exceptions import OutreachError, WebhookVerificationError
-from .._relationships import as_id
 from .._schema import ResourceSpec
 from ..models import Resource, model_for_type
 
@@ -110,8 +109,9 @@ class WebhookEvent:
     resource_type: str
     #: the part of ``name`` after the type: ``created``, ``updated``, ``destroyed``, ``completed``
     action: str
-    #: ``data.id`` (an integer for every Outreach resource)
-    resource_id: int | None
+    #: ``data.id``: an integer for every Outreach resource (a string only where a payload, like an
+    #: app lifecycle event, carries a non-numeric id)
+    resource_id: int | str | None
     #: the typed model, or None for a type this library has no model for
     resource: Resource | None
     #: the ``data`` object exactly as delivered
@@ -195,6 +195,14 @@ def _delivered_at(meta: Mapping[str, Any]) -> dt.datetime | None:
         return parse_datetime(value)
     except ValueError:
         return None
+
+
+def _resource_id(value: Any) -> int | str | None:
+    if value is None or value.__class__ is int:
+        return value
+    if isinstance(value, str):
+        return int(value) if value.isascii() and value.isdigit() else value
+    return None
 
 
 def _optional_str(value: Any) -> str | None:
@@ -306,7 +314,7 @@ def parse_event(
         name=name,
         resource_type=resource_type,
         action=action,
-        resource_id=as_id(data.get("id")),
+        resource_id=_resource_id(data.get("id")),
         resource=_model(resource, cls),
         raw=data,
         changed=_changed_names(resource, spec),
