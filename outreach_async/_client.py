@@ -17,7 +17,7 @@ from ._auth import StaticToken, TokenProvider
 from ._exceptions import OutreachError
 from ._hooks import Hooks
 from ._http import Request, Response
-from ._ratelimit import AdaptiveRateLimiter, RateLimiter
+from ._ratelimit import RateLimiter
 from ._repositories import RepositoryAttributes
 from ._retry import RetryPolicy
 from ._transport import Transport
@@ -70,7 +70,7 @@ class OutreachClient(RepositoryAttributes):
             timeout=timeout,
             max_concurrency=max_concurrency,
             retry=retry or RetryPolicy(max_retries=max_retries),
-            rate_limiter=rate_limiter if rate_limiter is not None else AdaptiveRateLimiter(),
+            rate_limiter=rate_limiter,
             session=session,
             hooks=hooks,
             trace_configs=trace_configs,

@@ -15,10 +15,8 @@ users of cattrs expect.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -32,6 +30,7 @@ from ._schema import AttributeSpec
 from ._types import UNSET
 from .models._base import (
     CONTEXT_KEY,
+    DECODED_KEY,
     RAW_RELATIONSHIPS_KEY,
     SNAPSHOT_KEY,
     Resource,
@@ -50,7 +49,7 @@ __all__ = [
 
 R = TypeVar("R", bound=Resource)
 C = TypeVar("C")
-StructureFn = Callable[[Mapping[str, Any], "HandleContext | None"], Resource]
+StructureFn = Callable[..., Resource]
 
 _UTC = dt.UTC
 _fromisoformat = dt.datetime.fromisoformat
@@ -67,7 +66,7 @@ def parse_date(value: str) -> dt.date:
     return dt.date.fromisoformat(value[:10])
 
 
-def _lenient_datetime(value: Any) -> Any:
+def lenient_datetime(value: Any) -> Any:
     # Only strings are parsed; a malformed one is kept as it came rather than losing the record.
     if value.__class__ is not str:
         return value
@@ -77,7 +76,7 @@ def _lenient_datetime(value: Any) -> Any:
         return value
 
 
-def _lenient_date(value: Any) -> Any:
+def lenient_date(value: Any) -> Any:
     if value.__class__ is not str:
         return value
     try:
@@ -101,30 +100,14 @@ def _unknown_relationship(
 # ---------------------------------------------------------------- generated structuring functions
 
 
-def _attribute_lines(attribute: AttributeSpec) -> list[str]:
-    name, wire = attribute.name, attribute.wire
-    if attribute.kind == "datetime":
-        return [f"    d[{name!r}] = dt_(p({wire!r}, U))"]
-    if attribute.kind == "date":
-        return [f"    d[{name!r}] = date_(p({wire!r}, U))"]
-    if name != wire:
-        return [f"    d[{name!r}] = p({wire!r}, U)"]
-    return []  # same name, no conversion: the decoded value is adopted as it is
-
-
 def _make_structure_fn(cls: type[Resource]) -> StructureFn:
+    # The generated function adopts the decoded ``attributes`` dict as the instance's __dict__
+    # (see models/_base.py): no per-field work, only what the spec does not know is moved out.
     spec = cls.__resource_spec__
-    known = frozenset(a.name for a in spec.attributes)
-    rel_wires = frozenset(r.wire for r in spec.relationships)
     lines = [
-        "def structure(raw, ctx):",
-        "    a = raw.get('attributes') or EMPTY",
-        "    d = dict(a)",
-        "    p = d.pop",
-    ]
-    for attribute in spec.attributes:
-        lines += _attribute_lines(attribute)
-    lines += [
+        "def structure(raw, ctx, owned=False):",
+        "    a = raw.get('attributes')",
+        "    d = {} if a is None else (a if owned else dict(a))",
         # extras: attributes the spec does not know, kept by wire name (never dropped)
         "    extra = {k: d.pop(k) for k in d.keys() - KNOWN} if not KNOWN.issuperset(d) else {}",
         "    rels = raw.get('relationships')",
@@ -138,21 +121,18 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
         "    d['id'] = i if i.__class__ is int else as_id(i)",
         "    d['extra'] = extra",
         "    d['meta'] = raw.get('meta', U)",
-        "    d[SNAP] = a",
+        "    d[DECODED] = True",
         "    o = new(cls)",
         "    setd(o, '__dict__', d)",
         "    return o",
     ]
     namespace: dict[str, Any] = {
-        "EMPTY": {},
         "U": UNSET,
-        "KNOWN": known,
-        "REL_WIRES": rel_wires,
-        "SNAP": SNAPSHOT_KEY,
+        "KNOWN": frozenset(a.wire for a in spec.attributes),
+        "REL_WIRES": frozenset(r.wire for r in spec.relationships),
         "RELS": RAW_RELATIONSHIPS_KEY,
         "CTX": CONTEXT_KEY,
-        "dt_": _lenient_datetime,
-        "date_": _lenient_date,
+        "DECODED": DECODED_KEY,
         "unknown_": _unknown_relationship,
         "as_id": as_id,
         "new": object.__new__,
@@ -188,39 +168,20 @@ def structure_resource(
     return structure_fn(cls)(raw, context)  # type: ignore[arg-type, return-value]
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while one page is decoded.
-
-    Decoding a 1000-record page allocates tens of thousands of containers at once, which
-    triggers several full collections that each walk the whole page: a third of the decoding
-    time, for garbage that is not cyclic. Collection resumes right after the page (a
-    synchronous section: no other task runs meanwhile).
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def decode_collection(
     body: bytes, cls: type[R], context_factory: Callable[[list[dict[str, Any]]], C]
 ) -> tuple[list[R], Document, C]:
-    """Bytes of a collection document to typed models, in one pass with the collector paused.
+    """Bytes of a collection document to typed models in one pass.
 
     ``context_factory`` builds the response's identity map from its ``included`` list.
     """
-    with gc_paused():
-        document = parse_document(body)
-        if not isinstance(document.data, list):
-            raise ResponseFormatError(f"expected a collection of {cls.__resource_spec__.type}")
-        context = context_factory(document.included)
-        structure = structure_fn(cls)
-        items: list[R] = [structure(raw, context) for raw in document.data]  # type: ignore[misc]
+    document = parse_document(body)
+    if not isinstance(document.data, list):
+        raise ResponseFormatError(f"expected a collection of {cls.__resource_spec__.type}")
+    context = context_factory(document.included)
+    structure = structure_fn(cls)
+    # the freshly parsed document is ours: its attribute dicts are adopted, not copied
+    items: list[R] = [structure(raw, context, True) for raw in document.data]  # type: ignore[misc]
     return items, document, context
 
 
@@ -230,35 +191,42 @@ def decode_collection(
 def changed_fields(model: Resource) -> list[str]:
     """Names of the fields whose value differs from what the model was decoded with.
 
-    The decoded wire values are kept by reference (no copy on the hot path) and converted only
-    here. A model built by hand has no snapshot: every set field counts as changed.
+    A decoded model copies its values before the first assignment (``remember_original``);
+    a model built by hand has no snapshot, so every set field counts as changed.
     """
-    spec = model.__resource_spec__
     values = model.__dict__
+    if DECODED_KEY not in values:
+        return _set_field_names(model)
     snapshot = values.get(SNAPSHOT_KEY)
     if snapshot is None:
-        return _set_field_names(model)
-    raw_attributes, raw_relationships = snapshot, values.get(RAW_RELATIONSHIPS_KEY)
+        return []  # nothing was assigned since decoding
+    spec = model.__resource_spec__
     changed = [
         a.name
         for a in spec.attributes
-        if _differs(values.get(a.name, UNSET), _decoded_value(a, raw_attributes.get(a.wire, UNSET)))
+        if _differs(
+            _decoded_value(a, values.get(a.wire, UNSET)),
+            _decoded_value(a, snapshot.get(a.wire, UNSET)),
+        )
     ]
+    raw_relationships = snapshot.get(RAW_RELATIONSHIPS_KEY) or {}
     for rel in spec.relationships:
-        raw = (raw_relationships or {}).get(rel.wire)
+        if rel.name not in values:
+            continue  # never read nor assigned: unchanged
+        raw = raw_relationships.get(rel.wire)
         original: Any = UNSET
         if raw is not None:
             original = (to_many_handle if rel.to_many else to_one_handle)(rel.target, raw, None)
-        if _differs(values.get(rel.name, UNSET), original):
+        if _differs(values[rel.name], original):
             changed.append(rel.name)
     return changed
 
 
 def _decoded_value(attribute: AttributeSpec, raw: Any) -> Any:
     if attribute.kind == "datetime":
-        return _lenient_datetime(raw)
+        return lenient_datetime(raw)
     if attribute.kind == "date":
-        return _lenient_date(raw)
+        return lenient_date(raw)
     return raw
 
 
@@ -304,20 +272,19 @@ def resource_to_wire(
     400 ``permittedParams.unknownAttribute`` to them.
     """
     spec = model.__resource_spec__
-    values = model.__dict__
     wanted = list(names) if names is not None else _set_field_names(model)
     attributes: dict[str, Any] = {}
     relationships: dict[str, Any] = {}
     for name in wanted:
-        value = values.get(name, UNSET)
+        value = getattr(model, name, UNSET)
         if value is UNSET:
             continue
-        if (attribute := spec.attribute_by_name.get(name)) is not None:
-            if not (for_write and attribute.read_only):
-                attributes[attribute.wire] = wire_value(attribute, value)
-        elif (rel := spec.relationship_by_name.get(name)) is not None:
-            if not (for_write and rel.read_only):
-                relationships[rel.wire] = relationship_to_wire(value)
+        attribute = spec.attribute_by_name.get(name)
+        rel = spec.relationship_by_name.get(name)
+        if attribute is not None and not (for_write and attribute.read_only):
+            attributes[attribute.wire] = wire_value(attribute, value)
+        elif rel is not None and not (for_write and rel.read_only):
+            relationships[rel.wire] = relationship_to_wire(value)
     if names is None:
         _add_extras(model.extra, attributes, relationships)
     out: dict[str, Any] = {"type": spec.type}
@@ -332,9 +299,8 @@ def resource_to_wire(
 
 def _set_field_names(model: Resource) -> list[str]:
     spec = model.__resource_spec__
-    values = model.__dict__
     names = [a.name for a in spec.attributes] + [r.name for r in spec.relationships]
-    return [n for n in names if values.get(n, UNSET) is not UNSET]
+    return [n for n in names if getattr(model, n) is not UNSET]
 
 
 def _add_extras(

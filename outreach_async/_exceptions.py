@@ -12,7 +12,7 @@
     │   ├── NotFoundError 404     ConflictError 409          UnsupportedMediaTypeError 415
     │   ├── ValidationError 422   RateLimitError 429 (.retry_after)
     │   └── ServerError 5xx
-    ├── ResponseFormatError            the server answered something that is not the expected JSON:API
+    ├── ResponseFormatError            the answer is not the JSON:API document expected
     └── WebhookVerificationError
 
 A token never appears in a message: URLs are shown without their query's secrets and headers are
@@ -234,9 +234,14 @@ def error_for_status(
     """Build the typed error for an HTTP error answer (pure; the caller parsed the body)."""
     cls = error_class_for_status(status)
     message = f"{method} {url} -> " + describe_errors(status, errors, body)
-    common: dict[str, Any] = dict(
-        status=status, errors=errors, headers=headers, body=body, method=method, url=url
-    )
+    common: dict[str, Any] = {
+        "status": status,
+        "errors": errors,
+        "headers": headers,
+        "body": body,
+        "method": method,
+        "url": url,
+    }
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=retry_after, **common)
     return cls(message, **common)

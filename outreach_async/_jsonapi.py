@@ -74,7 +74,9 @@ def parse_document(body: bytes | JSON) -> Document:
     """Parse a success document; anything that is not JSON:API raises ResponseFormatError."""
     raw = _decode(body) if isinstance(body, (bytes, bytearray, memoryview)) else body
     if not isinstance(raw, dict):
-        raise ResponseFormatError(f"expected a JSON:API document (an object), got {type(raw).__name__}")
+        raise ResponseFormatError(
+            f"expected a JSON:API document (an object), got {type(raw).__name__}"
+        )
     data = raw.get("data")
     if data is not None and not isinstance(data, (list, dict)):
         raise ResponseFormatError("a JSON:API document's data must be an object, a list or null")
@@ -93,7 +95,9 @@ def _decode(body: bytes | bytearray | memoryview) -> JSON:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         excerpt = bytes(body[:120]).decode("utf-8", "replace")
-        raise ResponseFormatError(f"the server answered with a body that is not JSON: {excerpt!r}") from exc
+        raise ResponseFormatError(
+            f"the server answered with a body that is not JSON: {excerpt!r}"
+        ) from exc
 
 
 def parse_error_body(body: bytes) -> list[ErrorObject]:
@@ -119,7 +123,7 @@ def _opt_str(value: Any) -> str | None:
 
 
 def next_link(document: Document) -> str | None:
-    """The absolute URL of the next page, or None at the end (no ``links`` at all is the end too)."""
+    """The absolute URL of the next page; None at the end (no ``links`` at all ends it too)."""
     value = document.links.get("next")
     return value if isinstance(value, str) and value else None
 

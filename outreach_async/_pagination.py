@@ -30,8 +30,10 @@ class IncludedSource(Protocol):
 
     def included_models(self) -> list[Any]: ...
 
-#: fetches and decodes one page; the paginator owns the loop
-PageFetcher = Callable[[URL], Awaitable["Page[T]"]]
+
+#: fetches one page over the network and returns the function that decodes it: the paginator
+#: prefetches bytes, and decodes a page only once the previous one has been let go
+PageFetcher = Callable[[URL], Awaitable[Callable[[], "Page[T]"]]]
 
 
 @attrs.define(eq=False)
@@ -80,7 +82,7 @@ class Paginator(Generic[T]):
 
     def __init__(
         self,
-        fetch_page: Callable[[URL], Awaitable[Page[T]]],
+        fetch_page: Callable[[URL], Awaitable[Callable[[], Page[T]]]],
         url: URL,
         *,
         limit: int | None = None,
@@ -102,12 +104,15 @@ class Paginator(Generic[T]):
     async def _items(self) -> AsyncIterator[T]:
         remaining = self._limit
         async for page in self.pages():
-            for item in page.items:
+            items: list[T] | None = page.items
+            page = None  # type: ignore[assignment]  # let the page go before the next decodes
+            for item in items or ():
                 if remaining is not None:
                     if remaining <= 0:
                         return
                     remaining -= 1
                 yield item
+            items = None
             if remaining is not None and remaining <= 0:
                 return
 
@@ -115,15 +120,17 @@ class Paginator(Generic[T]):
         """Every page, in order; the next one is fetched while the caller works on this one."""
         seen: set[str] = set()
         url: URL | None = self._url
-        pending: asyncio.Task[Page[T]] | None = None
+        pending: asyncio.Task[Callable[[], Page[T]]] | None = None
         try:
             while url is not None:
-                page = await pending if pending is not None else await self._fetch(url)
+                decode = await pending if pending is not None else await self._fetch(url)
                 pending = None
-                url = self._next(page, seen)
+                page: Page[T] | None = decode()
+                url = self._next(page, seen)  # type: ignore[arg-type]
                 if url is not None and self._prefetch:
                     pending = asyncio.ensure_future(self._fetch(url))
-                yield page
+                yield page  # type: ignore[misc]
+                page = None  # only the page the caller holds stays alive while the next decodes
         finally:
             if pending is not None:
                 pending.cancel()
@@ -140,7 +147,7 @@ class Paginator(Generic[T]):
         seen.add(key)
         return next_url
 
-    async def _fetch(self, url: URL) -> Page[T]:
+    async def _fetch(self, url: URL) -> Callable[[], Page[T]]:
         # A loop, not recursion: each 502 halves page[size] for the same cursor.
         while True:
             try:
@@ -156,7 +163,7 @@ class Paginator(Generic[T]):
         url = self._url
         if "page[size]" not in url.query:
             url = url.update_query({"page[size]": "1"})
-        page = await self._fetch(url)
+        page = (await self._fetch(url))()
         return page.items[0] if page.items else None
 
     async def collect(self, limit: int | None = None) -> list[T]:
@@ -174,7 +181,7 @@ class Paginator(Generic[T]):
     async def count(self) -> int:
         """The server-side count of the collection (``count=true``, one request, one record)."""
         url = self._url.update_query({"count": "true", "page[size]": "1"})
-        page = await self._fetch(url)
+        page = (await self._fetch(url))()
         count = page.meta.get("count")
         if not isinstance(count, int):
             raise ResponseFormatError("the server did not answer meta.count for count=true")

@@ -9,7 +9,7 @@ handle (unpickled, or from a closed client) raises :class:`DetachedHandleError` 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ._exceptions import OutreachError
 from ._types import UNSET, Ref
@@ -70,7 +70,7 @@ class ToOne(Generic[R]):
         return self.id is None and self.related is None
 
     async def fetch(self) -> R | None:
-        """The related resource: from ``included`` when there, else one GET; cached on the handle."""
+        """The related resource: from ``included`` when there, else one GET; then cached."""
         if self._target is not None:
             return self._target
         if self.id is None and self.related is None:
@@ -142,8 +142,8 @@ class ToMany(Generic[R]):
             return
         if self._context is None:
             raise DetachedHandleError(f"this {self.type} collection handle has no client behind it")
-        async for item in self._context.follow(self.type, self.related):
-            yield item  # type: ignore[misc]
+        async for found in self._context.follow(self.type, self.related):
+            yield cast(R, found)
 
     async def _from_ids(self) -> AsyncIterator[R]:
         # No related link: all we can offer is what the response carried by id.
@@ -189,16 +189,19 @@ class ToMany(Generic[R]):
 # ---------------------------------------------------------------- wire relationship -> handle
 
 
-def to_one_handle(
-    target: str, rel: Mapping[str, Any], context: HandleContext | None
-) -> ToOne[Any]:
+def to_one_handle(target: str, rel: Mapping[str, Any], context: HandleContext | None) -> ToOne[Any]:
     """A to-one handle from a relationship object (data, links only, or meta only)."""
     data = rel.get("data")
     links = rel.get("links")
     related = links.get("related") if links else None
     if data:
-        return ToOne(data.get("type", target), as_id(data.get("id")), meta=rel.get("meta"),
-                     related=related, context=context)
+        return ToOne(
+            data.get("type", target),
+            as_id(data.get("id")),
+            meta=rel.get("meta"),
+            related=related,
+            context=context,
+        )
     return ToOne(target, None, meta=rel.get("meta"), related=related, context=context)
 
 
@@ -208,21 +211,28 @@ def to_many_handle(
     """A to-many handle: ``.ids`` when data was carried, the related link to stream the rest."""
     data = rel.get("data")
     links = rel.get("links")
-    ids = [as_id(d.get("id")) for d in data] if isinstance(data, list) else None
-    return ToMany(target, ids, meta=rel.get("meta"),  # type: ignore[arg-type]
-                  related=links.get("related") if links else None, context=context)
+    ids = (
+        [i for d in data if (i := as_id(d.get("id"))) is not None]
+        if isinstance(data, list)
+        else None
+    )
+    return ToMany(
+        target,
+        ids,
+        meta=rel.get("meta"),
+        related=links.get("related") if links else None,
+        context=context,
+    )
 
 
 def as_id(value: Any) -> int | None:
     # Outreach's ids are JSON numbers; tolerate the JSON:API string form.
     if value is None or value.__class__ is int:
-        return value  # type: ignore[no-any-return]
+        return value
     try:
         return int(value)
     except (TypeError, ValueError):
         return value  # type: ignore[no-any-return]
-
-
 
 
 def to_one(target_type: str) -> Any:
@@ -247,7 +257,9 @@ def to_one_from_value(target_type: str, value: Any) -> ToOne[Any]:
         return ToOne(value.type, value.id, meta=value.meta)
     if isinstance(value, Resource):
         if value.id is None:
-            raise ValueError(f"a {value.__resource_spec__.type} must be created before it can be referenced")
+            raise ValueError(
+                f"a {value.__resource_spec__.type} must be created before it can be referenced"
+            )
         return ToOne(value.__resource_spec__.type, value.id, target=value)
     if isinstance(value, int) and not isinstance(value, bool):
         return ToOne(target_type, value)

@@ -63,8 +63,8 @@ from .models._base import Resource
 
 if TYPE_CHECKING:
     from .resources import (
-        Repository,
         ComplianceRequestRepository,
+        Repository,
         SequenceRepository,
         SequenceStateRepository,
         SequenceTemplateRepository,

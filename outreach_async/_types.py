@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from typing import Any, Final, Literal, TypeAlias, TypeVar
+from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
@@ -41,9 +41,6 @@ class UnsetType(enum.Enum):
 
 
 UNSET: Final = UnsetType.UNSET
-
-T = TypeVar("T")
-Maybe: TypeAlias = "T | None | UnsetType"
 
 
 class NullTest(enum.Enum):

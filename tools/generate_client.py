@@ -55,7 +55,9 @@ def render() -> str:
     models = sorted(MODELS.values(), key=lambda m: snake(m.__resource_spec__.path))
     special = {t: cls.__name__ for t, cls in SPECIAL_REPOSITORIES.items()}
     out = HEADER.format(
-        model_imports="\n".join(f"    {m.__name__}," for m in sorted(models, key=lambda m: m.__name__)),
+        model_imports="\n".join(
+            f"    {m.__name__}," for m in sorted(models, key=lambda m: m.__name__)
+        ),
         repo_imports="\n".join(f"        {name}," for name in sorted(special.values())),
     )
     for model in models:
@@ -76,7 +78,9 @@ def render() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default=str(Path(__file__).parent.parent / "outreach_async/_repositories.py"))
+    parser.add_argument(
+        "--out", default=str(Path(__file__).parent.parent / "outreach_async/_repositories.py")
+    )
     args = parser.parse_args()
     Path(args.out).write_text(render())
 

@@ -860,7 +860,7 @@ def render_model(t: ResourceType, known: set[str]) -> str:
     ]
     out = [
         "@register_model\n",
-        "@attrs.define(slots=False, kw_only=True, repr=False)\n",
+        "@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)\n",
         f"class {t.class_name}(Resource):\n",
         render_docstring(class_doc(t), "    "),
         "\n",
@@ -946,7 +946,7 @@ def render_module(
     if has_rels:
         lines.append("from . import _converters as _conv\n")
     if needs_resource:
-        lines.append("from ._base import Resource, register_model\n")
+        lines.append("from ._base import ON_SETATTR, Resource, register_model\n")
     if foreign:
         lines.append("\nif TYPE_CHECKING:\n")
         for mod in sorted(foreign):

@@ -1,36 +1,62 @@
 """The base of every resource model, and the registry of model classes by resource type.
 
-Models are plain attrs classes (dict-backed, not slotted: the converter builds them straight from
-the decoded wire dictionary, which is what makes typed decoding about as fast as ``json.loads``).
+Models are plain attrs classes, dict-backed rather than slotted, and their storage is the wire
+form: a decoded model's ``__dict__`` *is* the ``attributes`` object of its resource, adopted as
+the JSON decoder built it, keyed by wire name. Fields whose Python name differs from the wire name,
+or whose value needs converting (datetimes, dates), are data descriptors (:class:`WireField`)
+that read and write the wire key and convert on first read. Relationship fields build their
+handle on first read (:class:`LazyRelationship`). So decoding a page costs about what parsing its
+JSON costs, and a record nobody reads costs nothing more.
+
 Fields that a response did not carry, or that the user did not set, read as ``UNSET``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 
 from .._relationships import to_many_handle, to_one_handle
-from .._schema import RelationshipSpec, ResourceSpec
+from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 
-__all__ = ["MODELS", "Resource", "model_for_type", "register_model"]
+__all__ = ["MODELS", "ON_SETATTR", "Resource", "model_for_type", "register_model"]
 
 R = TypeVar("R", bound="Resource")
 
 #: every model class, by its JSON:API resource type ("prospect" -> Prospect)
 MODELS: dict[str, type[Resource]] = {}
 
-# Where a decoded model keeps, in its __dict__, the wire attributes it was decoded with (to PATCH
-# only what changed), its raw relationship objects (handles are built on first read) and the
-# response context the handles fetch through. The context is dropped when pickling.
+# Keys a decoded model keeps in its __dict__ beside the wire attributes: a flag saying it was
+# decoded, the copy of its values taken before the first assignment (to PATCH only what
+# changed), its raw relationship objects, and the response context its handles fetch through
+# (dropped when pickling).
+DECODED_KEY = "_outreach_decoded"
 SNAPSHOT_KEY = "_outreach_snapshot"
 RAW_RELATIONSHIPS_KEY = "_outreach_relationships"
 CONTEXT_KEY = "_outreach_context"
+#: keys of a model's __dict__ that are not wire attributes
+RESERVED_KEYS = frozenset(
+    {"id", "extra", "meta", DECODED_KEY, SNAPSHOT_KEY, RAW_RELATIONSHIPS_KEY, CONTEXT_KEY}
+)
 
 
-@attrs.define(slots=False, kw_only=True, repr=False)
+def remember_original(instance: Any, attribute: Any, value: Any) -> Any:
+    """attrs on_setattr hook: before the first assignment to a decoded model, keep a copy of its
+    values, so ``changed_fields()`` and ``update(model)`` can PATCH only what changed."""
+    values = instance.__dict__
+    if DECODED_KEY in values and SNAPSHOT_KEY not in values:
+        values[SNAPSHOT_KEY] = dict(values)
+    return value
+
+
+#: the on_setattr hooks of every model: remember the decoded values, then run converters
+ON_SETATTR: list[Callable[[Any, Any, Any], Any]] = [remember_original, attrs.setters.convert]
+
+
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Resource:
     """Base class of every resource model."""
 
@@ -56,10 +82,9 @@ class Resource:
 
     def __repr__(self) -> str:
         # Only what is set: a prospect has 230 attributes, most of them UNSET or null.
-        values = self.__dict__
         shown = [f"id={self.id!r}"]
         for field in attrs.fields(type(self))[3:]:
-            value = values.get(field.name, UNSET)
+            value = getattr(self, field.name)
             if value is not UNSET and value is not None:
                 shown.append(f"{field.name}={value!r}")
         if self.extra:
@@ -76,13 +101,44 @@ class Resource:
         object.__setattr__(self, "__dict__", state)
 
 
+class WireField:
+    """The class-level value of an attribute field whose wire name or form differs.
+
+    Reads and writes the wire key of the instance's ``__dict__``; a datetime or date arrives as
+    a string and is converted on first read (and kept converted). A malformed value is returned
+    as it came rather than losing the record.
+    """
+
+    __slots__ = ("convert", "name", "wire")
+
+    def __init__(self, attribute: AttributeSpec, convert: Callable[[Any], Any] | None) -> None:
+        self.name = attribute.name
+        self.wire = attribute.wire
+        self.convert = convert
+
+    def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return UNSET  # the class-level default
+        values = obj.__dict__
+        value = values.get(self.wire, UNSET)
+        if self.convert is not None and value.__class__ is str:
+            converted = self.convert(value)
+            if converted is not value:
+                values[self.wire] = converted
+            return converted
+        return value
+
+    def __set__(self, obj: Resource, value: Any) -> None:
+        obj.__dict__[self.wire] = value
+
+
 class LazyRelationship:
     """The class-level value of a relationship field: builds the handle on first read.
 
     Decoding keeps each record's raw ``relationships`` object and builds no handle (a prospect
-    has 20 relationships; most exports never read them). The first read builds the handle from
-    the raw object and stores it in the instance's ``__dict__``, which from then on shadows
-    this (non-data) descriptor.
+    has 20 relationships; most exports never read them). The first read builds the handle and
+    stores it in the instance's ``__dict__``, which from then on shadows this (non-data)
+    descriptor.
     """
 
     __slots__ = ("name", "target", "to_many", "wire")
@@ -95,7 +151,7 @@ class LazyRelationship:
 
     def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
         if obj is None:
-            return UNSET  # the class-level default, as for attribute fields
+            return UNSET
         values = obj.__dict__
         raw_relationships = values.get(RAW_RELATIONSHIPS_KEY)
         raw = raw_relationships.get(self.wire) if raw_relationships else None
@@ -106,19 +162,32 @@ class LazyRelationship:
         return handle
 
 
-def register_model(cls: type[R]) -> type[R]:
-    """Register a model class for its resource type, and give unset fields class-level defaults.
+def _value_converter(attribute: AttributeSpec) -> Callable[[Any], Any] | None:
+    from .._converter import lenient_date, lenient_datetime
 
-    attrs removes class attributes for its fields; putting ``UNSET`` (or ``None``) back lets the
-    converter build instances with only the fields a response carried, with no ``__init__`` call.
+    return {"datetime": lenient_datetime, "date": lenient_date}.get(attribute.kind)
+
+
+def register_model(cls: type[R]) -> type[R]:
+    """Register a model class for its resource type and install its field descriptors.
+
+    attrs removes class attributes for its fields; what goes back is a :class:`WireField` for
+    attributes stored under another name or converted on read, a :class:`LazyRelationship` for
+    relationships, and the default (``UNSET``) for the rest, which ``__dict__`` shadows when set.
     """
-    relationships = {r.name: r for r in cls.__resource_spec__.relationships}
+    spec = cls.__resource_spec__
+    attributes = {a.name: a for a in spec.attributes}
+    relationships = {r.name: r for r in spec.relationships}
     for field in attrs.fields(cls):
         if field.name in relationships:
             setattr(cls, field.name, LazyRelationship(relationships[field.name]))
+        elif (attribute := attributes.get(field.name)) is not None and (
+            attribute.name != attribute.wire or attribute.kind in ("datetime", "date")
+        ):
+            setattr(cls, field.name, WireField(attribute, _value_converter(attribute)))
         elif not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             setattr(cls, field.name, field.default)
-    MODELS[cls.__resource_spec__.type] = cls
+    MODELS[spec.type] = cls
     return cls
 
 

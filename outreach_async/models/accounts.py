@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .batches import Batch
@@ -27,7 +27,7 @@ __all__ = ["Account", "AccountNote"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Account(Resource):
     """A descriptor of a named company used to categorize prospects within an account-based sales
     approach.
@@ -633,7 +633,7 @@ class Account(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class AccountNote(Resource):
     """Notes related to accounts"""
 

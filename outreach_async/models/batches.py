@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .users import User
@@ -23,7 +23,7 @@ __all__ = ["Batch", "BatchItem", "ComplianceRequest", "Import"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Batch(Resource):
     """A group of records (Prospect, Account, etc.) in which the same particular action was
     performed.
@@ -130,7 +130,7 @@ class Batch(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class BatchItem(Resource):
     """A record associated with a batch in which a particular action was performed."""
 
@@ -173,7 +173,7 @@ class BatchItem(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Import(Resource):
     """An operation that imports data into Outreach
 
@@ -291,7 +291,7 @@ class Import(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class ComplianceRequest(Resource):
     """A regulatory request to delete or export an individual's PII."""
 

@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -29,7 +29,7 @@ __all__ = ["Call", "CallDisposition", "CallPurpose", "KaiaRecording", "KaiaVoice
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Call(Resource):
     """A log of an inbound or outbound call made with a prospect.
 
@@ -198,7 +198,7 @@ class Call(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class CallDisposition(Resource):
     """A ready-made collection of call dispositions that help categorize your call logs.
 
@@ -244,7 +244,7 @@ class CallDisposition(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class CallPurpose(Resource):
     """A ready-made collection of call purposes that help categorize your call logs.
 
@@ -287,7 +287,7 @@ class CallPurpose(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class KaiaRecording(Resource):
     """The ``kaiaRecording`` resource (no description in the spec)."""
 
@@ -376,7 +376,7 @@ class KaiaRecording(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class KaiaVoiceImport(Resource):
     """Import third party recording. Prerequisite is CreateCall API should be called before."""
 

@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .mail import Snippet, Template
@@ -25,7 +25,7 @@ __all__ = ["ContentCategory", "ContentCategoryMembership", "ContentCategoryOwner
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class ContentCategory(Resource):
     """Content can be grouped into content categories to help discoverability.
 
@@ -77,7 +77,7 @@ class ContentCategory(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class ContentCategoryMembership(Resource):
     """A record that maps content (e.g. a sequence) to a content category.
 
@@ -124,7 +124,7 @@ class ContentCategoryMembership(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class ContentCategoryOwnership(Resource):
     """A record that maps content categories to owners. This allows categories to be linked to one
     or more teams.

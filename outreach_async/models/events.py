@@ -14,7 +14,7 @@ from .._relationships import ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -30,7 +30,7 @@ __all__ = ["AuditLog", "Event", "Webhook"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Event(Resource):
     """Application events, capturing details around the initiator, recipient, etc.
 
@@ -136,7 +136,7 @@ class Event(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class AuditLog(Resource):
     """Audit log events are usually kept for 90 days.
 
@@ -288,7 +288,7 @@ class AuditLog(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Webhook(Resource):
     """A configurable notification that submits external JSON-API-formatted HTTP requests whenever
     resources are modified.

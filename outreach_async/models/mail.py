@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .content import ContentCategoryMembership
@@ -28,7 +28,7 @@ __all__ = ["MailAlias", "Mailbox", "Mailing", "Recipient", "Snippet", "Template"
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Mailing(Resource):
     """A representation of a platform-related email.
 
@@ -244,7 +244,7 @@ class Mailing(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Mailbox(Resource):
     """A representation of an email mailbox, used within the application for sending and syncing
     emails.
@@ -468,7 +468,7 @@ class Mailbox(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class MailAlias(Resource):
     """Alternative email name for a mailbox."""
 
@@ -509,7 +509,7 @@ class MailAlias(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Template(Resource):
     """A reusable template for building emails.
 
@@ -663,7 +663,7 @@ class Template(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Snippet(Resource):
     """A piece of an email to be reused in multiple messages.
 
@@ -733,7 +733,7 @@ class Snippet(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Recipient(Resource):
     """Record for a recipient for some communication, such as email
 

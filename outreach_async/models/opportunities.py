@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -25,7 +25,7 @@ __all__ = ["Opportunity", "OpportunityProspectRole", "OpportunityStage", "Produc
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Opportunity(Resource):
     """An opportunity for a sale or pending deal. Requires the Opportunities SKU to be enabled in
     order to have access. Please contact support for more assistance.
@@ -652,7 +652,7 @@ class Opportunity(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class OpportunityProspectRole(Resource):
     """A prospect's role and association with an opportunity
 
@@ -699,7 +699,7 @@ class OpportunityProspectRole(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class OpportunityStage(Resource):
     """The stage an opportunity is in. Requires the Opportunities SKU to be enabled in order to have
     access. Please contact support for more assistance.
@@ -754,7 +754,7 @@ class OpportunityStage(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Product(Resource):
     """Contains all the list of products and maintained by the admin.
 
@@ -1275,7 +1275,7 @@ class Product(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Purchase(Resource):
     """Contains all the list of products which are related to the accounts.
 

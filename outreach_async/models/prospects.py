@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -30,7 +30,7 @@ __all__ = ["EmailAddress", "PhoneNumber", "Prospect", "ProspectNote", "Stage"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Prospect(Resource):
     """A descriptor of a person.
 
@@ -851,7 +851,7 @@ class Prospect(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class ProspectNote(Resource):
     """Notes related to prospects"""
 
@@ -902,7 +902,7 @@ class ProspectNote(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class EmailAddress(Resource):
     """A prospect's email address
 
@@ -955,7 +955,7 @@ class EmailAddress(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class PhoneNumber(Resource):
     """A prospect's phone number
 
@@ -1014,7 +1014,7 @@ class PhoneNumber(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Stage(Resource):
     """A descriptor of the point in the process, used for categorizing Prospects.
 

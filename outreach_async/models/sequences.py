@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -31,7 +31,7 @@ __all__ = ["Ruleset", "Sequence", "SequenceState", "SequenceStep", "SequenceTemp
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Sequence(Resource):
     """Leverage emailing within Sequences to engage each individual persona more effectively, and
     queue up the right actions at the right time.
@@ -241,7 +241,7 @@ class Sequence(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class SequenceState(Resource):
     """A descriptor of a currently sequenced prospect, which includes relationships to its sequence,
     prospect and user.
@@ -398,7 +398,7 @@ class SequenceState(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class SequenceStep(Resource):
     """A descriptor of a single step within an automated sequence.
 
@@ -530,7 +530,7 @@ class SequenceStep(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class SequenceTemplate(Resource):
     """An object used to track which templates are in use by which sequence steps.
 
@@ -624,7 +624,7 @@ class SequenceTemplate(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Ruleset(Resource):
     """A reusable set of behaviors to be applied to Sequences
 

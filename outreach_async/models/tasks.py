@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -29,7 +29,7 @@ __all__ = ["Task", "TaskDisposition", "TaskPriority", "TaskPurpose"]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Task(Resource):
     """An item that requires action to complete.
 
@@ -270,7 +270,7 @@ class Task(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class TaskDisposition(Resource):
     """A collection of task dispositions that help categorize your tasks.
 
@@ -319,7 +319,7 @@ class TaskDisposition(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class TaskPriority(Resource):
     """A descriptor of importance used for categorizing Tasks."""
 
@@ -366,7 +366,7 @@ class TaskPriority(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class TaskPurpose(Resource):
     """A collection of task purposes that help categorize your tasks.
 

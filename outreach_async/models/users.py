@@ -14,7 +14,7 @@ from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from . import _converters as _conv
-from ._base import Resource, register_model
+from ._base import ON_SETATTR, Resource, register_model
 
 if TYPE_CHECKING:
     from .batches import Batch
@@ -26,7 +26,7 @@ __all__ = ["Duty", "Favorite", "OrgSetting", "Persona", "Profile", "Role", "Team
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class User(Resource):
     """The individual that uses the application. See https://developers.outreach.io/api/common-
     patterns/#invite-new-users for more information on inviting new users.
@@ -348,7 +348,7 @@ class User(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Team(Resource):
     """A descriptor of a group of users.
 
@@ -433,7 +433,7 @@ class Team(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Role(Resource):
     """Where you fall within your organization's structure.
 
@@ -476,7 +476,7 @@ class Role(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Profile(Resource):
     """Controls what you can see and do within Outreach
 
@@ -515,7 +515,7 @@ class Profile(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Persona(Resource):
     """A descriptor of a person, used for categorizing Prospects.
 
@@ -557,7 +557,7 @@ class Persona(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Duty(Resource):
     """An Outreach-suggested role or job duty played by a user in their organization."""
 
@@ -584,7 +584,7 @@ class Duty(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class Favorite(Resource):
     """A record (Prospect, Account, Sequence, etc.) favorited by a particular user.
 
@@ -631,7 +631,7 @@ class Favorite(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False)
+@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
 class OrgSetting(Resource):
     """The collection of settings for an Org."""
 

@@ -8,7 +8,9 @@ operations its endpoint has: asking for one the endpoint lacks raises
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import builtins
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from yarl import URL
@@ -191,10 +193,14 @@ class Repository(Generic[R]):
         context.add_primary([model])
         return model  # type: ignore[return-value]
 
-    async def _page(self, url: URL) -> Page[R]:
+    async def _page(self, url: URL) -> Callable[[], Page[R]]:
         response = await self._core.send(Request.get(url, operation=f"{self.spec.path}.list"))
-        items, document, context = decode_collection(response.body, self.model, self._context)
-        context.add_primary(items)  # type: ignore[arg-type]
+        return functools.partial(self._decode_page, response.body, url)
+
+    def _decode_page(self, body: bytes, url: URL) -> Page[R]:
+        # Collection models are not indexed in the identity map: a model a caller keeps would
+        # otherwise keep its whole page alive (and memory bounded to two pages is the promise).
+        items, document, context = decode_collection(body, self.model, self._context)
         return Page(items, document.links, document.meta, url, context)
 
     def _context(self, included: list[dict[str, Any]]) -> ResponseContext:
@@ -215,11 +221,19 @@ class Repository(Generic[R]):
     ) -> Paginator[R]:
         """A lazy collection (no I/O until iterated); arguments are validated now."""
         self._require("list")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise QueryError(f"limit must be a non-negative integer, got {limit!r}")
         params = _query.build_list_params(
-            self.spec, filter=filter, sort=sort, include=include, fields=fields,
-            page_size=page_size, count=count, specs=_all_specs(),
+            self.spec,
+            filter=filter,
+            sort=sort,
+            include=include,
+            fields=fields,
+            page_size=page_size,
+            count=count,
+            specs=_all_specs(),
         )
         return Paginator(self._page, self.url.with_query(params), limit=limit)
 
@@ -236,9 +250,13 @@ class Repository(Generic[R]):
     ) -> R:
         """One resource by id."""
         self._require("get")
-        params = _query.build_get_params(self.spec, include=include, fields=fields, specs=_all_specs())
+        params = _query.build_get_params(
+            self.spec, include=include, fields=fields, specs=_all_specs()
+        )
         url = self._member_url(id).with_query(params)
-        return self._one(await self._send_document(Request.get(url, operation=f"{self.spec.path}.get")))
+        return self._one(
+            await self._send_document(Request.get(url, operation=f"{self.spec.path}.get"))
+        )
 
     # ------------------------------------------------------------------ writing
 
@@ -249,11 +267,18 @@ class Repository(Generic[R]):
             raise QueryError(f"{self.spec.path}.create takes a {self.model.__name__}")
         wire = resource_to_wire(resource, for_write=True)
         document = build_resource_document(
-            self.spec.type, attributes=wire.get("attributes"),
-            relationships=wire.get("relationships"), meta=meta,
+            self.spec.type,
+            attributes=wire.get("attributes"),
+            relationships=wire.get("relationships"),
+            meta=meta,
         )
-        request = Request("POST", self.url, dumps(document), idempotent=False,
-                          operation=f"{self.spec.path}.create")
+        request = Request(
+            "POST",
+            self.url,
+            dumps(document),
+            idempotent=False,
+            operation=f"{self.spec.path}.create",
+        )
         return self._one(await self._send_document(request))
 
     async def update(self, id_or_resource: int | R, /, **changes: Any) -> R:
@@ -276,8 +301,9 @@ class Repository(Generic[R]):
         document = build_resource_document(
             self.spec.type, id_=id_, attributes=attributes, relationships=relationships
         )
-        request = Request("PATCH", self._member_url(id_), dumps(document),
-                          operation=f"{self.spec.path}.update")
+        request = Request(
+            "PATCH", self._member_url(id_), dumps(document), operation=f"{self.spec.path}.update"
+        )
         return self._one(await self._send_document(request))
 
     def _changes_to_wire(self, changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -299,7 +325,7 @@ class Repository(Generic[R]):
                 )
         return attributes, relationships
 
-    def _writable_names(self) -> list[str]:
+    def _writable_names(self) -> builtins.list[str]:
         return [a.name for a in self.spec.attributes if not a.read_only] + [
             r.name for r in self.spec.relationships if not r.read_only
         ]
@@ -307,7 +333,9 @@ class Repository(Generic[R]):
     async def delete(self, id: int) -> None:
         """DELETE one resource (204)."""
         self._require("delete")
-        await self._core.send(Request("DELETE", self._member_url(id), operation=f"{self.spec.path}.delete"))
+        await self._core.send(
+            Request("DELETE", self._member_url(id), operation=f"{self.spec.path}.delete")
+        )
 
     # ------------------------------------------------------------------ actions
 
@@ -322,8 +350,10 @@ class Repository(Generic[R]):
             + (f" (it offers: {', '.join(offered)})" if offered else " (it has no actions)")
         )
 
-    def _action_params(self, action: ActionSpec, params: Mapping[str, Any]) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
+    def _action_params(
+        self, action: ActionSpec, params: Mapping[str, Any]
+    ) -> builtins.list[tuple[str, str]]:
+        out: builtins.list[tuple[str, str]] = []
         for name, value in params.items():
             wire = snake_to_camel(name)
             if action.params and wire not in action.params and name not in action.params:
@@ -344,15 +374,16 @@ class Repository(Generic[R]):
         url = (self._member_url(id) / "actions" / action.name).with_query(
             self._action_params(action, params)
         )
-        request = Request("POST", url, idempotent=action.idempotent,
-                          operation=f"{self.spec.path}.{action.name}")
+        request = Request(
+            "POST", url, idempotent=action.idempotent, operation=f"{self.spec.path}.{action.name}"
+        )
         return self._one(await self._send_document(request))
 
     # ------------------------------------------------------------------ resolving handles
 
     async def resolve(
         self, handles: Iterable[ToOne[R] | None], *, missing: str = "raise"
-    ) -> list[R | None]:
+    ) -> builtins.list[R | None]:
         """Resolve many to-one handles with as few requests as possible, in input order.
 
         Handles whose response ``included`` the resource cost nothing; the other ids are fetched
@@ -364,7 +395,7 @@ class Repository(Generic[R]):
             raise QueryError('missing must be "raise" or "none"')
         handle_list = list(handles)
         found: dict[int, R] = {}
-        wanted: list[int] = []
+        wanted: builtins.list[int] = []
         for handle in handle_list:
             if handle is None or handle.id is None or handle.id in found:
                 continue
@@ -380,12 +411,18 @@ class Repository(Generic[R]):
         absent = [i for i in wanted if i not in found]
         if absent and missing == "raise":
             raise MissingResourcesError(self.spec.type, absent)
-        return [found.get(h.id) if h is not None and h.id is not None else None for h in handle_list]
+        return [
+            found.get(h.id) if h is not None and h.id is not None else None for h in handle_list
+        ]
 
 
 def _from_included(handle: ToOne[Any]) -> Resource | None:
     context = handle._context
-    return context.included(handle.type, handle.id) if context is not None and handle.id is not None else None  # type: ignore[arg-type]
+    return (
+        context.included(handle.type, handle.id)
+        if context is not None and handle.id is not None
+        else None
+    )
 
 
 # Outreach serves at most 1000 records per page; beyond ~6000 characters of ids a URL risks

@@ -39,12 +39,23 @@ class ComplianceRequestRepository(Repository["ComplianceRequest"]):
                 "request_object_email": request_object_email,
             },
         )
-        request = Request("POST", self.url, dumps(document), idempotent=False,
-                          operation="complianceRequests.create")
+        request = Request(
+            "POST",
+            self.url,
+            dumps(document),
+            idempotent=False,
+            operation="complianceRequests.create",
+        )
         answer = parse_document((await self._core.send(request)).body)
-        batch_id = answer.data.get("batch_compliance_request_id") if isinstance(answer.data, dict) else None
+        batch_id = (
+            answer.data.get("batch_compliance_request_id")
+            if isinstance(answer.data, dict)
+            else None
+        )
         if not isinstance(batch_id, str):
-            raise ResponseFormatError("the answer to a compliance request had no batch_compliance_request_id")
+            raise ResponseFormatError(
+                "the answer to a compliance request had no batch_compliance_request_id"
+            )
         return batch_id
 
     def for_batch(self, batch_id: str) -> Paginator[ComplianceRequest]:

@@ -26,7 +26,8 @@ class TaskRepository(Repository["Task"]):
         """Complete the task; ``completion_action`` ``finish_no_reply``/``finish_replied``
         finishes its sequence state, anything else advances it."""
         return await self.action(
-            id, "markComplete",
+            id,
+            "markComplete",
             **_given(completion_note=completion_note, completion_action=completion_action),
         )
 
@@ -34,7 +35,9 @@ class TaskRepository(Repository["Task"]):
         self, id: int, *, due_at: dt.datetime | None = None, mark_as_urgent: bool | None = None
     ) -> Task:
         """Push the due date (by default to one day after max(now, dueAt))."""
-        return await self.action(id, "snooze", **_given(due_at=due_at, mark_as_urgent=mark_as_urgent))
+        return await self.action(
+            id, "snooze", **_given(due_at=due_at, mark_as_urgent=mark_as_urgent)
+        )
 
     async def reschedule(self, id: int, *, due_at: dt.datetime) -> Task:
         """Move the task to a new due date."""
@@ -58,7 +61,9 @@ class TaskRepository(Repository["Task"]):
     ) -> Task:
         """Log an in-person meeting for the task."""
         return await self.action(
-            id, "logMeetInPerson", task_disposition_id=task_disposition_id,
+            id,
+            "logMeetInPerson",
+            task_disposition_id=task_disposition_id,
             **_given(task_purpose_id=task_purpose_id, completion_note=completion_note),
         )
 
@@ -70,7 +75,9 @@ class TaskRepository(Repository["Task"]):
         """Replace the task's note."""
         return await self.action(id, "updateNote", note=note)
 
-    async def update_opportunity_association(self, id: int, *, opportunity_association: str) -> Task:
+    async def update_opportunity_association(
+        self, id: int, *, opportunity_association: str
+    ) -> Task:
         """Change which opportunity the task is associated with."""
         return await self.action(
             id, "updateOpportunityAssociation", opportunity_association=opportunity_association

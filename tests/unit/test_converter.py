@@ -25,8 +25,9 @@ from outreach_async._types import UNSET, Ref
 from outreach_async.models import MODELS, Account, Call, Event, Prospect, Resource
 
 ms_datetimes = st.datetimes(
-    min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1),
-    timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=-8))]),
+    min_value=dt.datetime(1990, 1, 1),
+    max_value=dt.datetime(2100, 1, 1),
+    timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-8))]),
 ).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
 text = st.text(max_size=20)
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text
@@ -34,10 +35,14 @@ json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text
 
 def value_strategy(attribute: AttributeSpec) -> st.SearchStrategy[Any]:
     kinds: dict[str, st.SearchStrategy[Any]] = {
-        "string": text, "integer": st.integers(-(2**53), 2**53),
-        "number": st.floats(allow_nan=False, allow_infinity=False), "boolean": st.booleans(),
-        "datetime": ms_datetimes, "date": st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)),
-        "array": st.lists(text, max_size=3), "object": st.dictionaries(text, json_scalars, max_size=3),
+        "string": text,
+        "integer": st.integers(-(2**53), 2**53),
+        "number": st.floats(allow_nan=False, allow_infinity=False),
+        "boolean": st.booleans(),
+        "datetime": ms_datetimes,
+        "date": st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)),
+        "array": st.lists(text, max_size=3),
+        "object": st.dictionaries(text, json_scalars, max_size=3),
         "any": json_scalars,
     }
     return st.none() | kinds[attribute.kind]
@@ -58,11 +63,19 @@ def models(draw: st.DrawFn, cls: type[Resource]) -> Resource:
         else:
             values[rel.name] = ToOne(rel.target, draw(st.none() | st.integers(1, 10**6)))
     model = cls(**values)
-    model.extra.update(draw(st.dictionaries(st.from_regex(r"zz[a-z]{1,6}", fullmatch=True), json_scalars, max_size=2)))
+    model.extra.update(
+        draw(
+            st.dictionaries(
+                st.from_regex(r"zz[a-z]{1,6}", fullmatch=True), json_scalars, max_size=2
+            )
+        )
+    )
     return model
 
 
-@pytest.mark.parametrize("cls", sorted(MODELS.values(), key=lambda c: c.__name__), ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", sorted(MODELS.values(), key=lambda c: c.__name__), ids=lambda c: c.__name__
+)
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_round_trip_model_to_document_to_model(cls: type[Resource], data: st.DataObject) -> None:
@@ -87,11 +100,17 @@ def test_fields_the_response_did_not_carry_read_as_unset_and_nulls_as_none() -> 
 
 def test_datetimes_are_timezone_aware_whatever_the_wire_form() -> None:
     account = structure_resource(
-        {"type": "account", "id": 1,
-         "attributes": {"createdAt": "2017-01-01T00:00:00", "updatedAt": "2024-07-26T06:27:17.000Z"}},
+        {
+            "type": "account",
+            "id": 1,
+            "attributes": {
+                "createdAt": "2017-01-01T00:00:00",
+                "updatedAt": "2024-07-26T06:27:17.000Z",
+            },
+        },
         Account,
     )
-    assert account.created_at == dt.datetime(2017, 1, 1, tzinfo=dt.timezone.utc)
+    assert account.created_at == dt.datetime(2017, 1, 1, tzinfo=dt.UTC)
     assert isinstance(account.updated_at, dt.datetime)
     assert account.updated_at.tzinfo is not None
     assert format_datetime(account.updated_at) == "2024-07-26T06:27:17.000Z"
@@ -107,7 +126,8 @@ def test_datetime_wire_form_round_trips_at_millisecond_precision(value: dt.datet
 
 def test_unknown_attributes_and_relationships_are_kept_and_written_back() -> None:
     raw = {
-        "type": "prospect", "id": 3,
+        "type": "prospect",
+        "id": 3,
         "attributes": {"firstName": "A", "brandNewField": {"x": 1}},
         "relationships": {"brandNewRel": {"data": {"type": "widget", "id": 9}}},
     }
@@ -120,19 +140,28 @@ def test_unknown_attributes_and_relationships_are_kept_and_written_back() -> Non
 
 
 def test_custom_fields_are_readable_and_writable() -> None:
-    prospect = structure_resource({"type": "prospect", "id": 1, "attributes": {"custom7": "gold"}}, Prospect)
+    prospect = structure_resource(
+        {"type": "prospect", "id": 1, "attributes": {"custom7": "gold"}}, Prospect
+    )
     assert prospect.custom7 == "gold"
     prospect.custom150 = "x"
-    assert resource_to_wire(prospect, ["custom150"], for_write=True)["attributes"] == {"custom150": "x"}
+    assert resource_to_wire(prospect, ["custom150"], for_write=True)["attributes"] == {
+        "custom150": "x"
+    }
 
 
 def test_relationships_with_data_links_only_or_meta_only_are_all_legal() -> None:
     raw = {
-        "type": "prospect", "id": 1,
+        "type": "prospect",
+        "id": 1,
         "relationships": {
             "account": {"data": {"type": "account", "id": 5}},
             "owner": {"data": None},
-            "calls": {"links": {"related": "https://api.outreach.io/api/v2/calls?filter%5Bprospect%5D%5Bid%5D=1"}},
+            "calls": {
+                "links": {
+                    "related": "https://api.outreach.io/api/v2/calls?filter%5Bprospect%5D%5Bid%5D=1"
+                }
+            },
             "stage": {"meta": {"note": "meta only"}},
             "opportunities": {"data": [{"type": "opportunity", "id": 2}], "meta": {"count": 1}},
         },
@@ -153,8 +182,12 @@ def test_relationships_with_data_links_only_or_meta_only_are_all_legal() -> None
 
 
 def test_read_only_attributes_are_never_sent() -> None:
-    prospect = Prospect(first_name="Sally", name="Sally Smith", click_count=3,
-                        created_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    prospect = Prospect(
+        first_name="Sally",
+        name="Sally Smith",
+        click_count=3,
+        created_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    )
     wire = resource_to_wire(prospect, for_write=True)
     assert wire["attributes"] == {"firstName": "Sally"}
 
@@ -175,7 +208,11 @@ def test_relationship_fields_accept_models_refs_ids_and_none() -> None:
 
 def test_changed_fields_compares_with_the_decoded_values() -> None:
     prospect = structure_resource(
-        {"type": "prospect", "id": 1, "attributes": {"firstName": "A", "lastName": "B", "tags": ["x"]}},
+        {
+            "type": "prospect",
+            "id": 1,
+            "attributes": {"firstName": "A", "lastName": "B", "tags": ["x"]},
+        },
         Prospect,
     )
     assert prospect.changed_fields() == []
@@ -186,14 +223,20 @@ def test_changed_fields_compares_with_the_decoded_values() -> None:
 
 def test_events_carry_updated_at() -> None:
     event = structure_resource(
-        {"type": "event", "id": 1, "attributes": {"name": "prospect_updated", "updatedAt": "2017-01-01T00:00:00"}},
+        {
+            "type": "event",
+            "id": 1,
+            "attributes": {"name": "prospect_updated", "updatedAt": "2017-01-01T00:00:00"},
+        },
         Event,
     )
-    assert event.updated_at == dt.datetime(2017, 1, 1, tzinfo=dt.timezone.utc)
+    assert event.updated_at == dt.datetime(2017, 1, 1, tzinfo=dt.UTC)
 
 
 def test_a_malformed_datetime_is_kept_rather_than_losing_the_record() -> None:
-    account = structure_resource({"type": "account", "id": 1, "attributes": {"createdAt": "soon"}}, Account)
+    account = structure_resource(
+        {"type": "account", "id": 1, "attributes": {"createdAt": "soon"}}, Account
+    )
     assert account.created_at == "soon"
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of outreach-async: ``nox -s bench`` (or ``python -m benchmarks --quick``)."""
