@@ -91,6 +91,6 @@ def build_app(
     app = web.Application(middlewares=middlewares, client_max_size=64 * 1024**2)
     add_oauth_routes(app, authority)
     handler = ApiHandler(backend, config.default_page_size, default_user=authority.user_id)
-    app.router.add_route("*", API_PREFIX, handler)
-    app.router.add_route("*", API_PREFIX + "/{tail:.*}", handler)
+    app.router.add_route("*", API_PREFIX, handler.handle)
+    app.router.add_route("*", API_PREFIX + "/{tail:.*}", handler.handle)
     return app

@@ -85,7 +85,8 @@ class ApiHandler:
         self.default_page_size = default_page_size
         self.default_user = default_user
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Answer one request (JSON:API errors included)."""
         try:
             return await self._dispatch(request)
         except ApiError as error:
