@@ -308,7 +308,7 @@ def _create_task(
         prospect = backend.store.get("prospect", subject)
         relationships["prospect"] = subject
         relationships["account"] = (prospect or {}).get("relationships", {}).get("account")
-    elif isinstance(subject, dict):
+    elif isinstance(subject, dict) and subject["type"] == "account":
         relationships["account"] = subject["id"]
 
 

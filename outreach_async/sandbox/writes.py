@@ -197,9 +197,9 @@ def _relationship_value(
     types = POLYMORPHIC.get((source_type, plan.wire), (plan.target,))
     if plan.storage == "to_one":
         found = _identifier(data, types, store, f"{pointer}/data")
-        if found is None or (len(types) == 1 and found[0] == plan.target):
+        if found is None or found[0] == plan.target:
             return None if found is None else found[1]
-        return {"type": found[0], "id": found[1]}
+        return {"type": found[0], "id": found[1]}  # polymorphic, not the spec's target type
     if not isinstance(data, list):
         raise validation_error("A to-many relationship's data must be a list.", f"{pointer}/data")
     ids = [_identifier(item, types, store, f"{pointer}/data/{i}") for i, item in enumerate(data)]
