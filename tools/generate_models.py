@@ -158,6 +158,15 @@ EXTRA_ATTRIBUTES: dict[str, tuple[JSON, ...]] = {
     ),
 }
 
+READONLY_BADGE = "<img src=https://developers.outreach.io/badges/readonly.svg>"
+
+# Relationships the source document shows although the OpenAPI omits them: common-patterns
+# "Save Snippets and Templates" renders a template's mailings and tasks as links-only
+# related collections (``/mailings?filter[template][id]=1``).
+EXTRA_RELATIONSHIPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "template": (("mailings", "mailing"), ("tasks", "task")),
+}
+
 # Attributes whose wire name is not the OpenAPI's: compliance requests are written snake_case
 # (common-patterns "Create Compliance Requests"), whatever the OpenAPI's camelCase says.
 WIRE_RENAMES: dict[tuple[str, str], str] = {
@@ -531,11 +540,23 @@ def parse_filter_attributes(text: str) -> tuple[str, ...]:
 def build_relationships(
     type_: str, schema: JSON | None, hyper_defs: JSON, by_name: Mapping[str, Any]
 ) -> tuple[Relationship, ...]:
-    props: JSON = (schema or {}).get("properties", {})
+    props: JSON = dict((schema or {}).get("properties", {}))
+    for wire, target in EXTRA_RELATIONSHIPS.get(type_, ()):
+        props.setdefault(wire, _links_only_relationship(type_, wire))
+        links_only = {"data": False, "type": "array", "items": {"$ref": f"#/definitions/{target}"}}
+        hyper_defs = {**hyper_defs, wire: hyper_defs.get(wire, links_only)}
     return tuple(
         build_relationship(type_, wire, prop, hyper_defs.get(wire), by_name)
-        for wire, prop in props.items()
+        for wire, prop in sorted(props.items())
     )
+
+
+def _links_only_relationship(type_: str, wire: str) -> JSON:
+    # The shape the OpenAPI gives a read-only links-only to-many relationship.
+    return {
+        "description": f"{READONLY_BADGE}\n\nThe {wire} associated with the {type_}.",
+        "properties": {"links": {"properties": {"related": {"format": "uri", "type": "string"}}}},
+    }
 
 
 # -- operations and actions ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from .._relationships import to_many_handle, to_one_handle
+from .._relationships import ToMany, ToOne, to_many_handle, to_one_handle
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 
@@ -41,6 +41,13 @@ CONTEXT_KEY = "_outreach_context"
 RESERVED_KEYS = frozenset(
     {"id", "extra", "meta", DECODED_KEY, SNAPSHOT_KEY, RAW_RELATIONSHIPS_KEY, CONTEXT_KEY}
 )
+
+
+def _empty_handle(value: Any) -> bool:
+    # null to-one relationships and to-many ones without ids only add noise to a repr
+    return (isinstance(value, ToOne) and value.id is None) or (
+        isinstance(value, ToMany) and not value.ids
+    )
 
 
 def remember_original(instance: Any, attribute: Any, value: Any) -> Any:
@@ -85,7 +92,7 @@ class Resource:
         shown = [f"id={self.id!r}"]
         for field in attrs.fields(type(self))[3:]:
             value = getattr(self, field.name)
-            if value is not UNSET and value is not None:
+            if value is not UNSET and value is not None and not _empty_handle(value):
                 shown.append(f"{field.name}={value!r}")
         if self.extra:
             shown.append(f"extra={self.extra!r}")

@@ -555,10 +555,12 @@ class Template(Resource):
             RelationshipSpec(name="content_category_memberships", wire="contentCategoryMemberships", target="contentCategoryMembership", to_many=True, filterable=False, filter_attributes=()),
             RelationshipSpec(name="creator", wire="creator", target="user", read_only=True),
             RelationshipSpec(name="favorites", wire="favorites", target="favorite", to_many=True),
+            RelationshipSpec(name="mailings", wire="mailings", target="mailing", to_many=True, read_only=True, links_only=True),
             RelationshipSpec(name="owner", wire="owner", target="user"),
             RelationshipSpec(name="recipients", wire="recipients", target="recipient", to_many=True, read_only=True),
             RelationshipSpec(name="sequence_templates", wire="sequenceTemplates", target="sequenceTemplate", to_many=True, read_only=True, filterable=False, filter_attributes=()),
             RelationshipSpec(name="stats_target", wire="statsTarget", target="template"),
+            RelationshipSpec(name="tasks", wire="tasks", target="task", to_many=True, read_only=True, links_only=True),
             RelationshipSpec(name="updater", wire="updater", target="user", read_only=True),
         ),
         operations=frozenset({"create", "delete", "get", "list", "update"}),
@@ -640,6 +642,8 @@ class Template(Resource):
     favorites: ToMany[Favorite] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_favorite
     )
+    #: The mailings associated with the template.
+    mailings: ToMany[Mailing] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_mailing)
     #: The owner of the template. You can use only the attribute id to filter templates by owner
     #: (e.g. filter[owner][id]=X).
     owner: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
@@ -657,6 +661,8 @@ class Template(Resource):
     stats_target: ToOne[Template] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_template
     )
+    #: The tasks associated with the template.
+    tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
     #: The creator of the template. You can use only the attribute id to filter templates by updater
     #: (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
