@@ -1,0 +1,67 @@
+"""Bulk export and incremental sync: any resource to JSON Lines or CSV, exactly once.
+
+```python
+from outreach_async import OutreachClient
+from outreach_async.export import SQLiteCheckpointStore, export_resource
+
+async with OutreachClient(token) as outreach:
+    store = SQLiteCheckpointStore("sync.db")
+    result = await export_resource(outreach, "prospects", "prospects.jsonl", checkpoint=store)
+```
+
+- **Records.** One JSON object per line: ``type``, ``id``, the attributes by their API
+  (camelCase) names, each relationship as the target id or a list of ids; timestamps in the
+  API's millisecond UTC form. CSV has a fixed header from the resource's spec. See
+  :mod:`outreach_async.export._records` for the exact, stable shape.
+- **Order and resume.** Records are read in ascending ``updatedAt`` (the resource's
+  watermark; ``id`` for the few resources the API cannot filter by time), filtered
+  ``updatedAt >= watermark``. The API's lower bound is inclusive, so the checkpoint keeps the
+  ids already written at the watermark and skips them on resume.
+- **Exactly once.** Records are appended, the file is ``fsync``\\ed, and only then does the
+  checkpoint move (recording the file's byte offset). A re-run cuts the file back to that
+  offset and resumes: ``kill -9`` at any moment, then a re-run, leaves each record in the file
+  exactly once. A record changed *during* a run is read again later as its new version (it
+  has a newer ``updatedAt``); ask ``dedupe=True`` for a one-off export that writes each id once.
+- **Partitions.** ``partitions=N`` splits the range into N spans streamed concurrently through
+  the one client (one rate limiter); ``partition="i/N"`` runs one share for fleets, with a
+  shared :class:`RedisCheckpointStore` (and the Redis rate limiter).
+"""
+
+from ._checkpoint import (
+    CheckpointError,
+    CheckpointStore,
+    MemoryCheckpointStore,
+    SQLiteCheckpointStore,
+    checkpoint_key,
+)
+from ._engine import ExportResult, ProgressCallback, export_resource
+from ._output import FileOutput, Output, OutputMismatchError, StreamOutput
+from ._plan import Share, parse_share
+from ._progress import ProgressBar
+from ._records import Format, RecordEncoder, csv_columns
+from ._redis_store import RedisCheckpointStore
+from ._resources import UnknownResourceError, resolve_resource
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointStore",
+    "ExportResult",
+    "FileOutput",
+    "Format",
+    "MemoryCheckpointStore",
+    "Output",
+    "OutputMismatchError",
+    "ProgressBar",
+    "ProgressCallback",
+    "RecordEncoder",
+    "RedisCheckpointStore",
+    "SQLiteCheckpointStore",
+    "Share",
+    "StreamOutput",
+    "UnknownResourceError",
+    "checkpoint_key",
+    "csv_columns",
+    "export_resource",
+    "parse_share",
+    "resolve_resource",
+]

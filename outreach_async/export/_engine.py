@@ -1,0 +1,482 @@
+"""``export_resource``: stream a collection to JSON Lines or CSV, exactly once, resumable.
+
+The flow: plan spans of cursor values (one, or ``partitions`` of them), stream each span
+through the one client (so one rate limiter and one connection budget) in ascending cursor
+order, encode each page, and hand it to a single writer task through a bounded queue. The
+writer appends to the output and, at most every ``commit_interval`` seconds and at the end,
+``fsync``\\s the output and *then* saves the checkpoint (span states plus the output's byte
+offset). A re-run first cuts the output back to that offset, so whatever was written after the
+last checkpoint (a torn line after ``kill -9`` included) is dropped and written again once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import attrs
+
+from outreach_async import OutreachClient, Paginator, QueryError, Range, Resource
+
+from ._checkpoint import CheckpointStore, Document, MemoryCheckpointStore, checkpoint_key
+from ._output import FileOutput, Output, StreamOutput
+from ._plan import Base, Share, Span, Verdict, parse_share, plan_spans, run_start
+from ._records import Format, RecordEncoder
+from ._resources import (
+    Cursor,
+    CursorValue,
+    choose_cursor,
+    cursor_bound,
+    resolve_fields,
+    resolve_resource,
+)
+from ._runs import Coordinator, FleetRun, LocalRun, RunStart
+
+if TYPE_CHECKING:
+    from outreach_async._schema import ResourceSpec
+
+__all__ = ["ExportResult", "ProgressCallback", "export_resource"]
+
+#: called with (records written by this run, total expected or None) as the export goes
+ProgressCallback = Callable[[int, "int | None"], None]
+Sink = str | os.PathLike[str] | BinaryIO | Output
+
+
+@attrs.frozen
+class ExportResult:
+    """What an export did."""
+
+    #: the resource's path (``prospects``)
+    resource: str
+    #: records written by this run
+    records: int
+    #: the output's path (absolute) or ``"-"``
+    output: str
+    #: bytes in the output after the run
+    offset: int
+    #: spans (partitions) this process streamed
+    spans: int
+    #: whether this run continued one that an earlier process started
+    resumed: bool
+    #: where the next run of this sync starts: an aware datetime (``updatedAt``), an id for
+    #: resources read in id order, None before the first record or in a fleet
+    watermark: dt.datetime | int | None
+    #: the server's count of the records this run expected, when it was asked
+    total: int | None
+    #: wall-clock seconds
+    elapsed: float
+    #: records that came below their span's watermark (the server did not sort as asked)
+    out_of_order: int = 0
+    #: records every run of this sync has written (with a checkpoint store)
+    exported: int = 0
+    #: fleet: this share is done and waits for the other shares of its run
+    waiting: bool = False
+
+
+@attrs.define
+class _Batch:
+    index: int
+    data: bytes
+    count: int
+    snapshot: Document
+
+
+_END = object()
+
+
+class _Export:
+    """The state of one export call (see :func:`export_resource`)."""
+
+    def __init__(
+        self,
+        client: OutreachClient,
+        model: type[Resource],
+        *,
+        fmt: Format,
+        filter: Mapping[str, object],
+        since: CursorValue | None,
+        until: CursorValue | None,
+        fields: tuple[str, ...] | None,
+        page_size: int,
+        partitions: int,
+        dedupe: bool,
+        commit_interval: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.spec = model.__resource_spec__
+        self.repository = client.repository(model)
+        self.cursor: Cursor = choose_cursor(self.spec)
+        self.filter = dict(filter)
+        self.since, self.until = since, until
+        self.fields = fields
+        self.page_size = page_size
+        self.partitions = partitions
+        self.encoder = RecordEncoder(self.spec, fields, fmt)
+        self.dedupe: set[int] | None = set() if dedupe else None
+        self.commit_interval = commit_interval
+        self.clock = clock
+        self.snapshots: dict[int, Document] = {}
+        self.written = 0
+        self.total: int | None = None
+        self.progress: ProgressCallback | None = None
+        self.base: Base | None = None
+
+    # -------------------------------------------------------------- queries
+
+    def request_fields(self) -> dict[str, list[str]] | None:
+        if self.fields is None:
+            return None
+        wanted = list(self.fields)
+        if self.cursor.is_time and self.cursor.wire not in wanted:
+            wanted.append(self.cursor.wire)  # needed to follow the watermark; not written
+        return {self.spec.type: wanted}
+
+    def listing(
+        self, lo: CursorValue | None, hi: CursorValue | None, *, descending: bool = False
+    ) -> Paginator[Any]:
+        filter = dict(self.filter)
+        if lo is not None or hi is not None:
+            to_filter = self.cursor.filter_value
+            filter[self.cursor.name] = Range(
+                None if lo is None else to_filter(lo), None if hi is None else to_filter(hi)
+            )
+        return self.repository.list(
+            filter=filter,
+            sort=("-" if descending else "") + self.cursor.wire,
+            fields=self.request_fields(),
+            page_size=self.page_size,
+        )
+
+    def identity(self) -> Document:
+        """What makes two exports the same sync: the resource, its filter, the fields."""
+        url = self.repository.list(filter=self.filter).url
+        return {
+            "resource": self.spec.type,
+            "query": {
+                "filter": sorted(url.query.items()),
+                "fields": None if self.fields is None else sorted(self.fields),
+            },
+        }
+
+    # -------------------------------------------------------------- planning
+
+    async def plan(self, base: Base) -> list[Span]:
+        first = last = None
+        if self.partitions > 1:
+            start, _ = run_start(base, self.since)
+            first, last = await asyncio.gather(self._edge(start, False), self._edge(start, True))
+        return plan_spans(
+            base=base,
+            since=self.since,
+            until=self.until,
+            first=first,
+            last=last,
+            count=self.partitions if first is not None else 1,
+        )
+
+    async def _edge(self, start: CursorValue | None, descending: bool) -> CursorValue | None:
+        """The lowest (or highest) cursor value present: one small request."""
+        listing = self.listing(start, self.until, descending=descending)
+        found = await listing.first()
+        return None if found is None else self.cursor.value_of(found)
+
+    async def count_total(self, spans: Sequence[Span]) -> None:
+        """The server's count of the records the open spans will read (for the ETA)."""
+
+        async def one(span: Span) -> int:
+            return await self.listing(span.resume_from, span.hi).count()
+
+        try:
+            counts = await asyncio.gather(*(one(s) for s in spans))
+        except Exception:  # the ETA is a nicety: a server without counts loses only that
+            return
+        self.total = sum(counts)
+        self._report()
+
+    # -------------------------------------------------------------- streaming
+
+    async def stream(self, index: int, span: Span, queue: asyncio.Queue[Any]) -> None:
+        """Read one span in ascending cursor order and queue its pages, encoded."""
+        pages = self.listing(span.resume_from, span.hi).pages()
+        try:
+            async for page in pages:
+                keep, stop = self.select(span, page.items)
+                span.written += len(keep)
+                data = self.encoder.encode(keep) if keep else b""
+                await queue.put(_Batch(index, data, len(keep), span.snapshot()))
+                if stop:
+                    break
+        finally:
+            await _close(pages)  # cancels the paginator's prefetch when we stop early
+        span.done = True
+        await queue.put(_Batch(index, b"", 0, span.snapshot()))
+
+    def select(self, span: Span, models: Sequence[Resource]) -> tuple[list[Resource], bool]:
+        """The models of a page to write, and whether the span's stream is over."""
+        value_of = self.cursor.value_of
+        keep: list[Resource] = []
+        for model in models:
+            verdict = span.judge(value_of(model), model.id)
+            if verdict is Verdict.STOP:
+                return keep, True
+            if verdict is Verdict.WRITE and self._first_time(model.id):
+                keep.append(model)
+        return keep, False
+
+    def _first_time(self, id_: int | None) -> bool:
+        if self.dedupe is None or id_ is None:
+            return True
+        if id_ in self.dedupe:
+            return False
+        self.dedupe.add(id_)
+        return True
+
+    async def work(self, pending: list[tuple[int, Span]], queue: asyncio.Queue[Any]) -> None:
+        """One worker: streams spans from ``pending`` until none is left."""
+        while pending:
+            index, span = pending.pop(0)
+            await self.stream(index, span, queue)
+
+    # -------------------------------------------------------------- writing
+
+    async def write(
+        self, queue: asyncio.Queue[Any], output: Output, run: Coordinator, exported: int
+    ) -> int:
+        """The single writer: append batches, and checkpoint after fsync. Returns the records
+        written over every run."""
+        last_commit = self.clock()
+        while True:
+            items = [await queue.get()]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            finished = False
+            for item in items:
+                if item is _END:
+                    finished = True
+                    continue
+                if item.data:
+                    output.write(item.data)
+                self.snapshots[item.index] = item.snapshot
+                self.written += item.count
+            self._report()
+            if finished or self.clock() - last_commit >= self.commit_interval:
+                await self.commit(output, run, exported + self.written)
+                last_commit = self.clock()
+            if finished:
+                return exported + self.written
+
+    async def commit(self, output: Output, run: Coordinator, exported: int) -> None:
+        """fsync the output, *then* record its offset with the span states."""
+        await asyncio.to_thread(output.sync)
+        base = await run.commit(self.snapshots, output.name, output.offset, exported)
+        if base is not None:
+            self.base = base
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.written, self.total)
+
+
+def _output_name(sink: Sink) -> str:
+    if isinstance(sink, Output):
+        return sink.name
+    if isinstance(sink, str | os.PathLike):
+        return os.path.abspath(os.fspath(sink))
+    return "-"
+
+
+def _watermark(job: _Export) -> dt.datetime | int | None:
+    if job.base is None or job.base.watermark is None:
+        return None
+    return job.cursor.filter_value(job.base.watermark)
+
+
+def _open_output(sink: Sink, start: RunStart, fresh: bool) -> Output:
+    if isinstance(sink, Output):
+        output = sink
+    elif isinstance(sink, str | os.PathLike):
+        output = FileOutput(sink)
+    else:
+        output = StreamOutput(sink)
+    if isinstance(output, FileOutput):
+        output.open(resume_at=start.resume_at, overwrite=fresh)
+    return output
+
+
+async def export_resource(
+    client: OutreachClient,
+    resource: str | type[Resource],
+    sink: Sink,
+    *,
+    format: Format = "jsonl",
+    filter: Mapping[str, object] | None = None,
+    since: object = None,
+    until: object = None,
+    fields: Sequence[str] | None = None,
+    page_size: int = 1000,
+    checkpoint: CheckpointStore | None = None,
+    partitions: int = 1,
+    partition: Share | str | None = None,
+    progress: ProgressCallback | None = None,
+    count: bool | None = None,
+    dedupe: bool = False,
+    commit_interval: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> ExportResult:
+    """Export one resource type to JSON Lines (``format="jsonl"``) or CSV.
+
+    - ``resource``: a path (``"prospects"``, ``"sequence_states"``, ``"sequenceStates"``), a type
+      name or a model class. ``sink``: a file path, or a binary stream such as
+      ``sys.stdout.buffer``.
+    - ``filter`` takes what ``list(filter=...)`` takes; ``since``/``until`` bound the records'
+      ``updatedAt`` (inclusive; a datetime, a date or ISO text); ``fields`` limits the fields
+      written (and fetched).
+    - ``checkpoint``: a store (SQLite, Redis) that makes the export a resumable, incremental
+      sync: a file sink is appended to, and a re-run after any interruption continues where
+      the last checkpoint left off, each record written exactly once. A later run writes what
+      changed since (new versions of changed records included). Without a store a file sink
+      is overwritten.
+    - ``partitions``: split the cursor range into this many spans streamed concurrently.
+      ``partition="i/N"``: run only share ``i`` of ``N`` (fleets; give them a shared store).
+    - ``dedupe``: write each id at most once in this run (a record changed during the run
+      would otherwise appear again, as its new version).
+    - ``progress(records, total)`` is called as records are written; ``count`` asks the
+      server for the total (default: when ``progress`` is given).
+
+    Raises :class:`QueryError` for a bad resource, filter, field or bound before any request,
+    and the client's errors (``APIError``, ``TransportError``) as they come.
+    """
+    started = clock()
+    model = resolve_resource(resource) if isinstance(resource, str) else resource
+    spec = model.__resource_spec__
+    cursor = choose_cursor(spec)
+    share = parse_share(partition) if isinstance(partition, str) else partition
+    if partitions < 1:
+        raise QueryError(f"partitions must be at least 1, got {partitions}")
+    if page_size < 1 or page_size > 1000:
+        raise QueryError(f"page_size must be between 1 and 1000, got {page_size}")
+    _check_filter(spec, cursor, filter or {})
+    job = _Export(
+        client,
+        model,
+        fmt=format,
+        filter=filter or {},
+        since=cursor_bound(since, cursor, "since"),
+        until=cursor_bound(until, cursor, "until"),
+        fields=resolve_fields(spec, fields),
+        page_size=page_size,
+        partitions=partitions * (share.total if share else 1),
+        dedupe=dedupe,
+        commit_interval=commit_interval,
+        clock=clock,
+    )
+    job.listing(job.since, job.until)  # validates the whole query before any request
+    if job.since is not None and job.until is not None and job.until < job.since:
+        raise QueryError(f"until ({until}) is before since ({since})")
+    store = checkpoint if checkpoint is not None else MemoryCheckpointStore()
+    identity = job.identity()
+    run: Coordinator
+    if share is None:
+        run = LocalRun(store, checkpoint_key(spec.type, identity), identity, cursor)
+    else:
+        key = checkpoint_key(spec.type, {**identity, "shares": share.total})
+        run = FleetRun(store, key, identity, cursor, share)
+    output_name = _output_name(sink)
+    start = await run.begin(output_name, job.plan)
+    output = _open_output(sink, start, fresh=checkpoint is None)
+    try:
+        exported = await _run(job, run, start, output, partitions, progress, count)
+    finally:
+        output.close()
+    return ExportResult(
+        resource=spec.path,
+        records=job.written,
+        output=output.name,
+        offset=output.offset,
+        spans=len(start.spans),
+        resumed=start.resumed,
+        watermark=_watermark(job),
+        total=job.total,
+        elapsed=clock() - started,
+        out_of_order=sum(s.out_of_order for s in start.spans.values()),
+        exported=exported,
+        waiting=start.waiting,
+    )
+
+
+async def _run(
+    job: _Export,
+    run: Coordinator,
+    start: RunStart,
+    output: Output,
+    workers: int,
+    progress: ProgressCallback | None,
+    count: bool | None,
+) -> int:
+    job.snapshots = {i: s.snapshot() for i, s in start.spans.items()}
+    if output.offset == 0:
+        output.write(job.encoder.header())
+    # The first checkpoint names this output and its offset before any record is written.
+    await job.commit(output, run, start.exported)
+    pending = [(i, s) for i, s in sorted(start.spans.items()) if not s.done]
+    if not pending:
+        return start.exported
+    job.progress = progress
+    wanted = count or (count is None and progress is not None)
+    counter = _start_counting(job, [s for _, s in pending]) if wanted else None
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * workers + 2)
+    try:
+        async with asyncio.TaskGroup() as group:
+            writer = group.create_task(job.write(queue, output, run, start.exported))
+            streams = [
+                group.create_task(job.work(pending, queue))
+                for _ in range(min(workers, len(pending)))
+            ]
+            group.create_task(_close_when_done(streams, queue))
+    except BaseExceptionGroup as group_error:
+        raise _first_cause(group_error) from None
+    finally:
+        if counter is not None:
+            counter.cancel()
+    return writer.result()
+
+
+def _start_counting(job: _Export, spans: list[Span]) -> asyncio.Task[None]:
+    """Ask the server for the total in the background: the export does not wait for it."""
+    return asyncio.create_task(job.count_total(spans))
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _close_when_done(streams: list[asyncio.Task[None]], queue: asyncio.Queue[Any]) -> None:
+    await asyncio.gather(*streams)
+    await queue.put(_END)
+
+
+def _first_cause(error: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error of a task group (not the cancellations it caused)."""
+    for exc in error.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_cause(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return error
+
+
+def _check_filter(spec: ResourceSpec, cursor: Cursor, filter: Mapping[str, object]) -> None:
+    for key in filter:
+        found = spec.attribute(key) if isinstance(key, str) else None
+        wire = found.wire if found is not None else key
+        if wire == cursor.wire:
+            raise QueryError(
+                f"the export reads {spec.path} in {cursor.wire} order and filters by it itself: "
+                f"use since/until (--since/--until) instead of a filter on {key!r}"
+            )

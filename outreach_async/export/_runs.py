@@ -1,0 +1,230 @@
+"""Runs of an export and their checkpoints: one process (local) or a share of a fleet.
+
+A *run* is one planned set of spans read to the end. Its checkpoint records, in one atomic
+save, the state of every span together with the output file's name and byte offset, so the
+spans and the file always agree (see :mod:`._output`). A finished run leaves a *base*: the
+watermark the next run of the same sync starts from.
+
+Local (``--partitions N``): one document per (resource, query) holds the base, the output and
+the unfinished run's spans.
+
+Fleet (``--partition i/N``): the plan of the run is shared (the first member to start writes
+it; everyone else reads it), each member checkpoints its own share of the spans, and when every
+share of generation *g* is done, the first member to start again plans generation *g+1* from
+the last span's watermark, a compare-and-set so that two members cannot both do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from ._checkpoint import CheckpointError, CheckpointStore, Document
+from ._plan import Base, Share, Span, base_after
+from ._resources import Cursor
+
+__all__ = ["Coordinator", "FleetRun", "LocalRun", "RunStart"]
+
+VERSION = 1
+#: plans a run from a base (makes the discovery requests when there are several spans)
+Planner = Callable[[Base], Awaitable[list[Span]]]
+
+
+@attrs.define
+class RunStart:
+    """What a process runs, and where its output resumes."""
+
+    #: this process's spans by their index in the run's plan (done ones included)
+    spans: dict[int, Span]
+    #: the checkpointed offset when the checkpoint's output is this output, else None
+    resume_at: int | None
+    #: whether this continues a run that an earlier process started
+    resumed: bool
+    exported: int = 0
+    #: fleet only: this share is done and the run waits for the other shares
+    waiting: bool = False
+
+
+class Coordinator(Protocol):
+    """Loads and saves the checkpoints of one export."""
+
+    async def begin(self, output: str, plan: Planner) -> RunStart: ...
+
+    async def commit(
+        self, spans: Mapping[int, Document], output: str, offset: int, exported: int
+    ) -> Base | None:
+        """Save progress; when every span is done, finish the run and return its base."""
+
+
+def _base_document(base: Base, cursor: Cursor) -> Document:
+    return {
+        "watermark": base.watermark,
+        "seen": sorted(base.seen),
+        "at": cursor.display(base.watermark),  # for people reading the store; never read back
+    }
+
+
+def _base_from(data: Any) -> Base:
+    if not isinstance(data, dict):
+        return Base()
+    watermark = data.get("watermark")
+    if watermark is not None and not isinstance(watermark, int):
+        raise CheckpointError(f"a checkpoint holds a malformed watermark: {watermark!r}")
+    return Base(watermark, frozenset(data.get("seen") or ()))
+
+
+def _spans_from(data: Mapping[str, Any]) -> dict[int, Span]:
+    try:
+        return {int(k): Span.from_snapshot(v) for k, v in data.items()}
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"a checkpoint holds malformed spans: {exc}") from exc
+
+
+def _final_base(spans: Mapping[int, Document]) -> Base:
+    return base_after([Span.from_snapshot(dict(spans[max(spans)]))])
+
+
+class _Run:
+    def __init__(self, store: CheckpointStore, key: str, identity: Document, cursor: Cursor):
+        self.store = store
+        self.key = key
+        self.identity = identity
+        self.cursor = cursor
+
+    def _check(self, document: Document | None) -> Document | None:
+        if document is None:
+            return None
+        if document.get("version") != VERSION:
+            raise CheckpointError(
+                f"checkpoint {self.key} has version {document.get('version')!r}; "
+                f"this outreach-async writes version {VERSION}"
+            )
+        if document.get("cursor") not in (None, self.cursor.wire):
+            raise CheckpointError(f"checkpoint {self.key} follows another field")
+        return document
+
+
+class LocalRun(_Run):
+    """All spans in this process; one checkpoint document."""
+
+    def __init__(self, store: CheckpointStore, key: str, identity: Document, cursor: Cursor):
+        super().__init__(store, key, identity, cursor)
+        self._base = Base()
+
+    async def begin(self, output: str, plan: Planner) -> RunStart:
+        document = self._check(await self.store.load(self.key)) or {}
+        self._base = _base_from(document.get("base"))
+        resume_at = document.get("offset") if document.get("output") == output else None
+        unfinished = document.get("spans")
+        if isinstance(unfinished, dict) and unfinished:
+            spans, resumed = _spans_from(unfinished), True
+        else:
+            spans, resumed = dict(enumerate(await plan(self._base))), False
+        exported = int(document.get("exported") or 0)
+        return RunStart(spans, resume_at if isinstance(resume_at, int) else None, resumed, exported)
+
+    async def commit(
+        self, spans: Mapping[int, Document], output: str, offset: int, exported: int
+    ) -> Base | None:
+        finished = all(s.get("done") for s in spans.values())
+        if finished:
+            self._base = _final_base(spans)
+        document = {
+            "version": VERSION,
+            **self.identity,
+            "cursor": self.cursor.wire,
+            "output": output,
+            "offset": offset,
+            "exported": exported,
+            "base": _base_document(self._base, self.cursor),
+            "spans": None if finished else {str(k): v for k, v in spans.items()},
+        }
+        await self.store.save(self.key, document)
+        return self._base if finished else None
+
+
+class FleetRun(_Run):
+    """One share (``i/N``) of a run whose plan all members share."""
+
+    def __init__(
+        self, store: CheckpointStore, key: str, identity: Document, cursor: Cursor, share: Share
+    ):
+        super().__init__(store, key, identity, cursor)
+        self.share = share
+        self.plan_key = f"{key}:plan"
+        self.generation = 0
+
+    def member_key(self, index: int) -> str:
+        return f"{self.key}:share{index}of{self.share.total}"
+
+    def _plan_document(self, generation: int, spans: list[Span]) -> Document:
+        return {
+            "version": VERSION,
+            **self.identity,
+            "cursor": self.cursor.wire,
+            "generation": generation,
+            "spans": [s.snapshot() for s in spans],
+        }
+
+    async def begin(self, output: str, plan: Planner) -> RunStart:
+        current = self._check(await self.store.load(self.plan_key))
+        if current is None:
+            proposal = self._plan_document(1, await plan(Base()))
+            current = await self.store.create(self.plan_key, proposal)
+        mine = self._check(await self.store.load(self.member_key(self.share.index))) or {}
+        resume_at = mine.get("offset") if mine.get("output") == output else None
+        resume = resume_at if isinstance(resume_at, int) else None
+        exported = int(mine.get("exported") or 0)
+        if mine.get("generation") == current.get("generation"):
+            spans = _spans_from(mine.get("spans") or {})
+            if not all(s.done for s in spans.values()):
+                self.generation = int(current["generation"])
+                return RunStart(spans, resume, True, exported)
+            advanced = await self._advance(current, plan)
+            if advanced is None:
+                self.generation = int(current["generation"])
+                return RunStart(spans, resume, False, exported, waiting=True)
+            current = advanced
+        self.generation = int(current["generation"])
+        everything = [Span.from_snapshot(s) for s in current["spans"]]
+        spans = {i: everything[i] for i in self.share.picks(range(len(everything)))}
+        return RunStart(spans, resume, False, exported)
+
+    async def _advance(self, current: Document, plan: Planner) -> Document | None:
+        """The next generation's plan once every share of this one is done, else None."""
+        generation = current.get("generation")
+        shares = [await self.store.load(self.member_key(i)) for i in range(self.share.total)]
+        snapshots: dict[int, Document] = {}
+        for member in shares:
+            if member is None or member.get("generation") != generation:
+                return None
+            snapshots.update({int(k): v for k, v in (member.get("spans") or {}).items()})
+        if len(snapshots) < len(current["spans"]) or not all(
+            s.get("done") for s in snapshots.values()
+        ):
+            return None
+        proposal = self._plan_document(
+            int(current["generation"]) + 1, await plan(_final_base(snapshots))
+        )
+        if await self.store.replace(self.plan_key, current, proposal):
+            return proposal
+        return self._check(await self.store.load(self.plan_key))  # another member won
+
+    async def commit(
+        self, spans: Mapping[int, Document], output: str, offset: int, exported: int
+    ) -> Base | None:
+        document = {
+            "version": VERSION,
+            **self.identity,
+            "cursor": self.cursor.wire,
+            "generation": self.generation,
+            "share": str(self.share),
+            "output": output,
+            "offset": offset,
+            "exported": exported,
+            "spans": {str(k): v for k, v in spans.items()},
+        }
+        await self.store.save(self.member_key(self.share.index), document)
+        return None
