@@ -22,7 +22,27 @@ from .schema import Schema
 from .store import Store
 from .writes import WriteDocument, check_required
 
-__all__ = ["Backend", "Publisher"]
+__all__ = ["WEBHOOK_RESOURCES", "Backend", "Publisher"]
+
+#: The resources Outreach delivers webhook events for (facts §9, the resource/action matrix);
+#: ``*`` means all of these, not every type (a webhook's own changes are never delivered).
+WEBHOOK_RESOURCES = frozenset(
+    {
+        "account",
+        "call",
+        "emailAddress",
+        "import",
+        "kaiaRecording",
+        "mailing",
+        "opportunity",
+        "opportunityProspectRole",
+        "prospect",
+        "sequence",
+        "sequenceState",
+        "task",
+        "user",
+    }
+)
 
 #: ``publish(resource_type, action, resource, before)``: the webhook dispatcher's entry point
 Publisher: TypeAlias = Callable[[str, str, Mapping[str, Any], "Mapping[str, Any] | None"], object]
@@ -55,12 +75,16 @@ class Backend:
 
     # -- webhooks --------------------------------------------------------------------------
 
-    def _webhooks_listening(self) -> bool:
-        return self.publish is not None and self.store.count("webhook") > 0
+    def _webhooks_listening(self, type_: str) -> bool:
+        return (
+            self.publish is not None
+            and type_ in WEBHOOK_RESOURCES
+            and self.store.count("webhook") > 0
+        )
 
     def snapshot(self, type_: str, record: Record) -> dict[str, Any] | None:
         """The rendered resource before a change, when a webhook may need it (else None)."""
-        if not self._webhooks_listening():
+        if not self._webhooks_listening(type_):
             return None
         return self.renderer.resource(type_, record, self.base_url)
 
@@ -68,7 +92,7 @@ class Backend:
         self, type_: str, action: str, record: Record, before: Mapping[str, Any] | None = None
     ) -> None:
         """Tell the webhooks about one event on ``record`` (rendered as it is now)."""
-        if self.publish is not None and self._webhooks_listening():
+        if self.publish is not None and self._webhooks_listening(type_):
             self.publish(
                 type_, action, self.renderer.resource(type_, record, self.base_url), before
             )
