@@ -170,6 +170,7 @@ class _Budget:
     safety_margin: int | None
     reset_grace: float
     ticket_ttl: float
+    probe_ttl: float
 
     limit: int | None = None
     reset_at: float | None = None
@@ -213,7 +214,7 @@ class _Budget:
             return self._probe_delay(mono)
         available = estimate - self.margin
         if available < 1:
-            return self._refill_delay(wall)
+            return self._refill_delay(mono, wall)
         if self.reset_at is None:
             return 0.0  # no reset known: nothing to spread over, spend until the estimate is 0
         rate = available / max(self.reset_at - wall, _MIN_TIME_LEFT)
@@ -225,10 +226,12 @@ class _Budget:
 
     def take(self, mono: float) -> int:
         """Hand out a ticket for a request that starts now."""
-        if self.anchor_remaining is not None and self.reset_at is not None:
+        probing = self.anchor_remaining is None
+        if not probing and self.reset_at is not None:
             self.tokens -= 1.0
         self.seq += 1
-        self.tickets[self.seq] = mono + self.ticket_ttl
+        # A lost probe holds everyone up: write it off sooner than an ordinary request.
+        self.tickets[self.seq] = mono + (self.probe_ttl if probing else self.ticket_ttl)
         return self.seq
 
     def release(self, seq: int) -> None:
@@ -280,11 +283,15 @@ class _Budget:
         # An answer wakes the waiter; failing that, the oldest probe's ticket expires.
         return max(min(self.tickets.values()) - mono, _MIN_TIME_LEFT)
 
-    def _refill_delay(self, wall: float) -> float:
+    def _refill_delay(self, mono: float, wall: float) -> float:
+        """Exhausted: wait for the next window, or for an outstanding ticket to be written off."""
         if self.reset_at is None:
-            # Exhausted and no reset known: assume the documented hourly window.
+            # No reset known: assume the documented hourly window.
             self.reset_at = wall + MAX_RESET_AHEAD
-        return max(self.reset_at + self.reset_grace - wall, _MIN_TIME_LEFT)
+        delay = self.reset_at + self.reset_grace - wall
+        if self.tickets:
+            delay = min(delay, min(self.tickets.values()) - mono)
+        return max(delay, _MIN_TIME_LEFT)
 
     def _capacity(self, available: int) -> float:
         return max(1.0, self.burst_ratio * (self.limit or available))
@@ -299,19 +306,80 @@ class _Budget:
             self.tickets = {k: v for k, v in self.tickets.items() if v > mono}
 
 
-_LIMITER_IDS = itertools.count(1)
-#: (limiter id, ticket) of the request the current task acquired for and has not observed yet
+_BOOK_IDS = itertools.count(1)
+#: (ticket book id, ticket) of the request the current task acquired for and has not observed
 _TICKET: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
     "outreach_async_ratelimit_ticket", default=None
 )
 
 
+class TicketBook:
+    """Which task holds which ticket, so that requests that end without an answer give it back.
+
+    ``acquire`` and ``observe`` of one request run in one task (the transport's ``send``): the
+    ticket travels between them in a context variable. A task that asks again without having
+    observed lost its previous request (a timeout, a reset connection, then a retry); a task that
+    finished without observing was cancelled or gave up. Either way its ticket is released.
+    """
+
+    def __init__(self) -> None:
+        self._id = next(_BOOK_IDS)
+        self._owners: dict[int, weakref.ref[asyncio.Task[object]]] = {}
+
+    def hold(self, seq: int) -> None:
+        """The current task holds ticket ``seq`` for the request it is about to send."""
+        _TICKET.set((self._id, seq))
+        task = asyncio.current_task()
+        if task is not None:
+            self._owners[seq] = weakref.ref(task)
+
+    def take_current(self) -> int | None:
+        """The ticket the current task holds (now answered or lost), or None."""
+        held = _TICKET.get()
+        if held is None or held[0] != self._id:
+            return None
+        _TICKET.set(None)
+        self._owners.pop(held[1], None)
+        return held[1]
+
+    def take_abandoned(self) -> list[int]:
+        """Tickets whose task is gone or finished without an answer."""
+        abandoned = []
+        for seq, ref in list(self._owners.items()):
+            task = ref()
+            if task is None or task.done():
+                del self._owners[seq]
+                abandoned.append(seq)
+        return abandoned
+
+
+async def sleep_or_wake(
+    sleep: Callable[[float], Awaitable[None]], wake: asyncio.Event, delay: float
+) -> None:
+    """Sleep ``delay``, or less if ``wake`` is set meanwhile (an answer may change the plan)."""
+    sleeper = asyncio.ensure_future(sleep(delay))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waker.cancel()
+
+
 class AdaptiveRateLimiter(RateLimiter):
     """The in-process default: learns the budget from the headers and spends it evenly.
 
-    See the module docstring for the design. ``clock`` (monotonic), ``wall_clock`` (epoch
-    seconds, compared with ``Reset``) and ``sleep`` are injectable so tests never wait for real;
-    ``rng`` drives the jitter added to server-given pauses.
+    See the module docstring for the design. Parameters:
+
+    - ``initial_allowance``: requests let through while the budget is unknown (probing).
+    - ``burst_ratio``: the share of a window's limit that may go out at full speed.
+    - ``safety_margin``: requests kept unspent per window (default 0.2% of the limit, at least 2).
+    - ``reset_grace``: seconds to wait past ``Reset`` before probing the new window (clock skew).
+    - ``ticket_ttl`` / ``probe_ttl``: after how long an unanswered request (a probe) is written
+      off, as a last resort.
+    - ``max_pause``: the longest pause a ``Retry-After`` may impose.
+    - ``clock`` (monotonic), ``wall_clock`` (epoch seconds, compared with ``Reset``) and
+      ``sleep`` are injectable so tests never wait for real; ``rng`` drives the pause jitter.
     """
 
     def __init__(
@@ -322,6 +390,7 @@ class AdaptiveRateLimiter(RateLimiter):
         safety_margin: int | None = None,
         reset_grace: float = 0.5,
         ticket_ttl: float = 120.0,
+        probe_ttl: float = 10.0,
         max_pause: float = MAX_RESET_AHEAD,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -336,14 +405,14 @@ class AdaptiveRateLimiter(RateLimiter):
             safety_margin=safety_margin,
             reset_grace=reset_grace,
             ticket_ttl=ticket_ttl,
+            probe_ttl=probe_ttl,
         )
         self._max_pause = max_pause
         self._clock, self._wall_clock, self._sleep = clock, wall_clock, sleep
         self._rng = rng or random.Random()
-        self._id = next(_LIMITER_IDS)
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
-        self._owners: dict[int, weakref.ref[asyncio.Task[object]]] = {}
+        self._book = TicketBook()
 
     @property
     def remaining_estimate(self) -> int | None:
@@ -352,21 +421,22 @@ class AdaptiveRateLimiter(RateLimiter):
 
     async def acquire(self) -> None:
         """Wait (FIFO) until the budget allows one more request, then take a ticket for it."""
-        self._release_previous_attempt()
+        self._release(self._book.take_current())
         async with self._lock:
             while True:
                 self._changed.clear()
-                self._release_abandoned()
+                for seq in self._book.take_abandoned():
+                    self._budget.release(seq)
                 delay = self._budget.next_delay(self._clock(), self._wall_clock())
                 if delay <= 0.0:
                     break
-                await self._wait(min(delay, MAX_WAIT_STEP))
+                await sleep_or_wake(self._sleep, self._changed, min(delay, MAX_WAIT_STEP))
             seq = self._budget.take(self._clock())
-        self._remember(seq)
+        self._book.hold(seq)
 
     async def observe(self, info: RateLimitInfo, *, status: int, retry_after: float | None) -> None:
         """Learn from an answer; a 429 or a maintenance 503 pauses every waiter."""
-        seq = self._forget_ticket()
+        seq = self._book.take_current()
         budget = self._budget
         budget.learn(budget.oldest_ticket() if seq is None else seq, info, status, self._clock())
         if pauses_everyone(status, retry_after):
@@ -374,40 +444,6 @@ class AdaptiveRateLimiter(RateLimiter):
             budget.pause(self._clock() + retry_after_jitter(wait, self._rng))
         self._changed.set()
 
-    async def _wait(self, delay: float) -> None:
-        """Sleep ``delay``, or less if an answer arrives meanwhile (it may change the plan)."""
-        sleeper = asyncio.ensure_future(self._sleep(delay))
-        waker = asyncio.ensure_future(self._changed.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-
-    def _remember(self, seq: int) -> None:
-        _TICKET.set((self._id, seq))
-        task = asyncio.current_task()
-        if task is not None:
-            self._owners[seq] = weakref.ref(task)
-
-    def _forget_ticket(self) -> int | None:
-        held = _TICKET.get()
-        if held is None or held[0] != self._id:
-            return None
-        _TICKET.set(None)
-        self._owners.pop(held[1], None)
-        return held[1]
-
-    def _release_previous_attempt(self) -> None:
-        # The same task asks again without having observed: its last request got no answer.
-        seq = self._forget_ticket()
+    def _release(self, seq: int | None) -> None:
         if seq is not None:
             self._budget.release(seq)
-
-    def _release_abandoned(self) -> None:
-        for seq, ref in list(self._owners.items()):
-            task = ref()
-            if task is None or task.done() or seq not in self._budget.tickets:
-                del self._owners[seq]
-                if task is None or task.done():
-                    self._budget.release(seq)

@@ -133,6 +133,7 @@ def budget(**overrides: Any) -> _Budget:
         "safety_margin": 2,
         "reset_grace": 0.5,
         "ticket_ttl": 120.0,
+        "probe_ttl": 10.0,
     }
     config.update(overrides)
     return _Budget(**config)
@@ -498,9 +499,16 @@ def test_a_retry_in_the_same_task_releases_its_unanswered_ticket() -> None:
     assert run_virtual(main) == 0.0
 
 
-def test_an_unanswered_ticket_from_a_living_task_expires() -> None:
+@pytest.mark.parametrize(("known_budget", "expected"), [(False, 4.0), (True, 7.0)])
+def test_an_unanswered_ticket_from_a_living_task_expires(
+    known_budget: bool, expected: float
+) -> None:
+    """A stuck probe is written off after probe_ttl, any other stuck request after ticket_ttl."""
+
     async def main() -> float:
-        limiter = virtual_limiter(ticket_ttl=7.0)
+        limiter = virtual_limiter(ticket_ttl=7.0, probe_ttl=4.0, safety_margin=2)
+        if known_budget:
+            await learn(limiter, 3, 3000)  # 3 left, 2 of them the safety margin: room for 1
         hold = asyncio.Event()
 
         async def stuck() -> None:
@@ -515,7 +523,7 @@ def test_an_unanswered_ticket_from_a_living_task_expires() -> None:
         await task
         return when
 
-    assert run_virtual(main) == pytest.approx(7.0)
+    assert run_virtual(main) == pytest.approx(expected)
 
 
 def test_without_rate_limit_headers_nothing_is_held_back() -> None:
