@@ -99,16 +99,23 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
 async def _serve(config: SandboxConfig, out: TextIO, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    handled = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
-    async with Sandbox(config) as sandbox:
-        print(f"Outreach sandbox serving {sandbox.base_url}", file=out)
-        print(f"  seeded {config.seed or 0} prospects (random seed {config.random_seed})", file=out)
-        print(f"  OUTREACH_BASE_URL={sandbox.base_url}", file=out)
-        print(f"  OUTREACH_TOKEN={sandbox.token}", file=out)
-        print("Ctrl-C to stop.", file=out, flush=True)
-        await stop.wait()
+            handled.append(signum)
+    try:
+        async with Sandbox(config) as sandbox:
+            print(f"Outreach sandbox serving {sandbox.base_url}", file=out)
+            seeded = f"{config.seed or 0} prospects (random seed {config.random_seed})"
+            print(f"  seeded {seeded}", file=out)
+            print(f"  OUTREACH_BASE_URL={sandbox.base_url}", file=out)
+            print(f"  OUTREACH_TOKEN={sandbox.token}", file=out)
+            print("Ctrl-C to stop.", file=out, flush=True)
+            await stop.wait()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
 
 
 def serve_command(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
