@@ -248,8 +248,8 @@ def clauses(draw: st.DrawFn) -> tuple[str, str, tuple[Any, ...]]:
     if form == "list":
         return wire, form, tuple(draw(st.lists(VALUES[wire], min_size=1, max_size=3)))
     if form == "range":
-        lo, hi = draw(st.none() | VALUES[wire]), draw(st.none() | VALUES[wire])
-        return wire, form, (lo, hi)
+        bounds = st.tuples(st.none() | VALUES[wire], st.none() | VALUES[wire])
+        return wire, form, draw(bounds.filter(lambda pair: pair != (None, None)))
     if form in ("gte", "lte"):
         return wire, form, (draw(VALUES[wire]),)
     return wire, form, ()
