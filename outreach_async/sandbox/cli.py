@@ -93,6 +93,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         port=args.port,
         rate_limit=rate_limit,
         faults=faults,
+        record_requests=False,  # a long-running server must not keep every request
     )
 
 

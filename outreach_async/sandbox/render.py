@@ -22,7 +22,15 @@ from .query import Record
 from .schema import RelationshipPlan, Schema
 from .store import Store
 
-__all__ = ["Fields", "IncludeTree", "Renderer", "parse_fields", "parse_include"]
+__all__ = [
+    "META_FLAGS",
+    "Fields",
+    "IncludeTree",
+    "Renderer",
+    "parse_fields",
+    "parse_include",
+    "requested_meta",
+]
 
 #: ``fields[type]`` -> the wire names asked for
 Fields: TypeAlias = Mapping[str, frozenset[str]]
@@ -30,6 +38,23 @@ Fields: TypeAlias = Mapping[str, frozenset[str]]
 IncludeTree: TypeAlias = dict[str, "IncludeTree"]
 
 _INCLUDABLE = frozenset({"to_one", "derived", "stored"})
+
+#: Query flags that add keys to each resource's ``meta`` (facts §5, the hyper-schema meta blocks).
+META_FLAGS = ("provideAuthorizationMeta", "provideDataConnections")
+
+
+def requested_meta(query: Mapping[str, str], spec: ResourceSpec) -> dict[str, Any] | None:
+    """The ``meta`` every resource of ``spec`` carries for the flags the query sets, or None.
+
+    ``canWrite`` / ``canDelete`` follow the endpoint's operations (the sandbox's one user may do
+    everything the API allows); no record has data connections.
+    """
+    meta: dict[str, Any] = {}
+    if query.get(META_FLAGS[0], "").lower() == "true":
+        meta.update(canWrite="update" in spec.operations, canDelete="delete" in spec.operations)
+    if query.get(META_FLAGS[1], "").lower() == "true":
+        meta["dataConnections"] = []
+    return meta or None
 
 
 def parse_include(value: str | None, spec: ResourceSpec, schema: Schema) -> IncludeTree:

@@ -34,7 +34,7 @@ from .paging import (
 )
 from .query import Record, SortKey, parse_filters, parse_sort
 from .ratelimit import USER_ID_KEY
-from .render import parse_fields, parse_include
+from .render import parse_fields, parse_include, requested_meta
 from .writes import parse_write_document
 
 __all__ = ["API_PREFIX", "ApiHandler"]
@@ -218,6 +218,7 @@ class ApiHandler:
         document: dict[str, Any] = {
             "data": self.backend.renderer.resource(spec.type, record, base, fields)
         }
+        _add_meta([document["data"]], requested_meta(request.query, spec))
         if tree:
             document["included"] = self.backend.renderer.included(
                 spec.type, [record], tree, base, fields
@@ -247,6 +248,7 @@ class ApiHandler:
         document: dict[str, Any] = {
             "data": [renderer.resource(spec.type, r, base, fields) for r in records]
         }
+        _add_meta(document["data"], requested_meta(query, spec))
         if records:  # no links at all on an empty result (facts §3, §11.4)
             document["links"] = _links(
                 f"{base}/{spec.path}", pairs, rows, sort, page, page_slice, spec
@@ -275,6 +277,12 @@ class ApiHandler:
             cursor = decode_cursor(page.before, sort, controller, "page[before]")
             return slice_before(index_before(rows, sort, cursor), page.size, len(rows))
         return slice_after(0, page.size, len(rows))
+
+
+def _add_meta(resources: Sequence[dict[str, Any]], meta: dict[str, Any] | None) -> None:
+    if meta is not None:
+        for resource in resources:
+            resource["meta"] = dict(meta)
 
 
 def _method_not_allowed(request: web.Request) -> ApiError:

@@ -57,7 +57,7 @@ class Table:
             index = {}
             for record in self.records.values():
                 target = record["relationships"].get(relationship)
-                if target is not None:
+                if isinstance(target, int):  # polymorphic values ({"type", "id"}) stay out
                     index.setdefault(target, set()).add(record["id"])
             self._reverse[relationship] = index
         return index
@@ -76,7 +76,7 @@ class Table:
     def _unindex(self, record: Record) -> None:
         for relationship, index in self._reverse.items():
             target = record["relationships"].get(relationship)
-            if target is not None and target in index:
+            if isinstance(target, int) and target in index:
                 index[target].discard(record["id"])
         for wire, values in self._values.items():
             for value in _folded(record["attributes"].get(wire)):
@@ -85,7 +85,7 @@ class Table:
     def _index(self, record: Record) -> None:
         for relationship, index in self._reverse.items():
             target = record["relationships"].get(relationship)
-            if target is not None:
+            if isinstance(target, int):
                 index.setdefault(target, set()).add(record["id"])
         for wire, values in self._values.items():
             for value in _folded(record["attributes"].get(wire)):

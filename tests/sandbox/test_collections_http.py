@@ -198,9 +198,13 @@ async def test_legacy_and_new_syntax_ranges_select_the_same_records(api: Api) ->
     legacy = await api.get("/prospects", {"filter[updatedAt]": f"{lo}..{hi}", "page[size]": "200"})
     new = await api.get(
         "/prospects",
-        {"newFilterSyntax": "true", "filter[updatedAt][gte]": lo, "filter[updatedAt][lte]": hi,
-         "page[size]": "200"},
-    )  # fmt: skip
+        {
+            "newFilterSyntax": "true",
+            "filter[updatedAt][gte]": lo,
+            "filter[updatedAt][lte]": hi,
+            "page[size]": "200",
+        },
+    )
     ids = {r["id"] for r in legacy.data}
     assert ids == {r["id"] for r in new.data}
     assert len(ids) == 61  # both bounds inclusive
@@ -283,9 +287,9 @@ async def test_sparse_fieldsets_return_only_the_named_fields(api: Api) -> None:
         assert resource["links"]["self"].endswith(f"/prospects/{resource['id']}")
 
     with_relationship = await api.get(
-        "/tasks", {"fields[task]": "state,prospect", "include": "prospect",
-                   "fields[prospect]": "firstName"}
-    )  # fmt: skip
+        "/tasks",
+        {"fields[task]": "state,prospect", "include": "prospect", "fields[prospect]": "firstName"},
+    )
     task = with_relationship.data[0]
     assert set(task["attributes"]) == {"state"}
     assert set(task["relationships"]) == {"prospect"}
@@ -390,3 +394,29 @@ async def test_every_answer_carries_the_rate_limit_headers(api: Api) -> None:
     assert first.headers["X-RateLimit-Limit"] == "10000"
     remaining = int(first.headers["X-RateLimit-Remaining"])
     assert int(second.headers["X-RateLimit-Remaining"]) == remaining - 1
+
+
+async def test_meta_flags_add_authorization_and_data_connection_meta(api: Api) -> None:
+    flags = {"provideAuthorizationMeta": "true", "provideDataConnections": "true"}
+    calls = await api.get("/calls", {**flags, "page[size]": "2"})
+    assert [c["meta"] for c in calls.data] == [
+        {"canWrite": False, "canDelete": True, "dataConnections": []}
+    ] * 2  # calls have no PATCH
+    plain = await api.get("/prospects/1")
+    assert "meta" not in plain.data
+    one = await api.get("/prospects/1", {"provideAuthorizationMeta": "true"})
+    assert one.data["meta"] == {"canWrite": True, "canDelete": True}
+
+
+async def test_a_task_about_an_account_keeps_its_subject_typed(api: Api) -> None:
+    task = await api.create(
+        "task",
+        "/tasks",
+        attributes={"action": "action_item"},
+        relationships={"subject": ref("account", 1)},
+    )
+    assert task["relationships"]["subject"] == ref("account", 1)
+    assert task["relationships"]["account"] == ref("account", 1)
+    assert task["relationships"]["prospect"] == {"data": None}
+    by_account = await api.get("/tasks", {"filter[account][id]": "1", "page[size]": "1000"})
+    assert task["id"] in {t["id"] for t in by_account.data}
