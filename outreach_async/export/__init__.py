@@ -38,7 +38,7 @@ from ._engine import ExportResult, ProgressCallback, export_resource
 from ._output import FileOutput, Output, OutputMismatchError, StreamOutput
 from ._plan import Share, parse_share
 from ._progress import ProgressBar
-from ._records import Format, RecordEncoder, csv_columns
+from ._records import Format, RecordEncoder, csv_columns, format_time
 from ._redis_store import RedisCheckpointStore
 from ._resources import UnknownResourceError, resolve_resource
 
@@ -62,6 +62,7 @@ __all__ = [
     "checkpoint_key",
     "csv_columns",
     "export_resource",
+    "format_time",
     "parse_share",
     "resolve_resource",
 ]

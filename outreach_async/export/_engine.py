@@ -136,19 +136,30 @@ class _Export:
         return {self.spec.type: wanted}
 
     def listing(
-        self, lo: CursorValue | None, hi: CursorValue | None, *, descending: bool = False
+        self,
+        lo: CursorValue | None,
+        hi: CursorValue | None,
+        *,
+        descending: bool = False,
+        page_size: int | None = None,
+        probe: bool = False,
     ) -> Paginator[Any]:
+        """The records between two cursor positions in cursor order; a ``probe`` fetches only
+        the cursor field."""
         filter = dict(self.filter)
         if lo is not None or hi is not None:
             to_filter = self.cursor.filter_value
             filter[self.cursor.name] = Range(
                 None if lo is None else to_filter(lo), None if hi is None else to_filter(hi)
             )
+        fields = self.request_fields()
+        if probe and self.cursor.is_time:
+            fields = {self.spec.type: [self.cursor.wire]}
         return self.repository.list(
             filter=filter,
             sort=("-" if descending else "") + self.cursor.wire,
-            fields=self.request_fields(),
-            page_size=self.page_size,
+            fields=fields,
+            page_size=page_size or self.page_size,
         )
 
     def identity(self) -> Document:
@@ -167,8 +178,8 @@ class _Export:
     async def plan(self, base: Base) -> list[Span]:
         first = last = None
         if self.partitions > 1:
-            start, _ = run_start(base, self.since)
-            first, last = await asyncio.gather(self._edge(start, False), self._edge(start, True))
+            start, seen = run_start(base, self.since)
+            first, last = await asyncio.gather(self._lowest(start, seen), self._highest(start))
         return plan_spans(
             base=base,
             since=self.since,
@@ -178,9 +189,20 @@ class _Export:
             count=self.partitions if first is not None else 1,
         )
 
-    async def _edge(self, start: CursorValue | None, descending: bool) -> CursorValue | None:
-        """The lowest (or highest) cursor value present: one small request."""
-        listing = self.listing(start, self.until, descending=descending)
+    async def _lowest(self, start: CursorValue | None, seen: frozenset[int]) -> CursorValue | None:
+        """The lowest cursor value still to export: one small request. Records at ``start``
+        that were written already do not count (they would stretch the first span)."""
+        size = min(1000, len(seen) + 1)
+        listing = self.listing(start, self.until, page_size=size, probe=True)
+        for model in await listing.collect(limit=size):
+            value = self.cursor.value_of(model)
+            if value != start or model.id not in seen:
+                return value
+        return None
+
+    async def _highest(self, start: CursorValue | None) -> CursorValue | None:
+        """The highest cursor value present: one request for one record."""
+        listing = self.listing(start, self.until, descending=True, page_size=1, probe=True)
         found = await listing.first()
         return None if found is None else self.cursor.value_of(found)
 
@@ -188,7 +210,7 @@ class _Export:
         """The server's count of the records the open spans will read (for the ETA)."""
 
         async def one(span: Span) -> int:
-            return await self.listing(span.resume_from, span.hi).count()
+            return await self.listing(span.resume_from, span.hi, probe=True).count()
 
         try:
             counts = await asyncio.gather(*(one(s) for s in spans))
@@ -374,9 +396,9 @@ async def export_resource(
         commit_interval=commit_interval,
         clock=clock,
     )
-    job.listing(job.since, job.until)  # validates the whole query before any request
     if job.since is not None and job.until is not None and job.until < job.since:
         raise QueryError(f"until ({until}) is before since ({since})")
+    job.listing(job.since, job.until)  # validates the whole query before any request
     store = checkpoint if checkpoint is not None else MemoryCheckpointStore()
     identity = job.identity()
     run: Coordinator

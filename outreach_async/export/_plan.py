@@ -167,13 +167,16 @@ def plan_spans(
 
     ``first``/``last`` are the lowest and highest cursor values present (two cheap queries);
     without them, or with ``count == 1``, the run is one span. Inner edges split
-    ``[start, last]`` into ``count`` equal widths (whole milliseconds, or ids).
+    ``[first, last]`` into ``count`` equal widths (whole milliseconds, or ids); the first span
+    still starts at the start and the last one ends at ``until`` or stays open.
     """
     start, seen = run_start(base, since)
     if until is not None and start is not None and until < start:
         raise QueryError(f"until ({until}) is before the start of the export ({start})")
-    lowest = start if start is not None else first
-    highest = until if until is not None else last
+    # Edges split the values present (first..last, found by two queries), not the bounds asked:
+    # a sync resuming from last week's watermark has all its changes in the last hours.
+    lowest = first if first is not None else start
+    highest = last if last is not None else until
     inner: list[int] = []
     if count > 1 and lowest is not None and highest is not None:
         inner = split_edges(lowest, highest, count)[1:-1]

@@ -115,7 +115,10 @@ class Cursor:
         """A position for people: ISO time or the id."""
         if value is None:
             return "-"
-        return from_millis(value).isoformat().replace("+00:00", "Z") if self.is_time else str(value)
+        if not self.is_time:
+            return str(value)
+        moment = from_millis(value)
+        return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 ID_CURSOR = Cursor("id", "id", "integer")
