@@ -134,8 +134,8 @@ def _advance_sequence_state(backend: Backend, state_id: int) -> None:
         finish_sequence_state(backend, state_id)
         return
     following = min(later, key=lambda s: (s["attributes"].get("order") or 0, s["id"]))
-    backend.change("sequenceState", state_id, relationships={"sequenceStep": following["id"]},
-                   event="advanced")  # fmt: skip
+    step = {"sequenceStep": following["id"]}
+    backend.change("sequenceState", state_id, relationships=step, event="advanced")
 
 
 def _step_ids(backend: Backend, sequence_id: int | None) -> list[int]:
@@ -163,8 +163,8 @@ def _log_meet_in_person(
 ) -> None:
     _open_task(backend, id_, "log a meeting for")
     relationships: dict[str, Any] = {}
-    for param, relationship in (("taskDispositionId", "taskDisposition"),
-                                ("taskPurposeId", "taskPurpose")):  # fmt: skip
+    pairs = (("taskDispositionId", "taskDisposition"), ("taskPurposeId", "taskPurpose"))
+    for param, relationship in pairs:
         if params.get(param):
             relationships[relationship] = _existing_id(backend, relationship, params, param)
     backend.change("task", id_, relationships=relationships)

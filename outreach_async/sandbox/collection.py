@@ -23,15 +23,14 @@ from .query import (
     RelationshipTarget,
     ReverseTarget,
     SearchFilter,
-    SortKey,
     Test,
     array_passes,
     compile_attribute_filter,
     compile_filters,
     compile_relationship_ids,
-    order_records,
 )
 from .schema import RelationshipPlan, Schema
+from .sorting import SortKey, order_records
 from .store import Store
 
 __all__ = ["QueryRunner"]

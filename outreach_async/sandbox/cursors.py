@@ -18,7 +18,8 @@ import attrs
 import orjson
 
 from .errors import ApiError, bad_parameter
-from .query import Record, SortKey, sort_values
+from .query import Record
+from .sorting import SortKey, sort_values
 
 __all__ = [
     "Cursor",

@@ -21,6 +21,7 @@ from .actions import parse_action_params
 from .backend import Backend
 from .cursors import controller_name, decode_cursor, encode_cursor, index_after, index_before
 from .errors import JSONAPI_CONTENT_TYPE, ApiError, error_response
+from .filter_params import parse_filters
 from .paging import (
     COUNT_LIMIT,
     MAX_OFFSET,
@@ -32,9 +33,10 @@ from .paging import (
     slice_after,
     slice_before,
 )
-from .query import Record, SortKey, parse_filters, parse_sort
+from .query import Record
 from .ratelimit import USER_ID_KEY
 from .render import parse_fields, parse_include, requested_meta
+from .sorting import SortKey, parse_sort
 from .writes import parse_write_document
 
 __all__ = ["API_PREFIX", "ApiHandler"]

@@ -120,6 +120,11 @@ class Table:
         return record
 
 
+def _changed(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The current values of the keys whose value ``new`` changes."""
+    return {k: current.get(k) for k, v in new.items() if current.get(k) != v}
+
+
 def _folded(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value.casefold()]
@@ -194,10 +199,8 @@ class Store:
         table = self.tables[type_]
         record = table.records[id_]
         attributes, relationships = dict(attributes or {}), dict(relationships or {})
-        before = {k: record["attributes"].get(k) for k, v in attributes.items()
-                  if record["attributes"].get(k) != v}  # fmt: skip
-        before.update({k: record["relationships"].get(k) for k, v in relationships.items()
-                       if record["relationships"].get(k) != v})  # fmt: skip
+        before = _changed(record["attributes"], attributes)
+        before.update(_changed(record["relationships"], relationships))
         if not before:
             return before
         if table.has_updated_at:

@@ -24,6 +24,7 @@ from outreach_async.sandbox.cursors import (
     index_before,
 )
 from outreach_async.sandbox.errors import ApiError
+from outreach_async.sandbox.filter_params import parse_filters
 from outreach_async.sandbox.query import (
     AnyOf,
     AttributeTarget,
@@ -35,13 +36,10 @@ from outreach_async.sandbox.query import (
     RelationshipTarget,
     ReverseTarget,
     SearchFilter,
-    SortKey,
     compile_attribute_filter,
     compile_filters,
-    order_records,
-    parse_filters,
-    parse_sort,
 )
+from outreach_async.sandbox.sorting import SortKey, order_records, parse_sort
 
 WIDGET = ResourceSpec(
     type="widget",
