@@ -1,0 +1,255 @@
+"""RedisRateLimiter against a real redis-server: one budget shared by several limiters.
+
+The limiters run on a fake wall clock (Redis only stores the times it is given), so nothing
+waits for real; ``test_fleet.py`` runs four processes in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from outreach_async._ratelimit import RateLimiter, RateLimitInfo
+from outreach_async._redis_ratelimit import RedisRateLimiter
+from tests.redis.conftest import FakeWallClock
+
+pytestmark = pytest.mark.redis
+
+
+def limiter(client: Redis, user: str, clock: FakeWallClock, **kwargs: Any) -> RedisRateLimiter:
+    return RedisRateLimiter(
+        client, user, wall_clock=clock.time, sleep=clock.sleep, rng=random.Random(5), **kwargs
+    )
+
+
+async def answer(
+    lim: RateLimiter,
+    remaining: int | None,
+    *,
+    clock: FakeWallClock,
+    reset_in: float = 3000.0,
+    status: int = 200,
+    retry_after: float | None = None,
+) -> None:
+    reset = None if remaining is None else clock.now + reset_in
+    info = RateLimitInfo(None if remaining is None else 10_000, remaining, reset)
+    await lim.observe(info, status=status, retry_after=retry_after)
+
+
+async def requests_started(limiters: list[RedisRateLimiter], seconds: float = 0.05) -> int:
+    """Start requests through ``limiters`` in turn (each stays in flight: no answer comes) while
+    the clock stands still; how many got through in ``seconds``?"""
+    started: list[RedisRateLimiter] = []
+
+    async def request(lim: RedisRateLimiter) -> None:
+        await lim.acquire()
+        started.append(lim)
+        await asyncio.Event().wait()
+
+    tasks = [asyncio.ensure_future(request(lim)) for lim in limiters]
+    await asyncio.sleep(seconds)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return len(started)
+
+
+def frozen(clock: FakeWallClock) -> FakeWallClock:
+    """The same clock, but sleeping never returns: a waiter stays a waiter."""
+
+    async def never(seconds: float) -> None:
+        clock.sleeps.append(seconds)
+        await asyncio.Event().wait()
+
+    clock.sleep = never  # type: ignore[method-assign]
+    return clock
+
+
+async def test_the_first_answer_teaches_every_worker(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    a = limiter(redis_client, user, fake_wall)
+    # b polls for real, briefly: an answer elsewhere in the fleet does not wake it otherwise
+    b = RedisRateLimiter(redis_client, user, wall_clock=fake_wall.time, poll_interval=0.005)
+    await a.acquire()  # the one probe the fleet may send while nothing is known
+    waiting = asyncio.ensure_future(b.acquire())
+    await asyncio.sleep(0.03)
+    assert not waiting.done()
+    assert await b.remaining_estimate() is None
+    await answer(a, 9_000, clock=fake_wall)
+    await asyncio.wait_for(waiting, 1.0)
+    assert await b.remaining_estimate() == 9_000 - 1
+
+
+async def test_two_limiters_never_exceed_the_shared_budget(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    clock = frozen(fake_wall)
+    a = limiter(redis_client, user, clock, burst_ratio=1.0, safety_margin=2)
+    b = limiter(redis_client, user, clock, burst_ratio=1.0, safety_margin=2)
+    await a.acquire()
+    await answer(a, 12, clock=clock)  # 12 left, 2 of them kept: room for 10
+    assert await requests_started([a, b] * 10) == 10
+    assert await a.remaining_estimate() == 2
+
+
+async def test_answers_from_either_limiter_correct_the_shared_estimate(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    a = limiter(redis_client, user, fake_wall, burst_ratio=1.0)
+    b = limiter(redis_client, user, fake_wall, burst_ratio=1.0)
+    await a.acquire()
+    await answer(a, 500, clock=fake_wall)
+
+    async def one_request(lim: RedisRateLimiter, remaining: int) -> None:
+        await lim.acquire()
+        await asyncio.sleep(0)
+        await answer(lim, remaining, clock=fake_wall)
+
+    # another app of the same user spends 100 meanwhile: the next answer says so
+    await one_request(b, 398)
+    assert await a.remaining_estimate() == 398
+    await one_request(a, 397)
+    assert await b.remaining_estimate() == 397
+
+
+async def test_a_429_pauses_every_limiter_of_the_user(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    a = limiter(redis_client, user, fake_wall)
+    other_clock = FakeWallClock()
+    b = limiter(redis_client, user, other_clock)
+    await a.acquire()
+    await answer(a, 9_000, clock=fake_wall)
+    await a.acquire()
+    await answer(a, 0, clock=fake_wall, status=429, retry_after=5.0)
+    await b.acquire()
+    # b waited out the Retry-After (with at most 10% positive jitter) and then probed
+    assert 5.0 <= other_clock.elapsed <= 5.5 + 0.01
+    assert await b.remaining_estimate() is None
+
+
+async def test_a_maintenance_503_pauses_the_fleet(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    a = limiter(redis_client, user, fake_wall)
+    other_clock = FakeWallClock()
+    b = limiter(redis_client, user, other_clock)
+    await a.acquire()
+    await answer(a, 9_000, clock=fake_wall)
+    await a.acquire()
+    await a.observe(RateLimitInfo(), status=503, retry_after=120.0)
+    await b.acquire()
+    assert 120.0 <= other_clock.elapsed <= 121.01
+
+
+async def die_with_requests_in_flight(lim: RedisRateLimiter, count: int) -> None:
+    """A worker starts ``count`` requests and dies before any answer: it never runs again."""
+    started = asyncio.Semaphore(0)
+
+    async def request() -> None:
+        await lim.acquire()
+        started.release()
+        await asyncio.Event().wait()
+
+    tasks = [asyncio.ensure_future(request()) for _ in range(count)]
+    for _ in range(count):
+        await started.acquire()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_dead_workers_tickets_expire(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    """The budget a dead worker reserved comes back after ticket_ttl."""
+    settings: dict[str, Any] = {"burst_ratio": 1.0, "safety_margin": 2, "ticket_ttl": 30.0}
+    dead = limiter(redis_client, user, fake_wall, **settings)
+    await dead.acquire()
+    await answer(dead, 12, clock=fake_wall)
+    await die_with_requests_in_flight(dead, 10)
+    survivor = limiter(redis_client, user, fake_wall, poll_interval=1.0, **settings)
+    assert await survivor.remaining_estimate() == 2
+    await survivor.acquire()
+    assert 30.0 <= fake_wall.elapsed <= 31.0
+    assert await survivor.remaining_estimate() == 11
+
+
+async def test_a_dead_workers_tickets_are_dropped_by_a_newer_answer(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    settings: dict[str, Any] = {"burst_ratio": 1.0, "safety_margin": 2}
+    dead = limiter(redis_client, user, fake_wall, **settings)
+    survivor = limiter(redis_client, user, fake_wall, **settings)
+    await dead.acquire()
+    await answer(dead, 100, clock=fake_wall)
+    await die_with_requests_in_flight(dead, 5)
+    assert await survivor.remaining_estimate() == 95
+    await survivor.acquire()
+    # The server counted only what reached it: the dead worker's requests never did.
+    await answer(survivor, 99, clock=fake_wall)
+    assert await survivor.remaining_estimate() == 99
+
+
+async def test_a_dead_probe_holds_the_fleet_only_for_probe_ttl(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    dead = limiter(redis_client, user, fake_wall, probe_ttl=4.0)
+    await asyncio.ensure_future(dead.acquire())  # the probe, never answered
+    survivor = limiter(redis_client, user, fake_wall, poll_interval=0.5)
+    await survivor.acquire()
+    assert 4.0 <= fake_wall.elapsed <= 4.5
+
+
+async def test_a_cancelled_request_gives_its_ticket_back_at_once(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    lim = limiter(redis_client, user, fake_wall)
+
+    async def cancelled_request() -> None:
+        await lim.acquire()
+        await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(cancelled_request())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await lim.acquire()
+    assert fake_wall.elapsed == 0.0
+
+
+async def test_the_window_rolls_over_for_everyone(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    a = limiter(redis_client, user, fake_wall, safety_margin=2)
+    await a.acquire()
+    await answer(a, 2, clock=fake_wall, reset_in=20.0)  # only the margin left
+    await a.acquire()
+    assert fake_wall.elapsed == pytest.approx(20.5, abs=0.01)  # Reset plus the grace
+    assert await a.remaining_estimate() is None  # probing the new window
+
+
+async def test_no_headers_means_no_limit(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    lim = limiter(redis_client, user, frozen(fake_wall))
+    await lim.acquire()
+    await answer(lim, None, clock=fake_wall)
+    assert await requests_started([lim] * 50, 0.5) == 50
+
+
+async def test_from_a_url_and_closing(redis_url: str, user: str) -> None:
+    lim = RedisRateLimiter(redis_url, user)
+    await lim.acquire()
+    await lim.observe(RateLimitInfo(100, 99, time.time() + 60), status=200, retry_after=None)
+    assert await lim.remaining_estimate() == 99
+    await lim.reset()
+    assert await lim.remaining_estimate() is None
+    await lim.aclose()
+    assert isinstance(lim, RateLimiter)
