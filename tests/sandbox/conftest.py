@@ -13,6 +13,8 @@ import aiohttp
 import attrs
 import orjson
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import BaseTestServer, TestServer
 from multidict import CIMultiDictProxy
 
 from outreach_async.sandbox import Sandbox
@@ -106,3 +108,29 @@ async def api(outreach_sandbox: Sandbox) -> AsyncIterator[Api]:
     headers = {"Authorization": f"Bearer {outreach_sandbox.token}"}
     async with aiohttp.ClientSession(headers=headers) as session:
         yield Api(session, outreach_sandbox)
+
+
+@attrs.define
+class Receiver:
+    """A webhook receiver on loopback: its URL and what it received (raw body, headers)."""
+
+    server: BaseTestServer
+    received: list[tuple[bytes, dict[str, str]]] = attrs.field(factory=list)
+
+    def url(self, path: str = "/webhooks") -> str:
+        return str(self.server.make_url(path))
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A loopback webhook receiver answering 200 to any POST and recording it."""
+    received: list[tuple[bytes, dict[str, str]]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        received.append((await request.read(), dict(request.headers)))
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", record)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield Receiver(server, received)

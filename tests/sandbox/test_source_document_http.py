@@ -9,17 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import BaseTestServer, TestServer
 
 from outreach_async.sandbox import Sandbox
 
-from .conftest import Api, ref
+from .conftest import Api, Receiver, ref
 
 pytestmark = pytest.mark.outreach_sandbox(seed=None)
 
@@ -431,27 +428,11 @@ async def test_create_a_webhook_for_completed_tasks(api: Api) -> None:
     }
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[tuple[BaseTestServer, list[tuple[bytes, str | None]]]]:
-    """A loopback webhook receiver recording raw bodies and signatures."""
-    received: list[tuple[bytes, str | None]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append((await request.read(), request.headers.get("Outreach-Webhook-Signature")))
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_post("/webhooks", hook)
-    async with TestServer(app, host="127.0.0.1") as server:
-        yield server, received
-
-
 async def test_a_task_completed_event_is_delivered_signed(
     api: Api,
     outreach_sandbox: Sandbox,
-    receiver: tuple[BaseTestServer, list[tuple[bytes, str | None]]],
+    receiver: Receiver,
 ) -> None:
-    server, received = receiver
     await _ok(
         await api.post(
             "/webhooks",
@@ -461,7 +442,7 @@ async def test_a_task_completed_event_is_delivered_signed(
                     "attributes": {
                         "action": "completed",
                         "resource": "task",
-                        "url": str(server.make_url("/webhooks")),
+                        "url": receiver.url(),
                         "secret": "foo",
                     },
                 }
@@ -478,8 +459,10 @@ async def test_a_task_completed_event_is_delivered_signed(
     await api.action("/tasks/1/actions/markComplete")
     await asyncio.wait_for(outreach_sandbox.dispatcher.drain(), 5)
 
-    ((body, signature),) = received  # only task.completed: not the creates, not other types
-    assert signature == hmac.new(b"foo", body, hashlib.sha256).hexdigest()
+    ((body, headers),) = receiver.received  # only task.completed: not creates, not other types
+    assert (
+        headers["Outreach-Webhook-Signature"] == hmac.new(b"foo", body, hashlib.sha256).hexdigest()
+    )
     payload = orjson.loads(body)
     assert (payload["data"]["type"], payload["data"]["id"]) == ("task", 1)
     assert payload["data"]["attributes"]["completed"] is True

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import BaseTestServer, TestServer
 
 from outreach_async.sandbox import Sandbox
 from outreach_async.sandbox.webhooks import sign_body
 
-from .conftest import Api, ref
+from .conftest import Api, Receiver, ref
 
 pytestmark = pytest.mark.outreach_sandbox(seed=20)
 
@@ -348,28 +345,13 @@ async def test_webhooks_default_to_every_resource_and_action(api: Api) -> None:
     assert (plain.status, plain.error["source"]) == (422, {"pointer": "/data/attributes/url"})
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[tuple[BaseTestServer, list[tuple[bytes, dict[str, str]]]]]:
-    """A loopback webhook receiver recording raw bodies and headers."""
-    received: list[tuple[bytes, dict[str, str]]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    async with TestServer(app, host="127.0.0.1") as server:
-        yield server, received
-
-
 async def test_writes_reach_registered_webhooks_signed(
     api: Api,
     outreach_sandbox: Sandbox,
-    receiver: tuple[BaseTestServer, list[tuple[bytes, dict[str, str]]]],
+    receiver: Receiver,
 ) -> None:
-    server, received = receiver
-    url = str(server.make_url("/hook"))
+    received = receiver.received
+    url = receiver.url()
     await api.create(
         "webhook", "/webhooks", attributes={"url": url, "resource": "prospect", "secret": "s3cret"}
     )
