@@ -155,6 +155,7 @@ class Renderer:
         self.schema = schema
         self.store = store
         self._views: dict[str, _TypeView] = {}
+        self._ids: dict[int, Callable[[Record], list[int]]] = {}
 
     def _view(self, type_: str) -> _TypeView:
         view = self._views.get(type_)
@@ -188,7 +189,10 @@ class Renderer:
 
     def related_ids(self, record: Record, plan: RelationshipPlan) -> list[int]:
         """The ids a to-many relationship holds (stored or computed)."""
-        return self.ids_function(plan)(record)
+        function = self._ids.get(id(plan))  # plans live as long as the schema
+        if function is None:
+            function = self._ids[id(plan)] = self.ids_function(plan)
+        return function(record)
 
     def related_identifiers(self, record: Record, plan: RelationshipPlan) -> list[tuple[str, int]]:
         """(type, id) of every record a relationship points at (for ``include``)."""
