@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``outreach-async`` with ``argv`` (default: ``sys.argv[1:]``); returns the status."""
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exit_:  # --help, --version, and usage errors (already printed)
+        return exit_.code if isinstance(exit_.code, int) else int(ExitStatus.USAGE)
     try:
         outcome = args.handler(args)
         if inspect.iscoroutine(outcome):

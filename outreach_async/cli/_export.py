@@ -66,6 +66,13 @@ def register(commands: Any) -> None:
         "--dedupe", action="store_true", help="write each id once per run (one-off exports)"
     )
     output.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
+    output.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between checkpoints (1; each one fsyncs FILE and saves the state)",
+    )
     query = parser.add_argument_group("query")
     query.add_argument(
         "--filter",
@@ -200,6 +207,7 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
         "partitions": args.partitions,
         "partition": parse_share(args.partition) if args.partition else None,
         "dedupe": args.dedupe,
+        "commit_interval": args.checkpoint_every,
     }
 
 
