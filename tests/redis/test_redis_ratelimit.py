@@ -7,6 +7,7 @@ waits for real; ``test_fleet.py`` runs four processes in real time.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from typing import Any
@@ -116,6 +117,29 @@ async def test_answers_from_either_limiter_correct_the_shared_estimate(
     assert await a.remaining_estimate() == 398
     await one_request(a, 397)
     assert await b.remaining_estimate() == 397
+
+
+async def test_the_fleet_paces_the_budget_over_the_window(
+    redis_client: Redis, user: str, fake_wall: FakeWallClock
+) -> None:
+    """1000 left for 100 s: a burst of 5% at full speed, then about 10 a second, shared."""
+    a = limiter(redis_client, user, fake_wall)
+    b = limiter(redis_client, user, fake_wall)
+    reset = fake_wall.now + 100.0
+    starts: list[float] = []
+    for n in range(200):
+        lim = (a, b)[n % 2]
+        await lim.acquire()
+        starts.append(fake_wall.elapsed)
+        info = RateLimitInfo(1000, 1000 - n - 1, reset)
+        await lim.observe(info, status=200, retry_after=None)
+    # the probe, then the burst: the first 50 requests at once
+    assert starts[50] == 0.0
+    assert starts[52] > 0.0
+    # the next 149 at the pace that spreads the rest (about 948 over 100 s) evenly
+    assert starts[-1] == pytest.approx(149 / 9.5, rel=0.1)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts[60:])]
+    assert max(gaps) < 0.2
 
 
 async def test_a_429_pauses_every_limiter_of_the_user(
