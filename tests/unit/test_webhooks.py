@@ -516,7 +516,8 @@ async def post(
         headers["Outreach-Webhook-Signature"] = sign(body, secret)
     if delivery_id is not None:
         headers["Outreach-Webhook-ID"] = delivery_id
-    async with client.post(path, data=body, headers=headers) as answer:
+    # Outreach gives up after 5 s: a receiver slower than that has failed.
+    async with asyncio.timeout(5), client.post(path, data=body, headers=headers) as answer:
         await answer.read()
         return answer.status
 
@@ -618,12 +619,15 @@ async def test_the_ack_does_not_wait_for_a_slow_handler() -> None:
     recorder = Recorder(gate)
     app = webhook_app(recorder, secret=SECRET)
     async with serving(app) as client:
-        # Outreach waits 5 s; the gate is only opened after the answer came back.
-        status = await asyncio.wait_for(post(client, task_event()), timeout=5)
-        assert status == 200
-        await asyncio.wait_for(recorder.started.wait(), timeout=5)
-        assert recorder.events == []  # the handler is still at the gate
-        gate.set()
+        try:
+            # Outreach waits 5 s; a loopback ack takes milliseconds. The gate opens only after
+            # the answer came back.
+            status = await asyncio.wait_for(post(client, task_event()), timeout=2)
+            assert status == 200
+            await asyncio.wait_for(recorder.started.wait(), timeout=5)
+            assert recorder.events == []  # the handler is still at the gate
+        finally:
+            gate.set()  # a receiver that waits for its handler fails above instead of hanging
         await until(lambda: app[WEBHOOK_STATS].handled == 1)
     assert len(recorder.events) == 1
 
@@ -684,10 +688,12 @@ async def test_a_sync_handler_runs_off_the_loop_without_delaying_acks() -> None:
 
     app = webhook_app(handler, secret=SECRET)
     async with serving(app) as client:
-        assert await post(client, task_event(task_id=1)) == 200
-        await until(lambda: bool(threads))
-        assert await asyncio.wait_for(post(client, task_event(task_id=2)), timeout=5) == 200
-        release.set()
+        try:
+            assert await asyncio.wait_for(post(client, task_event(task_id=1)), timeout=2) == 200
+            await until(lambda: bool(threads))
+            assert await asyncio.wait_for(post(client, task_event(task_id=2)), timeout=2) == 200
+        finally:
+            release.set()
         await until(lambda: app[WEBHOOK_STATS].handled == 2)
     assert threading.get_ident() not in threads
 
