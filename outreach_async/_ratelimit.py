@@ -226,7 +226,7 @@ class _Budget:
 
     def take(self, mono: float) -> int:
         """Hand out a ticket for a request that starts now."""
-        probing = self.anchor_remaining is None
+        probing = self.anchor_remaining is None and not self.unlimited
         if not probing and self.reset_at is not None:
             self.tokens -= 1.0
         self.seq += 1

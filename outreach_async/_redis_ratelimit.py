@@ -55,7 +55,8 @@ _POLL: Final = 2
 # Shared by both scripts: read the hash into a table of numbers and a table of tickets.
 _PRELUDE = """
 local key = KEYS[1]
-local function fmt(x) return string.format('%.6f', x) end
+-- 17 significant digits: a double survives the trip through a string unchanged
+local function fmt(x) return string.format('%.17g', x) end
 local function load()
   local raw = redis.call('HGETALL', key)
   local s, tickets = {}, {}
