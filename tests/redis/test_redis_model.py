@@ -62,11 +62,16 @@ class LuaBudget:
         await self.client.hdel(self.key, f"t:{seq}")
 
     async def estimate(self, now: float) -> int | None:
-        raw = {k.decode(): v.decode() for k, v in (await self.client.hgetall(self.key)).items()}
+        state = await self.client.hgetall(self.key)
+        raw = {_text(k): _text(v) for k, v in state.items()}
         if "anchor_remaining" not in raw:
             return None
         live = [k for k, v in raw.items() if k.startswith("t:") and float(v) > now]
         return int(raw["anchor_remaining"]) - len(live)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def random_answer(rng: random.Random, now: float) -> tuple[RateLimitInfo, int, float | None]:
