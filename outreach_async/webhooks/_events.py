@@ -84,11 +84,11 @@ def verify_signature(raw_body: bytes, signature: str | None, secret: str | bytes
     never raises for a missing, empty or malformed signature, and for an empty secret (an unset
     secret must not turn into a key anyone can sign with).
     """
-    expected_form = _normalized_signature(signature)
-    if expected_form is None or not secret:
+    given = _normalized_signature(signature)
+    if given is None or not secret:
         return False
     digest = hmac.new(_secret_bytes(secret), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(digest, expected_form)
+    return hmac.compare_digest(digest, given)
 
 
 # ---------------------------------------------------------------- the typed event

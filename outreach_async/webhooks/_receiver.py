@@ -10,7 +10,8 @@ Why it is shaped this way (outreach-api-facts.md §9, "Retries and timeouts"):
   event, rather than blocking past the 5 s (which Outreach would count as a failed delivery).
 - Network-failure retries can deliver an event twice; deliveries are deduplicated by
   :attr:`WebhookEvent.id` within a window of recent ids. Handlers should still be idempotent:
-  whether a retry keeps its ``Outreach-Webhook-ID`` is not documented.
+  whether a retry keeps its ``Outreach-Webhook-ID`` is not documented. Deduplication is not
+  replay protection either: the signature covers the body, not the delivery-id header.
 
 This module is a server; it does not use the aiohttp client.
 """
