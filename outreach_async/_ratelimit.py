@@ -151,10 +151,15 @@ def pause_seconds(
 
 
 def default_safety_margin(limit: int | None) -> int:
-    """Requests kept unspent per window: 0.2% of the limit, at least 2, at most a tenth of it."""
+    """Requests kept unspent per window: 0.2% of the limit, at least 1, at most a tenth of it.
+
+    It absorbs requests that reach the server in another order than they were sent (the
+    estimate assumes first sent, first counted) and other apps spending the same user's budget
+    between two of our answers.
+    """
     if limit is None:
-        return 2
-    return min(max(2, math.ceil(0.002 * limit)), limit // 10)
+        return 1
+    return min(max(1, math.ceil(0.002 * limit)), limit // 10)
 
 
 @attrs.define
@@ -373,7 +378,7 @@ class AdaptiveRateLimiter(RateLimiter):
 
     - ``initial_allowance``: requests let through while the budget is unknown (probing).
     - ``burst_ratio``: the share of a window's limit that may go out at full speed.
-    - ``safety_margin``: requests kept unspent per window (default 0.2% of the limit, at least 2).
+    - ``safety_margin``: requests kept unspent per window (default 0.2% of the limit, at least 1).
     - ``reset_grace``: seconds to wait past ``Reset`` before probing the new window (clock skew).
     - ``ticket_ttl`` / ``probe_ttl``: after how long an unanswered request (a probe) is written
       off, as a last resort.

@@ -129,10 +129,10 @@ if not s.anchor_remaining then
 end
 local margin = margin_arg
 if margin < 0 then
-  -- default_safety_margin(): 0.2% of the limit, at least 2, at most a tenth of it
-  margin = 2
+  -- default_safety_margin(): 0.2% of the limit, at least 1, at most a tenth of it
+  margin = 1
   if s.limit then
-    margin = math.min(math.max(2, math.ceil(0.002 * s.limit)), math.floor(s.limit / 10))
+    margin = math.min(math.max(1, math.ceil(0.002 * s.limit)), math.floor(s.limit / 10))
   end
 end
 local available = s.anchor_remaining - count - margin

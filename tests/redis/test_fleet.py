@@ -4,7 +4,7 @@ A tiny aiohttp.web server on loopback enforces the budget with the sandbox's own
 middleware (60 requests per 2-second window, Outreach's headers, the two-value ``Remaining``),
 and answers 429 beyond it. Four spawned processes, 8 requests in flight each, do a fixed amount
 of work through :class:`RedisRateLimiter`: after the first window nobody is refused, and the
-windows in between are used to at least 90% (the safety margin keeps 2 of 60).
+windows in between are used to at least 95% (the safety margin keeps 1 of 60).
 """
 
 from __future__ import annotations
@@ -70,5 +70,5 @@ async def test_four_processes_share_one_budget_without_429s(redis_url: str, user
     assert sum(c["refused"] for c in counts) == sum(w.rejected for w in windows)
     middle = windows[1:-1]
     assert middle, f"the run should span more than two windows: {report}"
-    assert all(w.served >= 0.9 * LIMIT for w in middle), report
+    assert all(w.served >= 0.95 * LIMIT for w in middle), report
     assert elapsed < 20, elapsed

@@ -116,11 +116,11 @@ def test_remaining_first_of_two_values(first: int, second: int) -> None:
 
 
 def test_default_safety_margin() -> None:
-    assert default_safety_margin(None) == 2
+    assert default_safety_margin(None) == 1
     assert default_safety_margin(10_000) == 20
-    assert default_safety_margin(100) == 2
-    assert default_safety_margin(10) == 1
-    assert default_safety_margin(1) == 0
+    assert default_safety_margin(1000) == 2
+    assert default_safety_margin(100) == 1
+    assert default_safety_margin(9) == 0
 
 
 # -- the budget model (pure) -------------------------------------------------------------------
@@ -340,7 +340,7 @@ def test_simulation_spends_the_budget_evenly_without_429s() -> None:
     windows = sim.windows(first, first + 19)
     assert sum(server.refused.values()) == 0
     served = sum(server.served[w] for w in windows)
-    assert served / (100 * len(windows)) >= 0.95
+    assert served / (100 * len(windows)) >= 0.97
     # evenly: no window's first second takes more than the burst plus a second's share
     assert all(server.served[w] >= 95 for w in windows)
 
@@ -404,7 +404,7 @@ def test_simulation_concurrency_levels(concurrency: int) -> None:
     first = server.window_of(NOW)
     windows = range(first, first + 20)
     assert sum(server.refused.values()) == 0
-    assert sum(server.served[w] for w in windows) / (60 * 20) >= 0.95
+    assert sum(server.served[w] for w in windows) / (60 * 20) >= 0.97
 
 
 # -- pauses, probes and abandoned requests -----------------------------------------------------
