@@ -69,8 +69,8 @@ class RateLimitInfo:
     reset_at: float | None = None
 
 
-_COUNT = re.compile(r"(\d{1,18})(?:\.0*)?")
-_NUMBER = re.compile(r"\d{1,18}(?:\.\d{1,9})?")
+_COUNT = re.compile(r"([0-9]{1,18})(?:\.0*)?")
+_NUMBER = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,9})?")
 
 
 def parse_rate_limit_headers(headers: Mapping[str, str], now: float) -> RateLimitInfo:

@@ -139,7 +139,7 @@ def retry_after_jitter(retry_after: float, rng: random.Random) -> float:
     return wait + rng.uniform(0.0, min(1.0, 0.1 * wait))
 
 
-_SECONDS = re.compile(r"\d{1,15}(?:\.\d{1,9})?")
+_SECONDS = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?")
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -72,7 +72,7 @@ def test_reset_forms(value: str, expected: float) -> None:
     assert info.reset_at == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("value", ["", "abc", "-5", "1e9", "1 000", "NaN", "9" * 40])
+@pytest.mark.parametrize("value", ["", "abc", "-5", "1e9", "1 000", "NaN", "9" * 40, "٣٠"])
 def test_garbage_values_are_none(value: str) -> None:
     headers = {
         "X-RateLimit-Limit": value,

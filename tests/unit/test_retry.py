@@ -206,7 +206,7 @@ def test_parse_retry_after_forms(value: str, expected: float) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "  ", "-5", "soon", "1e3", "0x10", "NaN", "inf", "12:00", "2023-13-45", "W12"],
+    [None, "", "  ", "-5", "soon", "1e3", "0x10", "NaN", "inf", "12:00", "2023-13-45", "W12", "٣٠"],
 )
 def test_parse_retry_after_garbage_is_none(value: str | None) -> None:
     assert parse_retry_after(value, NOW) is None
