@@ -17,13 +17,19 @@ requests in flight, even pacing over the window, a shared pause after a 429):
 - Times are the callers' epoch seconds (``wall_clock``), like the server's ``Reset``: keep the
   fleet's clocks in sync (NTP), as comparing with ``Reset`` requires anyway.
 
+When Redis cannot be reached the limiter fails open: each process falls back to its own
+in-process :class:`~outreach_async._ratelimit.AdaptiveRateLimiter` (logging a warning) until Redis
+answers again, so a Redis outage slows nothing down but may cost a few 429s, which the transport
+retries. ``fail_open=False`` lets the Redis error propagate instead (no request is sent).
+
 ``redis`` is imported only when a URL is given, so the package works without the ``redis``
-extra. A Redis error propagates out of ``acquire``/``observe`` (the request is not sent).
+extra.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._ratelimit import (
     MAX_RESET_AHEAD,
     MAX_WAIT_STEP,
+    AdaptiveRateLimiter,
     RateLimiter,
     RateLimitInfo,
     TicketBook,
@@ -45,6 +52,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisRateLimiter"]
+
+logger = logging.getLogger("outreach_async")
 
 _GRANTED: Final = 0
 #: wait exactly this long (a pause, the pacing interval, the next window)
@@ -215,6 +224,8 @@ class RedisRateLimiter(RateLimiter):
     shared (its id or email); the hash is ``<namespace>:<user>``. The other parameters mean what
     they mean for :class:`~outreach_async._ratelimit.AdaptiveRateLimiter`; ``poll_interval`` is
     how often a waiter looks again while an answer elsewhere in the fleet is awaited.
+    ``fail_open`` and ``fallback`` say what happens while Redis cannot be reached (see the module
+    docstring); the default fallback is an ``AdaptiveRateLimiter`` with the same settings.
     """
 
     def __init__(
@@ -235,9 +246,26 @@ class RedisRateLimiter(RateLimiter):
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        fail_open: bool = True,
+        fallback: RateLimiter | None = None,
     ) -> None:
         if initial_allowance < 1:
             raise ValueError("initial_allowance must be at least 1")
+        self._fail_open = fail_open
+        self._fallback = fallback or AdaptiveRateLimiter(
+            initial_allowance=initial_allowance,
+            burst_ratio=burst_ratio,
+            safety_margin=safety_margin,
+            reset_grace=reset_grace,
+            ticket_ttl=ticket_ttl,
+            probe_ttl=probe_ttl,
+            max_pause=max_pause,
+            wall_clock=wall_clock,
+            sleep=sleep,
+            rng=rng,
+        )
+        self._outage = False
+        self._fallback_used = False
         self.redis = _client(redis)
         self._owns_client = isinstance(redis, str)
         self.key = f"{namespace}:{user}"
@@ -263,6 +291,32 @@ class RedisRateLimiter(RateLimiter):
 
         Only one task per process asks Redis at a time; the others queue behind it (FIFO).
         """
+        try:
+            await self._acquire_shared()
+        except Exception as exc:
+            if not self._fails_open_on(exc):
+                raise
+            self._fallback_used = True
+            await self._fallback.acquire()
+            return
+        self._note_recovery()
+
+    async def observe(self, info: RateLimitInfo, *, status: int, retry_after: float | None) -> None:
+        """Teach the fleet from one answer; a 429 or a maintenance 503 pauses every worker."""
+        seq = self._book.take_current()
+        if seq is None and self._fallback_used:
+            # this task's request was let through by the fallback: it learns from the answer
+            await self._fallback.observe(info, status=status, retry_after=retry_after)
+            return
+        try:
+            await self._observe_shared(seq, info, status, retry_after)
+        except Exception as exc:
+            if not self._fails_open_on(exc):
+                raise
+            await self._fallback.observe(info, status=status, retry_after=retry_after)
+        self._changed.set()
+
+    async def _acquire_shared(self) -> None:
         await self._release(self._book.take_current())
         async with self._lock:
             while True:
@@ -279,9 +333,9 @@ class RedisRateLimiter(RateLimiter):
                 await sleep_or_wake(self._sleep, self._changed, min(delay, MAX_WAIT_STEP))
         self._book.hold(int(value))
 
-    async def observe(self, info: RateLimitInfo, *, status: int, retry_after: float | None) -> None:
-        """Teach the fleet from one answer; a 429 or a maintenance 503 pauses every worker."""
-        seq = self._book.take_current()
+    async def _observe_shared(
+        self, seq: int | None, info: RateLimitInfo, status: int, retry_after: float | None
+    ) -> None:
         now = self._wall_clock()
         pause_until: float | None = None
         if pauses_everyone(status, retry_after):
@@ -290,7 +344,26 @@ class RedisRateLimiter(RateLimiter):
         args = [now, _arg(seq), _arg(info.limit), _arg(info.remaining), _arg(info.reset_at)]
         args += [status, _arg(pause_until), *self._observe_tail]
         await self._observe_script(keys=[self.key], args=args)
-        self._changed.set()
+
+    def _fails_open_on(self, exc: Exception) -> bool:
+        """Whether ``exc`` is Redis being unreachable and we are to carry on without it."""
+        from redis.exceptions import RedisError  # the client exists, so redis is installed
+
+        if not self._fail_open or not isinstance(exc, RedisError | OSError):
+            return False
+        if not self._outage:
+            self._outage = True
+            logger.warning(
+                "rate limiter: Redis unreachable (%s); %s falls back to its own limiter",
+                type(exc).__name__,
+                self.key,
+            )
+        return True
+
+    def _note_recovery(self) -> None:
+        if self._outage:
+            self._outage = False
+            logger.warning("rate limiter: Redis reachable again; %s is shared again", self.key)
 
     async def remaining_estimate(self) -> int | None:
         """Requests the server would still accept now, by the fleet's count; None if unknown."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 import time
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from outreach_async._ratelimit import RateLimiter, RateLimitInfo
+from outreach_async._ratelimit import AdaptiveRateLimiter, RateLimiter, RateLimitInfo
 from outreach_async._redis_ratelimit import RedisRateLimiter
 from tests.redis.conftest import FakeWallClock
 
@@ -277,3 +278,37 @@ async def test_from_a_url_and_closing(redis_url: str, user: str) -> None:
     assert await lim.remaining_estimate() is None
     await lim.aclose()
     assert isinstance(lim, RateLimiter)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_without_redis_each_process_falls_back_to_its_own_limiter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fallback = AdaptiveRateLimiter()
+    lim = RedisRateLimiter(f"redis://127.0.0.1:{_closed_port()}/0", "nobody", fallback=fallback)
+    started = time.monotonic()
+    await lim.acquire()  # the fallback's probe
+    await lim.observe(RateLimitInfo(100, 50, time.time() + 60), status=200, retry_after=None)
+    for _ in range(5):
+        await lim.acquire()
+        await lim.observe(RateLimitInfo(100, 40, time.time() + 60), status=200, retry_after=None)
+    assert time.monotonic() - started < 5.0
+    assert fallback.remaining_estimate == 40  # it learned from the answers
+    warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+    await lim.aclose()
+
+
+async def test_fail_open_false_lets_the_redis_error_through() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    lim = RedisRateLimiter(f"redis://127.0.0.1:{_closed_port()}/0", "nobody", fail_open=False)
+    with pytest.raises(RedisConnectionError):
+        await lim.acquire()
+    await lim.aclose()
