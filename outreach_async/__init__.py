@@ -24,11 +24,13 @@ from ._exceptions import (
     TransportError,
     UnsupportedMediaTypeError,
     ValidationError,
+    WebhookPayloadError,
     WebhookVerificationError,
 )
 from ._hooks import Hooks
 from ._pagination import Page, Paginator
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
+from ._redis_ratelimit import RedisRateLimiter
 from ._relationships import DetachedHandleError, ToMany, ToOne
 from ._retry import RetryPolicy
 from ._types import IS_NULL, NOT_NULL, UNSET, Range, Ref, UnsetType, since, until
@@ -148,6 +150,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "Recipient",
+    "RedisRateLimiter",
     "Ref",
     "Repository",
     "RequestTimeout",
@@ -181,6 +184,7 @@ __all__ = [
     "User",
     "ValidationError",
     "Webhook",
+    "WebhookPayloadError",
     "WebhookVerificationError",
     "since",
     "until",

@@ -13,7 +13,8 @@
     │   ├── ValidationError 422   RateLimitError 429 (.retry_after)
     │   └── ServerError 5xx
     ├── ResponseFormatError            the answer is not the JSON:API document expected
-    └── WebhookVerificationError
+    ├── WebhookVerificationError
+    └── WebhookPayloadError            a signed webhook body that is not an Outreach event
 
 A token never appears in a message: URLs are shown without their query's secrets and headers are
 never formatted into messages.
@@ -44,6 +45,7 @@ __all__ = [
     "TransportError",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "WebhookPayloadError",
     "WebhookVerificationError",
     "error_for_status",
 ]
@@ -186,6 +188,14 @@ class ResponseFormatError(OutreachError):
 
 class WebhookVerificationError(OutreachError):
     """A webhook's signature is missing or does not match its body."""
+
+
+class WebhookPayloadError(OutreachError):
+    """A webhook body that is not the JSON:API-styled event Outreach sends (bad JSON or shape).
+
+    Distinct from :class:`~outreach_async.WebhookVerificationError`: the signature (when one was
+    checked) matched, so the sender is Outreach or holds the secret, but the body cannot be read.
+    """
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -27,7 +27,7 @@ import attrs
 import orjson
 
 from .._converter import parse_datetime, structure_resource
-from .._exceptions import OutreachError, WebhookVerificationError
+from .._exceptions import WebhookPayloadError, WebhookVerificationError
 from .._schema import ResourceSpec
 from ..models import Resource, model_for_type
 
@@ -50,14 +50,6 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
 # Outreach sends the bare digest; a "sha256=" prefix (GitHub's style, added by some relays) is
 # tolerated because stripping it changes nothing about what is compared.
 _PREFIX = "sha256="
-
-
-class WebhookPayloadError(OutreachError):
-    """A webhook body that is not the JSON:API-styled event Outreach sends (bad JSON or shape).
-
-    Distinct from :class:`~outreach_async.WebhookVerificationError`: the signature (when one was
-    checked) matched, so the sender is Outreach or holds the secret, but the body cannot be read.
-    """
 
 
 # ---------------------------------------------------------------- signature
