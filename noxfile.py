@@ -14,7 +14,8 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.default_venv_backend = "venv"
 
-PYTHON = os.environ.get("NOX_PYTHON", "3.11")
+# The interpreter that runs nox, unless NOX_PYTHON names another (e.g. "3.13").
+PYTHON = os.environ.get("NOX_PYTHON") or None
 LINT_PATHS = ["outreach_async", "tests", "benchmarks", "tools", "noxfile.py"]
 
 
