@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -101,7 +101,7 @@ class Paginator(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()
 
-    async def _items(self) -> AsyncIterator[T]:
+    async def _items(self) -> AsyncGenerator[T, None]:
         remaining = self._limit
         async for page in self.pages():
             items: list[T] | None = page.items
@@ -116,7 +116,7 @@ class Paginator(Generic[T]):
             if remaining is not None and remaining <= 0:
                 return
 
-    async def pages(self) -> AsyncIterator[Page[T]]:
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
         """Every page, in order; the next one is fetched while the caller works on this one."""
         seen: set[str] = set()
         url: URL | None = self._url

@@ -73,9 +73,10 @@ def models(draw: st.DrawFn, cls: type[Resource]) -> Resource:
     return model
 
 
-@pytest.mark.parametrize(
-    "cls", sorted(MODELS.values(), key=lambda c: c.__name__), ids=lambda c: c.__name__
-)
+ALL_MODELS = sorted(MODELS.values(), key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", ALL_MODELS, ids=[c.__name__ for c in ALL_MODELS])
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_round_trip_model_to_document_to_model(cls: type[Resource], data: st.DataObject) -> None:
