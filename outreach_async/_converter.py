@@ -19,7 +19,6 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-import attrs
 import cattrs
 
 from ._exceptions import ResponseFormatError
@@ -336,8 +335,3 @@ def make_converter() -> cattrs.Converter:
 
 #: the converter for users of cattrs: ``converter.structure(resource_object, Prospect)``
 converter = make_converter()
-
-
-def attrs_field_names(cls: type[Resource]) -> list[str]:
-    """The model's own field names (attributes and relationships), in declaration order."""
-    return [f.name for f in attrs.fields(cls) if f.name not in ("id", "extra", "meta")]

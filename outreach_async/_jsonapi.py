@@ -8,7 +8,7 @@ converter's job, done lazily page by page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -18,12 +18,9 @@ from ._exceptions import ErrorObject, ResponseFormatError
 
 __all__ = [
     "Document",
-    "ResourceIdentifier",
-    "build_relationship",
     "build_resource_document",
     "dumps",
     "loads",
-    "next_link",
     "parse_document",
     "parse_error_body",
 ]
@@ -39,15 +36,6 @@ def loads(body: bytes) -> JSON:
 def dumps(value: JSON) -> bytes:
     """Encode a request document."""
     return orjson.dumps(value)
-
-
-@attrs.frozen
-class ResourceIdentifier:
-    """``{"type": ..., "id": ...}`` with optional relationship meta."""
-
-    type: str
-    id: int
-    meta: Mapping[str, Any] | None = None
 
 
 @attrs.define
@@ -120,26 +108,6 @@ def parse_error_body(body: bytes) -> list[ErrorObject]:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def next_link(document: Document) -> str | None:
-    """The absolute URL of the next page; None at the end (no ``links`` at all ends it too)."""
-    value = document.links.get("next")
-    return value if isinstance(value, str) and value else None
-
-
-def build_relationship(
-    value: ResourceIdentifier | Sequence[ResourceIdentifier] | None,
-) -> dict[str, Any]:
-    """A relationship object for a request: to-one, to-many, or null, with relationship meta."""
-    if value is None:
-        return {"data": None}
-    if isinstance(value, ResourceIdentifier):
-        rel: dict[str, Any] = {"data": {"type": value.type, "id": value.id}}
-        if value.meta:
-            rel["meta"] = dict(value.meta)
-        return rel
-    return {"data": [{"type": v.type, "id": v.id} for v in value]}
 
 
 def build_resource_document(
