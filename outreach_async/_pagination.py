@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -62,6 +62,18 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+async def collect_items(items: AsyncIterable[T], limit: int | None) -> list[T]:
+    """The first ``limit`` items (all when None) of an async iterable, stopping right there."""
+    out: list[T] = []
+    if limit is not None and limit <= 0:
+        return out
+    async for item in items:
+        out.append(item)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
 
 
 def halve_page_size(url: URL, default_size: int = 50) -> URL | None:
@@ -168,15 +180,7 @@ class Paginator(Generic[T]):
 
     async def collect(self, limit: int | None = None) -> list[T]:
         """Every record (or the first ``limit``) in one list. Memory grows with the result."""
-        limit = self._limit if limit is None else limit
-        out: list[T] = []
-        if limit is not None and limit <= 0:
-            return out
-        async for item in self:
-            out.append(item)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        return await collect_items(self, self._limit if limit is None else limit)
 
     async def count(self) -> int:
         """The server-side count of the collection (``count=true``, one request, one record)."""
