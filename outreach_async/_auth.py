@@ -23,7 +23,7 @@ import inspect
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import orjson
@@ -40,10 +40,14 @@ from outreach_async._http import Response
 from outreach_async._jsonapi import parse_error_body
 from outreach_async._retry import parse_retry_after
 
+if TYPE_CHECKING:
+    from outreach_async._tokenstore import TokenStore
+
 __all__ = [
     "DEFAULT_TOKEN_URL",
     "FormPoster",
     "OAuth2Refresh",
+    "SingleFlight",
     "StaticToken",
     "TokenProvider",
     "TokenSet",
@@ -117,6 +121,47 @@ class TokenSet:
 OnRefresh = Callable[[TokenSet], Awaitable[None] | None]
 
 
+async def call_on_refresh(on_refresh: OnRefresh | None, tokens: TokenSet) -> None:
+    """Call a sync or async ``on_refresh`` callback (None: nothing to call)."""
+    if on_refresh is not None:
+        result = on_refresh(tokens)
+        if inspect.isawaitable(result):
+            await result
+
+
+class SingleFlight:
+    """Runs one renewal at a time: callers arriving meanwhile join it and share its outcome.
+
+    The renewal runs as its own task, shielded, so a caller that is cancelled (a request that
+    timed out) cannot abandon it halfway and lose a rotated token; every waiter shares its
+    outcome, a failure included, so a failed renewal is not replayed once per waiter.
+    """
+
+    __slots__ = ("_flight",)
+
+    def __init__(self) -> None:
+        self._flight: asyncio.Future[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a renewal is in flight now."""
+        return self._flight is not None
+
+    async def run(self, renew: Callable[[], Awaitable[None]]) -> None:
+        """Join the renewal in flight, or start ``renew()``; return when it is done."""
+        if self._flight is None:
+            flight = asyncio.ensure_future(renew())
+            flight.add_done_callback(self._landed)
+            self._flight = flight
+        await asyncio.shield(self._flight)
+
+    def _landed(self, flight: asyncio.Future[None]) -> None:
+        if self._flight is flight:
+            self._flight = None
+        if not flight.cancelled():
+            flight.exception()  # retrieved here too, in case every waiter was cancelled
+
+
 class OAuth2Refresh(TokenProvider):
     """OAuth 2.0 refresh-token grant with single-flight, throttle-aware renewal.
 
@@ -154,10 +199,51 @@ class OAuth2Refresh(TokenProvider):
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._renewal: asyncio.Future[None] | None = None
+        self._renewal = SingleFlight()
         self._poster: FormPoster | None = None
         self._last_mint_at: float | None = None
         self._throttled_until = 0.0
+
+    @classmethod
+    async def from_store(
+        cls,
+        store: TokenStore,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_url: str | URL = DEFAULT_TOKEN_URL,
+        on_refresh: OnRefresh | None = None,
+        **options: Any,
+    ) -> OAuth2Refresh:
+        """A provider seeded from ``store`` that saves every new token set there before use.
+
+        ``on_refresh``, when given, runs after the save. ``options`` are the other keywords of
+        the constructor (``refresh_margin``, ``clock``, ...). Raises
+        :class:`~outreach_async.TokenStoreError` when the store holds no tokens yet (run
+        ``outreach-async auth login`` first).
+        """
+        from outreach_async._tokenstore import TokenStoreError
+
+        saved = await store.load()
+        if saved is None:
+            raise TokenStoreError(
+                f"{store!r} holds no tokens yet: log in first (outreach-async auth login)"
+            )
+
+        async def persist(tokens: TokenSet) -> None:
+            await store.save(tokens)  # first: the old refresh token may be spent already
+            await call_on_refresh(on_refresh, tokens)
+
+        return cls(
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=saved.refresh_token,
+            token_url=token_url,
+            access_token=saved.access_token or None,
+            expires_at=saved.expires_at,
+            on_refresh=persist,
+            **options,
+        )
 
     def bind(self, poster: FormPoster) -> None:
         """Give the provider the transport's way to call the token endpoint (done by the client)."""
@@ -206,7 +292,7 @@ class OAuth2Refresh(TokenProvider):
 
     async def _refresh_ahead(self) -> None:
         """Renew a token that still works: never wait on the throttle for it, never fail on it."""
-        if self._renewal is None and self._clock() < self._next_mint_at():
+        if not self._renewal.running and self._clock() < self._next_mint_at():
             return
         try:
             await self._renew()
@@ -217,24 +303,8 @@ class OAuth2Refresh(TokenProvider):
     # -- minting ------------------------------------------------------------------------------
 
     async def _renew(self) -> None:
-        """Join the renewal in flight, or start one: one mint however many callers wait.
-
-        The mint runs as its own task, shielded, so a caller that is cancelled (a request that
-        timed out) cannot abandon a mint halfway and lose the rotated refresh token; every
-        waiter shares its outcome, a failure included, so a failed mint is not replayed once
-        per waiter.
-        """
-        if self._renewal is None:
-            renewal = asyncio.ensure_future(self._mint())
-            renewal.add_done_callback(self._renewal_done)
-            self._renewal = renewal
-        await asyncio.shield(self._renewal)
-
-    def _renewal_done(self, renewal: asyncio.Future[None]) -> None:
-        if self._renewal is renewal:
-            self._renewal = None
-        if not renewal.cancelled():
-            renewal.exception()  # retrieved here too, in case every waiter was cancelled
+        """Join the mint in flight, or start one: one mint however many callers wait."""
+        await self._renewal.run(self._mint)
 
     async def _mint(self) -> None:
         """Call the token endpoint (waiting out its throttle) and install the new token set.
@@ -287,34 +357,15 @@ class OAuth2Refresh(TokenProvider):
         return base + self._rng.uniform(0.0, 1.0)
 
     def _parse_token_set(self, response: Response) -> TokenSet:
-        try:
-            raw = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            raw = None
-        access = raw.get("access_token") if isinstance(raw, dict) else None
-        if not isinstance(access, str) or not access:
-            raise ResponseFormatError(
-                f"POST {safe_url(self.token_url)} -> HTTP {response.status}: "
-                "the answer carries no access_token"
-            )
-        assert isinstance(raw, dict)
-        rotated = raw.get("refresh_token")
-        expires_in = raw.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else DEFAULT_EXPIRES_IN
-        return TokenSet(
-            access_token=access,
-            refresh_token=rotated if isinstance(rotated, str) and rotated else self._refresh_token,
-            expires_at=self._clock() + lifetime,
+        return parse_token_answer(
+            response, token_url=self.token_url, now=self._clock(), refresh_token=self._refresh_token
         )
 
     async def _install(self, token_set: TokenSet) -> None:
         """Hand the new set to ``on_refresh`` first, then start using it (even if it failed:
         the old refresh token may already be spent)."""
         try:
-            if self._on_refresh is not None:
-                result = self._on_refresh(token_set)
-                if inspect.isawaitable(result):
-                    await result
+            await call_on_refresh(self._on_refresh, token_set)
         finally:
             self._access_token = token_set.access_token
             self._refresh_token = token_set.refresh_token
@@ -323,15 +374,52 @@ class OAuth2Refresh(TokenProvider):
 
     def _refresh_failed(self, response: Response) -> AuthenticationError:
         """A refused grant (400 invalid_grant, 401): the refresh token is no good."""
-        errors = parse_error_body(response.body)
-        reason = "; ".join(": ".join(p for p in (e.id, e.detail) if p) for e in errors)
-        url = safe_url(self.token_url)
-        return AuthenticationError(
-            f"POST {url} -> HTTP {response.status}: token refresh failed"
-            + (f" ({reason})" if reason else ""),
-            status=response.status,
-            errors=errors,
-            headers=response.headers,
-            method="POST",
-            url=url,
+        return grant_refused(response, self.token_url, "token refresh failed")
+
+
+def parse_token_answer(
+    response: Response, *, token_url: URL, now: float, refresh_token: str | None = None
+) -> TokenSet:
+    """The :class:`TokenSet` of a token endpoint's 2xx answer (facts 1.1: ``access_token``,
+    ``expires_in``, ``refresh_token``).
+
+    ``refresh_token`` is kept when the answer does not rotate it; without one, the answer must
+    carry a refresh token (an authorization-code exchange).
+    """
+    try:
+        raw = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        raw = None
+    if not isinstance(raw, dict):
+        raw = {}
+    access = _text(raw.get("access_token"))
+    rotated = _text(raw.get("refresh_token")) or refresh_token
+    if access is None or rotated is None:
+        missing = "access_token" if access is None else "refresh_token"
+        raise ResponseFormatError(
+            f"POST {safe_url(token_url)} -> HTTP {response.status}: the answer carries no {missing}"
         )
+    expires_in = raw.get("expires_in")
+    lifetime = float(expires_in) if isinstance(expires_in, int | float) else DEFAULT_EXPIRES_IN
+    return TokenSet(access_token=access, refresh_token=rotated, expires_at=now + lifetime)
+
+
+def _text(value: object) -> str | None:
+    """A non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def grant_refused(response: Response, token_url: URL, what: str) -> AuthenticationError:
+    """The error for a token endpoint's refusal (``invalid_grant``, ``invalid_client``), with
+    the endpoint's reason and never a secret."""
+    errors = parse_error_body(response.body)
+    reason = "; ".join(": ".join(p for p in (e.id, e.detail) if p) for e in errors)
+    url = safe_url(token_url)
+    return AuthenticationError(
+        f"POST {url} -> HTTP {response.status}: {what}" + (f" ({reason})" if reason else ""),
+        status=response.status,
+        errors=errors,
+        headers=response.headers,
+        method="POST",
+        url=url,
+    )
