@@ -31,7 +31,7 @@ from .._jsonapi import Document, build_resource_document, dumps, parse_document
 from .._pagination import Page, Paginator
 from .._relationships import DetachedHandleError, ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
-from .._types import Ref
+from .._types import UNSET, Ref, UnsetType
 from ..models._base import Resource, model_for_type
 
 if TYPE_CHECKING:
@@ -382,30 +382,23 @@ class Repository(Generic[R]):
     # ------------------------------------------------------------------ resolving handles
 
     async def resolve(
-        self, handles: Iterable[ToOne[R] | None], *, missing: str = "raise"
+        self, handles: Iterable[ToOne[R] | UnsetType | None], *, missing: str = "raise"
     ) -> builtins.list[R | None]:
         """Resolve many to-one handles with as few requests as possible, in input order.
 
-        Handles whose response ``included`` the resource cost nothing; the other ids are fetched
-        with ``filter[id]=...`` in batches of up to 1000. Null handles give None. Ids the server
-        does not return raise :class:`MissingResourcesError` (or give None with
-        ``missing="none"``).
+        Handles whose response ``included`` the resource (or that were fetched already) cost
+        nothing; the other ids are fetched once each with ``filter[id]=...``, in batches of up to
+        1000 that keep the URL a safe length. ``None``, ``UNSET`` (a relationship the response
+        did not carry) and null handles give None. Ids the server does not return raise
+        :class:`MissingResourcesError` naming them (or give None with ``missing="none"``). A
+        handle to another resource type raises :class:`QueryError` before any request.
         """
         if missing not in ("raise", "none"):
             raise QueryError('missing must be "raise" or "none"')
-        handle_list = list(handles)
-        found: dict[int, R] = {}
-        wanted: builtins.list[int] = []
-        for handle in handle_list:
-            if handle is None or handle.id is None or handle.id in found:
-                continue
-            local = handle._target or _from_included(handle)
-            if local is not None:
-                found[handle.id] = local  # type: ignore[assignment]
-            elif handle.id not in wanted:
-                wanted.append(handle.id)
+        handle_list = [None if h is None or h is UNSET else h for h in handles]
+        found, wanted = self._resolve_locally(handle_list)
         for batch in _id_batches(wanted):
-            async for model in self.list(filter={"id": batch}, page_size=1000):
+            async for model in self.list(filter={"id": batch}, page_size=_MAX_BATCH_IDS):
                 if model.id is not None:
                     found[model.id] = model
         absent = [i for i in wanted if i not in found]
@@ -414,6 +407,38 @@ class Repository(Generic[R]):
         return [
             found.get(h.id) if h is not None and h.id is not None else None for h in handle_list
         ]
+
+    def _resolve_locally(
+        self, handles: Sequence[ToOne[R] | None]
+    ) -> tuple[dict[int, R], builtins.list[int]]:
+        """What the handles' responses already hold (by id), and the ids left to fetch: each
+        once, in first-seen order."""
+        found: dict[int, R] = {}
+        wanted: dict[int, None] = {}
+        for handle in handles:
+            if handle is None:
+                continue
+            self._check_handle(handle)
+            if handle.id is None or handle.id in found:
+                continue
+            local = handle._target or _from_included(handle)
+            if local is not None:
+                found[handle.id] = local  # type: ignore[assignment]
+                wanted.pop(handle.id, None)
+            else:
+                wanted[handle.id] = None
+        return found, builtins.list(wanted)
+
+    def _check_handle(self, handle: object) -> None:
+        # Ids are only unique per type: an account id looked up among prospects would find
+        # some other prospect, silently.
+        if not isinstance(handle, ToOne):
+            raise QueryError(f"resolve takes to-one handles, got {type(handle).__name__}")
+        if handle.type != self.spec.type:
+            raise QueryError(
+                f"{self.spec.path}.resolve got a {handle.type!r} handle; resolve it with the "
+                f"repository of {handle.type!r} resources"
+            )
 
 
 def _from_included(handle: ToOne[Any]) -> Resource | None:
@@ -432,11 +457,15 @@ _MAX_BATCH_CHARS = 6000
 
 
 def _id_batches(ids: list[int]) -> list[list[int]]:
+    """``ids`` cut, in order, into runs of at most 1000 whose ``filter[id]`` value (ids joined
+    by commas) stays within the character budget."""
     batches: list[list[int]] = []
     current: list[int] = []
     chars = 0
     for id_ in ids:
-        width = len(str(id_)) + 3  # the comma, percent-encoded
+        # The id and its comma: yarl sends "," as is in a query (a sub-delimiter, RFC 3986), so
+        # 1000 five-digit ids fit one request. (Counting it as "%2C" cut them at 750.)
+        width = len(str(id_)) + 1
         if current and (len(current) >= _MAX_BATCH_IDS or chars + width > _MAX_BATCH_CHARS):
             batches.append(current)
             current, chars = [], 0
