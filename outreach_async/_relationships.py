@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ._exceptions import OutreachError
+from ._exceptions import OutreachError, ResponseFormatError
+from ._pagination import collect_items
 from ._types import UNSET, Ref
 
 if TYPE_CHECKING:
@@ -109,7 +110,12 @@ class ToOne(Generic[R]):
 
 
 class ToMany(Generic[R]):
-    """A to-many relationship: async-iterable over its ``related`` link, ``.ids`` when carried."""
+    """A to-many relationship: async-iterable, ``.collect()``, ``.ids`` when carried.
+
+    Iterating reads the response's ``included`` when it holds every carried id (no request),
+    else streams the ``related`` link through the paginator. Meta only (``count`` > 0, no ids,
+    no link) raises :class:`ResponseFormatError`: there is nothing to read them from.
+    """
 
     __slots__ = ("_context", "count", "ids", "meta", "related", "type")
 
@@ -136,6 +142,11 @@ class ToMany(Generic[R]):
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[R]:
+        carried = self._all_included()
+        if carried is not None:  # the response holds every one of them: no request
+            for item in carried:
+                yield item
+            return
         if self.related is None:
             async for item in self._from_ids():
                 yield item
@@ -145,8 +156,32 @@ class ToMany(Generic[R]):
         async for found in self._context.follow(self.type, self.related):
             yield cast(R, found)
 
+    def _all_included(self) -> list[R] | None:
+        """Every related resource from the response's identity map, or None when the response
+        did not carry all of them (ids missing from ``included``, or fewer ids than
+        ``meta.count`` says there are)."""
+        if self.ids is None or self._context is None:
+            return None
+        if self.count is not None and self.count != len(self.ids):
+            return None
+        found: list[R] = []
+        for id_ in self.ids:
+            model = self._context.included(self.type, id_)
+            if model is None:
+                return None
+            found.append(model)  # type: ignore[arg-type]
+        return found
+
     async def _from_ids(self) -> AsyncIterator[R]:
         # No related link: all we can offer is what the response carried by id.
+        if self.ids is None and self.count:
+            # A relationship can come back with neither data nor links, meta only (facts
+            # section 6): yielding nothing would silently drop ``count`` records.
+            raise ResponseFormatError(
+                f"this {self.type} to-many relationship came with only meta "
+                f"(count={self.count}): the response gave neither ids nor a related link to "
+                "read them from"
+            )
         if not self.ids:
             return
         if self._context is None:
@@ -160,14 +195,7 @@ class ToMany(Generic[R]):
 
     async def collect(self, limit: int | None = None) -> list[R]:
         """Every related resource (or the first ``limit``), in one list."""
-        out: list[R] = []
-        if limit is not None and limit <= 0:
-            return out
-        async for item in self:
-            out.append(item)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        return await collect_items(self, limit)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"type": self.type, "ids": self.ids, "meta": self.meta, "related": self.related}
