@@ -1,0 +1,155 @@
+"""Logging in and staying logged in, against the sandbox's OAuth server over loopback HTTP.
+
+The tests play the browser: they GET the authorize URL, the sandbox (one user, always
+consenting) redirects to the loopback listener with ``code`` and ``state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from outreach_async import OAuth2Refresh, OutreachClient, PermissionDeniedError
+from outreach_async._auth import TokenSet
+from outreach_async._oauth_flow import login
+from outreach_async._tokenstore import FileTokenStore
+from outreach_async.sandbox import Sandbox
+
+CLIENT_ID = "sandbox-client"
+CLIENT_SECRET = "sandbox-secret"
+
+
+class Clock:
+    """Wall time for the sandbox and the provider, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def play_browser(url: str) -> int:
+    """Open the authorize URL and follow its redirect to the loopback listener."""
+    async with aiohttp.ClientSession() as browser, browser.get(url) as page:
+        await page.read()
+        assert page.url.host == "127.0.0.1"
+        assert page.url.path == "/callback"
+        return page.status
+
+
+async def log_in(sandbox: Sandbox, store: FileTokenStore, scopes: str) -> tuple[TokenSet, str]:
+    shown: list[str] = []
+    tokens = await login(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        scopes=scopes,
+        store=store,
+        authorize_base=f"{sandbox.origin}/oauth/authorize",
+        token_url=sandbox.token_url,
+        open_url=play_browser,
+        announce=shown.append,
+    )
+    return tokens, shown[0]
+
+
+async def test_login_stores_tokens_that_work(outreach_sandbox: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    tokens, shown = await log_in(outreach_sandbox, FileTokenStore(path), "prospects.read")
+
+    assert URL(shown).query["scope"] == "prospects.read"
+    assert outreach_sandbox.authority.is_valid(tokens.access_token)
+    assert tokens.refresh_token in outreach_sandbox.authority.refresh_tokens
+    assert await FileTokenStore(path).load() == tokens
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+    provider = await OAuth2Refresh.from_store(
+        FileTokenStore(path),
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        token_url=outreach_sandbox.token_url,
+    )
+    async with OutreachClient(provider, base_url=outreach_sandbox.base_url) as outreach:
+        assert await outreach.prospects.list().collect() == []
+        # The scopes asked for are the scopes granted: not additive, nothing more (facts 1.1).
+        with pytest.raises(PermissionDeniedError):
+            await outreach.accounts.list().first()
+    assert outreach_sandbox.authority.mint_count == 1  # the saved access token was used
+
+
+async def test_an_expired_login_refreshes_and_saves_the_rotated_token(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "tokens.json"
+    async with Sandbox(clock=clock, seed=3) as sandbox:
+        first, _ = await log_in(sandbox, FileTokenStore(path), "prospects.all")
+        clock.now += 7200 + 1  # the next run starts after the access token expired
+
+        provider = await OAuth2Refresh.from_store(
+            FileTokenStore(path),
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            token_url=sandbox.token_url,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+            assert len(await outreach.prospects.list().collect()) == 3
+
+        saved = await FileTokenStore(path).load()
+        assert saved is not None
+        assert saved.refresh_token != first.refresh_token  # rotated, and saved
+        assert saved.refresh_token in sandbox.authority.refresh_tokens
+        assert sandbox.authority.is_valid(saved.access_token)
+        assert not sandbox.authority.is_valid(first.access_token)
+        assert sandbox.authority.mint_count == 2
+
+
+async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "cli" / "tokens.json"
+    command = [
+        *("-m", "outreach_async.cli", "auth", "login", "--client-id", CLIENT_ID),
+        *("--scopes", "prospects.read", "accounts.read", "--token-file", str(path)),
+        *("--authorize-url", f"{outreach_sandbox.origin}/oauth/authorize"),
+        *("--token-url", outreach_sandbox.token_url, "--no-browser", "--timeout", "30"),
+    ]
+    env = {**os.environ, "OUTREACH_CLIENT_SECRET": CLIENT_SECRET}  # kept out of the argv
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    try:
+        lines: list[str] = []
+        while not (lines and lines[-1].startswith("http")):
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+            assert line, "the command ended before printing the authorize URL"
+            lines.append(line.decode().strip())
+        assert await play_browser(lines[-1]) == 200
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()
+    assert f"Tokens saved to {path}" in out.decode()
+    assert URL(lines[-1]).query["scope"] == "prospects.read accounts.read"
+    saved = await FileTokenStore(path).load()
+    assert saved is not None
+    assert outreach_sandbox.authority.scopes_of(saved.access_token) == frozenset(
+        {"prospects.read", "accounts.read"}
+    )
+    assert saved.access_token not in out.decode() + err.decode()
