@@ -12,10 +12,12 @@ last checkpoint (a torn line after ``kill -9`` included) is dropped and written 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import gc
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
@@ -226,9 +228,14 @@ class _Export:
         pages = self.listing(span.resume_from, span.hi).pages()
         try:
             async for page in pages:
-                keep, stop = self.select(span, page.items)
-                span.written += len(keep)
-                data = self.encoder.encode(keep) if keep else b""
+                # Let the paginator's prefetch send its request before this page's CPU work:
+                # awaiting a queue with room never suspends, so without this the next request
+                # would leave only once this page is done (no overlap with the server's work).
+                await asyncio.sleep(0)
+                with _collector_paused():
+                    keep, stop = self.select(span, page.items)
+                    span.written += len(keep)
+                    data = self.encoder.encode(keep) if keep else b""
                 await queue.put(_Batch(index, data, len(keep), span.snapshot()))
                 if stop:
                     break
@@ -465,6 +472,24 @@ async def _run(
         if counter is not None:
             counter.cancel()
     return writer.result()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while one page is flattened and encoded.
+
+    That allocates about 1000 dicts of 250 keys at once, which triggers collections that each
+    walk every live object (the decoded pages included): a third of the time, for garbage that
+    holds no cycles. A synchronous section: no other task runs meanwhile.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _start_counting(job: _Export, spans: list[Span]) -> asyncio.Task[None]:

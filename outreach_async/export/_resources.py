@@ -38,6 +38,7 @@ __all__ = [
 #: keeps comparisons, arithmetic and checkpoints simple.
 CursorValue = int
 
+_MISSING: Any = object()
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)
 
@@ -104,7 +105,17 @@ class Cursor:
         """The record's position, or None when it has none (null or not carried)."""
         if self.kind == "integer":
             return model.id
-        value: Any = getattr(model, self.name, None)
+        # A model keeps its attributes by wire name, a timestamp as the API's text until it is
+        # read (models/_base.py): parsing the text here leaves it text for the record writer,
+        # instead of making it convert the datetime that reading the field would leave behind.
+        value: Any = vars(model).get(self.wire, _MISSING)
+        if value is _MISSING:
+            value = getattr(model, self.name, None)
+        if value.__class__ is str:
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError:
+                return None
         return to_millis(value) if isinstance(value, dt.datetime) else None
 
     def filter_value(self, value: CursorValue) -> dt.datetime | int:
