@@ -258,13 +258,17 @@ class Transport:
             await self._pause_for_retry(request, attempt, wait, response.status, api_error)
             retries += 1
 
-    async def post_form(self, url: URL, data: Mapping[str, str]) -> Response:
-        """POST a form to ``url`` without bearer auth (the OAuth token endpoint); any status is
-        returned as a Response, connection errors raise :class:`TransportError`. No retries and
-        no rate limiter: the token endpoint has its own throttle, which the provider handles."""
+    async def post_form(
+        self, url: URL, data: Mapping[str, str], *, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """POST a form to ``url`` without the client's bearer token (the OAuth token endpoint);
+        any status is returned as a Response, connection errors raise :class:`TransportError`.
+        No retries and no rate limiter: the token endpoint has its own throttle, which the
+        provider handles. ``headers`` are added (the S2S install-token call sends its app JWT
+        as ``Authorization``, facts 1.2)."""
         self._check_open()
-        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
-        return await self._wire("POST", url, headers, dict(data), True)
+        sent = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
+        return await self._wire("POST", url, sent, dict(data), True)
 
     # -- one try ------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Logging in and staying logged in, against the sandbox's OAuth server over loopback HTTP.
 
-The tests play the browser: they GET the authorize URL, the sandbox (one user, always
-consenting) redirects to the loopback listener with ``code`` and ``state``.
+The login tests play the browser: they GET the authorize URL, the sandbox (one user, always
+consenting) redirects to the loopback listener with ``code`` and ``state``. The S2S tests need
+PyJWT with cryptography (the ``jwt`` extra) and are skipped, saying so, without them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from yarl import URL
 
 from outreach_async import OAuth2Refresh, OutreachClient, PermissionDeniedError
+from outreach_async._apptoken import AppTokenProvider
 from outreach_async._auth import TokenSet
 from outreach_async._oauth_flow import login
 from outreach_async._tokenstore import FileTokenStore
@@ -153,3 +156,50 @@ async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: P
         {"prospects.read", "accounts.read"}
     )
     assert saved.access_token not in out.decode() + err.decode()
+
+
+def rsa_private_pem() -> str:
+    pytest.importorskip("jwt", reason="PyJWT is not installed: pip install '.[jwt]'")
+    rsa: Any = pytest.importorskip(
+        "cryptography.hazmat.primitives.asymmetric.rsa",
+        reason="cryptography is not installed: pip install '.[jwt]'",
+    )
+    serialization: Any = pytest.importorskip("cryptography.hazmat.primitives.serialization")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return str(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+    )
+
+
+async def test_an_s2s_install_token_is_minted_renewed_and_replaced_after_a_401() -> None:
+    pem = rsa_private_pem()
+    clock = Clock()
+    async with Sandbox(clock=clock, seed=2) as sandbox:
+        provider = AppTokenProvider(
+            s2s_guid="app-guid", private_key=pem, install_id=7, base=sandbox.origin, clock=clock
+        )
+        mint_path = "/api/app/installs/7/actions/accessToken"
+
+        def mints() -> int:
+            return sum(r.path == mint_path and r.method == "POST" for r in sandbox.requests)
+
+        async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+            assert len(await outreach.prospects.list().collect()) == 2
+            first = await provider.token()
+            assert sandbox.authority.is_valid(first)
+            assert sandbox.authority.user_of(first) is None  # an app token acts for no user
+
+            clock.now += 3600 - 100  # inside the renewal margin of the one-hour token
+            await outreach.prospects.list().collect()
+            second = await provider.token()
+            assert second != first
+            assert mints() == 2
+
+            sandbox.authority.expire(second)  # revoked early: the API answers 401
+            assert len(await outreach.prospects.list().collect()) == 2
+            assert mints() == 3
+            assert sandbox.authority.is_valid(await provider.token())
