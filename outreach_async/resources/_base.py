@@ -8,6 +8,7 @@ operations its endpoint has: asking for one the endpoint lacks raises
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -397,10 +398,13 @@ class Repository(Generic[R]):
             raise QueryError('missing must be "raise" or "none"')
         handle_list = [None if h is None or h is UNSET else h for h in handles]
         found, wanted = self._resolve_locally(handle_list)
-        for batch in _id_batches(wanted):
-            async for model in self.list(filter={"id": batch}, page_size=_MAX_BATCH_IDS):
-                if model.id is not None:
-                    found[model.id] = model
+        # The batches go out together; the client's max_concurrency and rate limiter pace them.
+        batches = [
+            self.list(filter={"id": batch}, page_size=_MAX_BATCH_IDS).collect()
+            for batch in _id_batches(wanted)
+        ]
+        for models in await asyncio.gather(*batches):
+            found.update((m.id, m) for m in models if m.id is not None)
         absent = [i for i in wanted if i not in found]
         if absent and missing == "raise":
             raise MissingResourcesError(self.spec.type, absent)
