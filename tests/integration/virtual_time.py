@@ -1,0 +1,214 @@
+"""Virtual time shared by a sandbox and a client over real loopback HTTP, and a client on it.
+
+A plain fake clock that jumps forward on every ``sleep`` runs ahead of the network: the
+limiter's "wait for the probe's answer, at most 10 s" returns at once, the probe is written off
+before its answer arrives, and windows pass with requests still on the wire. (Tried on the burst
+test: the first request goes out 20 virtual seconds late and each window serves 17 of 20
+instead of 18.) Figures measured that way describe the fake clock, not the code under test.
+
+:class:`VirtualClock` moves the other way round: time stands still while any request is on the
+wire (counted by an aiohttp ``TraceConfig`` on the client's session), and when nothing is in
+flight and the loop has settled it jumps to the earliest sleeper's deadline. That is Outreach's
+regime, where a request takes milliseconds of an hour-long window, played at full speed: a
+test covers many windows of seconds without sleeping for real. Client timeouts and the sandbox's
+slow answers stay in real time (aiohttp's and the fault middleware's own timers).
+
+:func:`virtual_client` builds the client's pieces on that clock. ``OutreachClient`` does not
+take ``sleep``/``clock``/``wall_clock`` yet, so it wires a :class:`Transport` by hand and puts
+repositories on it through :class:`TransportCore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import random
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+import aiohttp
+from yarl import URL
+
+from outreach_async import Prospect
+from outreach_async._auth import StaticToken
+from outreach_async._hooks import Hooks
+from outreach_async._http import Request, Response
+from outreach_async._ratelimit import AdaptiveRateLimiter
+from outreach_async._retry import RetryPolicy
+from outreach_async._transport import Transport
+from outreach_async.models._base import Resource
+from outreach_async.resources import SPECIAL_REPOSITORIES, Repository
+
+__all__ = ["WALL_EPOCH", "TransportCore", "VirtualClock", "virtual_client"]
+
+R = TypeVar("R", bound=Resource)
+
+#: 2023-11-14T22:13:20Z: a realistic epoch second, on a boundary of 1- and 2-second windows.
+WALL_EPOCH = 1_700_000_000.0
+#: Loop turns given to ready tasks before time moves (they may be about to send a request).
+_SETTLE_TURNS = 5
+
+
+class VirtualClock:
+    """Epoch seconds that move only while nothing is on the wire; see the module docstring.
+
+    Use ``time`` for every clock (wall and monotonic), ``sleep`` for every wait, and
+    ``trace_config()`` on the client's session. Run it inside ``async with clock.running():``.
+    """
+
+    def __init__(self, start: float = WALL_EPOCH) -> None:
+        self.now = start
+        self.start = start
+        self.in_flight = 0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._changed = asyncio.Event()
+        self._driver: asyncio.Task[None] | None = None
+
+    def time(self) -> float:
+        """The current virtual epoch second."""
+        return self.now
+
+    @property
+    def elapsed(self) -> float:
+        """Virtual seconds since the clock started."""
+        return self.now - self.start
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of virtual time (at least one loop turn)."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), waiter))
+        self._changed.set()
+        try:
+            await waiter
+        finally:
+            waiter.cancel()  # a cancelled sleep (a waiter woken early) leaves a dead entry
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """Counts the client's requests on the wire, so time stands still meanwhile."""
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(self._request_started)
+        config.on_request_end.append(self._request_ended)
+        config.on_request_exception.append(self._request_ended)
+        return config
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[VirtualClock]:
+        """Drive the clock for the duration of the block."""
+        self._driver = asyncio.create_task(self._drive())
+        try:
+            yield self
+        finally:
+            self._driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._driver
+
+    async def _request_started(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+    ) -> None:
+        self.in_flight += 1
+
+    async def _request_ended(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+    ) -> None:
+        self.in_flight -= 1
+        self._changed.set()
+
+    async def _drive(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            while await self._settled() and self._sleepers:
+                self._wake_earliest()
+
+    async def _settled(self) -> bool:
+        """Give ready tasks a few turns; True when nothing is on the wire afterwards."""
+        for _ in range(_SETTLE_TURNS):
+            await asyncio.sleep(0)
+        self._drop_dead_sleepers()
+        return self.in_flight == 0
+
+    def _drop_dead_sleepers(self) -> None:
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
+
+    def _wake_earliest(self) -> None:
+        self.now = max(self.now, self._sleepers[0][0])
+        while self._sleepers and self._sleepers[0][0] <= self.now:
+            waiter = heapq.heappop(self._sleepers)[2]
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+class TransportCore:
+    """What repositories need from a client (``ClientCore``), on a hand-built transport."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self._repositories: dict[type[Resource], Repository[Any]] = {}
+
+    @property
+    def base_url(self) -> URL:
+        return self.transport.base_url
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.closed
+
+    async def send(self, request: Request) -> Response:
+        return await self.transport.send(request)
+
+    def repository(self, model: type[R]) -> Repository[R]:
+        repo = self._repositories.get(model)
+        if repo is None:
+            cls = SPECIAL_REPOSITORIES.get(model.__resource_spec__.type, Repository)
+            repo = self._repositories[model] = cls(self, model)
+        return repo
+
+    @property
+    def prospects(self) -> Repository[Prospect]:
+        return self.repository(Prospect)
+
+
+@contextlib.asynccontextmanager
+async def virtual_client(
+    clock: VirtualClock,
+    base_url: str | URL,
+    token: str,
+    *,
+    max_concurrency: int = 8,
+    request_timeout: float = 30.0,
+    retry: RetryPolicy | None = None,
+    hooks: Hooks | None = None,
+    seed: int = 0,
+    **limiter_options: Any,
+) -> AsyncIterator[TransportCore]:
+    """A client whose limiter, retries and clocks all run on ``clock``; closed afterwards."""
+    rng = random.Random(seed)
+    limiter = AdaptiveRateLimiter(
+        clock=clock.time, wall_clock=clock.time, sleep=clock.sleep, rng=rng, **limiter_options
+    )
+    transport = Transport(
+        base_url=URL(str(base_url)),
+        auth=StaticToken(token),
+        timeout=request_timeout,
+        max_concurrency=max_concurrency,
+        retry=retry,
+        rate_limiter=limiter,
+        hooks=hooks,
+        trace_configs=[clock.trace_config()],
+        sleep=clock.sleep,
+        clock=clock.time,
+        wall_clock=clock.time,
+        rng=rng,
+    )
+    try:
+        yield TransportCore(transport)
+    finally:
+        await transport.aclose()
