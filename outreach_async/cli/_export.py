@@ -14,9 +14,15 @@ import datetime as dt
 import os
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from outreach_async import OutreachClient
+from outreach_async import (
+    OAuth2Refresh,
+    OutreachClient,
+    RedisRateLimiter,
+    TokenProvider,
+)
 from outreach_async.export import (
     CheckpointStore,
     ExportResult,
@@ -100,11 +106,25 @@ def register(commands: Any) -> None:
     sync.add_argument(
         "--rate-limit",
         metavar="URL",
-        help="share the API budget through Redis (redis://...); default: in-process",
+        help="share one user's API budget with a fleet through Redis (redis://...)",
+    )
+    sync.add_argument(
+        "--rate-limit-user",
+        default="default",
+        metavar="NAME",
+        help="the Outreach user the fleet shares the budget of (same name on every member)",
     )
     connection = parser.add_argument_group("connection")
     connection.add_argument("--base-url", help="API root (env OUTREACH_BASE_URL)")
     connection.add_argument("--token", help="access token (env OUTREACH_TOKEN)")
+    connection.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="tokens saved by 'auth login' (without --token; needs OUTREACH_CLIENT_ID and "
+        "OUTREACH_CLIENT_SECRET to refresh them)",
+    )
+    connection.add_argument("--client-id", help="the OAuth app's id (env OUTREACH_CLIENT_ID)")
+    connection.add_argument("--token-url", help="the OAuth token endpoint (with --token-file)")
     connection.add_argument("--max-concurrency", type=int, default=8, help="requests in flight")
     connection.add_argument(
         "--sandbox", action="store_true", help="run against a seeded in-process sandbox"
@@ -136,26 +156,60 @@ def _open_store(state: str | None) -> CheckpointStore | None:
     return SQLiteCheckpointStore(state)
 
 
-def _rate_limiter(url: str | None) -> Any:
-    if url is None:
+def _rate_limiter(args: argparse.Namespace) -> RedisRateLimiter | None:
+    """The Redis limiter that keeps a fleet inside one user's budget, when asked for."""
+    if args.rate_limit is None:
         return None
-    import outreach_async
+    if not args.rate_limit.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError(f"--rate-limit takes a redis:// URL, got {args.rate_limit!r}")
+    return RedisRateLimiter(args.rate_limit, args.rate_limit_user)
 
-    limiter = getattr(outreach_async, "RedisRateLimiter", None)
-    if limiter is None:
-        raise UsageError("--rate-limit needs the Redis rate limiter, missing from this install")
-    return limiter.from_url(url)
+
+def _auth(args: argparse.Namespace) -> str | None:
+    """A static token from --token or OUTREACH_TOKEN, if one was given."""
+    return args.token or os.environ.get("OUTREACH_TOKEN") or None
+
+
+async def _saved_login(args: argparse.Namespace) -> TokenProvider:
+    """The tokens ``outreach-async auth login`` saved, refreshed with the app's credentials."""
+    client_id = args.client_id or os.environ.get("OUTREACH_CLIENT_ID")
+    client_secret = os.environ.get("OUTREACH_CLIENT_SECRET")
+    path = Path(args.token_file) if args.token_file else _default_token_file()
+    if not (client_id and client_secret and path.exists()):
+        raise UsageError(
+            "no token: pass --token or set OUTREACH_TOKEN; or log in with 'outreach-async auth "
+            "login' and set OUTREACH_CLIENT_ID and OUTREACH_CLIENT_SECRET; or use --sandbox"
+        )
+    # The token store belongs to the auth helpers (cli/auth.py writes it the same way).
+    from outreach_async._tokenstore import FileTokenStore
+
+    store = FileTokenStore(path)
+    token_url = args.token_url or os.environ.get("OUTREACH_TOKEN_URL")
+    if token_url is None:  # Outreach's own token endpoint
+        return await OAuth2Refresh.from_store(
+            store, client_id=client_id, client_secret=client_secret
+        )
+    return await OAuth2Refresh.from_store(
+        store, client_id=client_id, client_secret=client_secret, token_url=token_url
+    )
+
+
+def _default_token_file() -> Path:
+    try:
+        from .auth import default_token_file
+    except ImportError:  # pragma: no cover - the auth command is not installed
+        return Path.home() / ".config" / "outreach-async" / "tokens.json"
+    return default_token_file()
 
 
 @contextlib.asynccontextmanager
-async def _connection(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]]:
-    """``(base_url, token)``: a seeded sandbox's, or the ones given."""
+async def _connection(
+    args: argparse.Namespace,
+) -> AsyncIterator[tuple[str | None, str | TokenProvider]]:
+    """``(base_url, auth)``: a seeded sandbox's, or the ones given (None: Outreach's URL)."""
     if not args.sandbox:
         base_url = args.base_url or os.environ.get("OUTREACH_BASE_URL")
-        token = args.token or os.environ.get("OUTREACH_TOKEN")
-        if not token:
-            raise UsageError("no token: pass --token, set OUTREACH_TOKEN, or use --sandbox")
-        yield (base_url or "https://api.outreach.io/api/v2", token)
+        yield base_url, _auth(args) or await _saved_login(args)
         return
     from outreach_async.sandbox import FaultConfig, Sandbox
 
@@ -164,26 +218,38 @@ async def _connection(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]
         yield (sandbox.base_url, sandbox.token)
 
 
+def _client(
+    auth: str | TokenProvider,
+    base_url: str | None,
+    max_concurrency: int,
+    limiter: RedisRateLimiter | None,
+) -> OutreachClient:
+    if base_url is None:  # Outreach itself, at the client's default URL
+        return OutreachClient(auth, max_concurrency=max_concurrency, rate_limiter=limiter)
+    return OutreachClient(
+        auth, base_url=base_url, max_concurrency=max_concurrency, rate_limiter=limiter
+    )
+
+
 async def run_export(args: argparse.Namespace) -> int:
     """Run the export the arguments describe; returns the exit status."""
     options = export_options(args)  # every argument checked before any connection
     bar = None if args.quiet else ProgressBar(options["resource"].__resource_spec__.path)
     store = _open_store(args.state)
+    limiter = _rate_limiter(args)
     try:
-        async with _connection(args) as (base_url, token):
-            client = OutreachClient(
-                token,
-                base_url=base_url,
-                max_concurrency=args.max_concurrency,
-                rate_limiter=_rate_limiter(args.rate_limit),
-            )
-            async with client:
-                result = await export_resource(client, progress=bar, checkpoint=store, **options)
+        async with (
+            _connection(args) as (base_url, auth),
+            _client(auth, base_url, args.max_concurrency, limiter) as client,
+        ):
+            result = await export_resource(client, progress=bar, checkpoint=store, **options)
     finally:
         if bar is not None:
             bar.close()
         if store is not None:
             await store.close()
+        if limiter is not None:
+            await limiter.aclose()
     if not args.quiet:
         print(summary(result, share=args.partition), file=sys.stderr)
     return 0

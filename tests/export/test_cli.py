@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,8 +87,11 @@ def test_no_token_and_no_sandbox_exits_2(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OUTREACH_TOKEN", raising=False)
+    monkeypatch.delenv("OUTREACH_CLIENT_SECRET", raising=False)
     assert main(["export", "prospects"]) == ExitStatus.USAGE
-    assert "no token: pass --token, set OUTREACH_TOKEN, or use --sandbox" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no token: pass --token or set OUTREACH_TOKEN; or log in with" in err
+    assert "or use --sandbox" in err
 
 
 def test_argparse_errors_return_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,3 +156,31 @@ async def test_the_environment_gives_the_url_and_token(
     status, err = await run_cli("export", "prospects", "-o", str(out), "--partitions", "2")
     assert status == 0, err
     assert len(read_jsonl(out)) == 30
+
+
+@pytest.mark.outreach_sandbox(seed=30, mint_throttle=0.0)
+async def test_tokens_saved_by_auth_login_are_refreshed_and_used(
+    outreach_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outreach_async._auth import TokenSet
+    from outreach_async._tokenstore import FileTokenStore
+
+    authority = outreach_sandbox.authority
+    token_file = tmp_path / "tokens.json"
+    refresh = authority.issue_refresh_token()
+    # an access token that expired an hour ago: the export must refresh before it starts
+    await FileTokenStore(token_file).save(TokenSet("stale-access", refresh, time.time() - 3600))
+    monkeypatch.delenv("OUTREACH_TOKEN", raising=False)
+    monkeypatch.setenv("OUTREACH_CLIENT_ID", authority.client_id)
+    monkeypatch.setenv("OUTREACH_CLIENT_SECRET", authority.client_secret)
+    out = tmp_path / "p.jsonl"
+    status, err = await run_cli(
+        "export", "prospects", "-o", str(out), "--base-url", outreach_sandbox.base_url,
+        "--token-file", str(token_file), "--token-url", outreach_sandbox.token_url,
+    )  # fmt: skip
+    assert status == 0, err
+    assert len(read_jsonl(out)) == 30
+    saved = await FileTokenStore(token_file).load()
+    assert saved is not None
+    assert saved.refresh_token != refresh  # the rotated refresh token was persisted
+    assert authority.is_valid(saved.access_token)

@@ -3,13 +3,16 @@ resume, fleets and token expiry. No mock of our own client anywhere."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from outreach_async import (
     AuthenticationError,
@@ -17,9 +20,11 @@ from outreach_async import (
     OutreachClient,
     Prospect,
     QueryError,
+    RedisRateLimiter,
 )
 from outreach_async.export import (
     MemoryCheckpointStore,
+    RedisCheckpointStore,
     SQLiteCheckpointStore,
     csv_columns,
     export_resource,
@@ -359,3 +364,37 @@ async def test_dedupe_writes_a_record_changed_during_the_run_once(
         )
     assert ids_of(plain)[first_id] == 2  # the old version and the new one
     assert ids_of(deduped)[first_id] == 1
+
+
+@pytest.mark.redis
+async def test_a_fleet_on_redis_shares_progress_and_the_rate_limit(
+    outreach_sandbox: Sandbox, tmp_path: Path, redis_url: str
+) -> None:
+    prefix = f"test:{uuid.uuid4().hex}"
+    outputs = [tmp_path / f"share{i}.jsonl" for i in range(3)]
+
+    async def member(i: int) -> Any:
+        store = RedisCheckpointStore.from_url(redis_url, prefix=f"{prefix}:cp:")
+        limiter = RedisRateLimiter(redis_url, "user-1", namespace=f"{prefix}:rl")
+        try:
+            async with OutreachClient(
+                outreach_sandbox.token, base_url=outreach_sandbox.base_url, rate_limiter=limiter
+            ) as outreach:
+                return await export_resource(
+                    outreach, "prospects", outputs[i], checkpoint=store, partition=f"{i}/3",
+                    partitions=2, page_size=20,
+                )  # fmt: skip
+        finally:
+            await store.close()
+            await limiter.aclose()
+
+    results = await asyncio.gather(*(member(i) for i in range(3)))
+    assert [r.spans for r in results] == [2, 2, 2]
+    union = [r["id"] for p in outputs for r in read_jsonl(p)]
+    assert sorted(union) == sorted(stored_ids(outreach_sandbox))
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await client.exists(f"{prefix}:rl:user-1")  # one budget for the three of them
+        assert len(await client.keys(f"{prefix}:cp:*")) == 4  # the plan and three shares
+    finally:
+        await client.aclose()
