@@ -219,7 +219,7 @@ class _Export:
         except Exception:  # the ETA is a nicety: a server without counts loses only that
             return
         self.total = sum(counts)
-        self._report()
+        self.report()
 
     # -------------------------------------------------------------- streaming
 
@@ -291,7 +291,7 @@ class _Export:
                     output.write(item.data)
                 self.snapshots[item.index] = item.snapshot
                 self.written += item.count
-            self._report()
+            self.report()
             if finished or self.clock() - last_commit >= self.commit_interval:
                 await self.commit(output, run, exported + self.written)
                 last_commit = self.clock()
@@ -305,7 +305,8 @@ class _Export:
         if base is not None:
             self.base = base
 
-    def _report(self) -> None:
+    def report(self) -> None:
+        """Tell the progress callback where the export stands."""
         if self.progress is not None:
             self.progress(self.written, self.total)
 
@@ -455,6 +456,7 @@ async def _run(
     if not pending:
         return start.exported
     job.progress = progress
+    job.report()  # starts the progress clock: planning and connecting are not the export
     wanted = count or (count is None and progress is not None)
     counter = _start_counting(job, [s for _, s in pending]) if wanted else None
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * workers + 2)
@@ -471,6 +473,8 @@ async def _run(
     finally:
         if counter is not None:
             counter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counter
     return writer.result()
 
 

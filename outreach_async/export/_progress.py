@@ -57,7 +57,7 @@ class ProgressBar:
         self.enabled = self._stream.isatty() if enabled is None else enabled
         self._clock = clock
         self._interval = interval
-        self._started = clock()
+        self._started: float | None = None  # the first call starts the clock
         self._last_draw: float | None = None
         self._drawn = False
         self.done = 0
@@ -66,6 +66,8 @@ class ProgressBar:
     def __call__(self, done: int, total: int | None) -> None:
         self.done, self.total = done, total
         now = self._clock()
+        if self._started is None:
+            self._started = now
         if not self.enabled:
             return
         if self._last_draw is not None and now - self._last_draw < self._interval:
@@ -74,7 +76,8 @@ class ProgressBar:
 
     def _draw(self, now: float) -> None:
         self._last_draw = now
-        line = render_progress(self.label, self.done, self.total, now - self._started)
+        started = now if self._started is None else self._started
+        line = render_progress(self.label, self.done, self.total, now - started)
         self._stream.write("\r" + line + "\x1b[K")
         self._stream.flush()
         self._drawn = True
@@ -88,4 +91,5 @@ class ProgressBar:
 
     @property
     def elapsed(self) -> float:
-        return self._clock() - self._started
+        """Seconds since the first call (0 before it)."""
+        return 0.0 if self._started is None else self._clock() - self._started
