@@ -125,10 +125,20 @@ def build_url(
 ) -> str:
     """``base`` with ``params``, where ``replace`` overrides (None drops) some names.
 
-    Parameters come out sorted by name (repeated names keep their order) and encoded like
-    Rails' ``to_query``: ``filter%5BupdatedAt%5D%5Bgte%5D=1990-01-01T00%3A00%3A00.000Z``.
+    Parameters come out sorted by name and encoded like Rails' ``to_query``:
+    ``filter%5BupdatedAt%5D%5Bgte%5D=1990-01-01T00%3A00%3A00.000Z``. Rails links come from the
+    parsed params hash, so a repeated name appears once (the first value, the one the sandbox
+    read) unless it is an array name (``filter[name][]``), whose values all stay, in order.
+    tap-outreach appends its first-page parameters to every ``links.next`` it follows; links
+    that echoed the repeats would grow by one copy per page.
     """
-    kept = [(k, v) for k, v in params if k not in replace]
+    seen: set[str] = set()
+    kept = []
+    for k, v in params:
+        if k in replace or (k in seen and not k.endswith("[]")):
+            continue
+        seen.add(k)
+        kept.append((k, v))
     kept.extend((k, v) for k, v in replace.items() if v is not None)
     kept.sort(key=lambda pair: pair[0])
     if not kept:

@@ -36,6 +36,13 @@ def test_build_url_keeps_repeated_names_in_order_and_drops_nones() -> None:
     assert build_url("http://h/api/v2/p", [], {"page[after]": None}) == "http://h/api/v2/p"
 
 
+def test_build_url_names_a_repeated_scalar_parameter_once() -> None:
+    # tap-outreach sends its first-page parameters again with every links.next it follows.
+    params = [("count", "false"), ("page[size]", "100"), ("count", "false"), ("page[size]", "9")]
+    url = build_url("http://h/api/v2/p", params, {"page[after]": "c"})
+    assert url == "http://h/api/v2/p?count=false&page%5Bafter%5D=c&page%5Bsize%5D=100"
+
+
 def test_parse_page_defaults_and_modes() -> None:
     assert parse_page({}) == PageRequest(size=50)
     assert parse_page({}, default_size=10).size == 10
