@@ -63,7 +63,14 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("resource", help="prospects, accounts, sequence_states, ...")
     output = parser.add_argument_group("output")
-    output.add_argument("--out", "-o", default="-", metavar="FILE", help="FILE, or - for stdout")
+    output.add_argument(
+        "--out",
+        "-o",
+        default="-",
+        metavar="FILE",
+        help="FILE (overwritten; appended to with --state), or - for stdout (the default; a "
+        "re-run after a crash may repeat records there)",
+    )
     output.add_argument(
         "--format", choices=("jsonl", "csv"), help="jsonl (default; csv when FILE ends in .csv)"
     )

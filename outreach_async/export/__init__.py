@@ -35,7 +35,7 @@ from ._checkpoint import (
     checkpoint_key,
 )
 from ._engine import ExportResult, ProgressCallback, export_resource
-from ._output import FileOutput, Output, OutputMismatchError, StreamOutput
+from ._output import FileOutput, Output, OutputLockedError, OutputMismatchError, StreamOutput
 from ._plan import Share, parse_share
 from ._progress import ProgressBar
 from ._records import Format, RecordEncoder, csv_columns, format_time
@@ -50,6 +50,7 @@ __all__ = [
     "Format",
     "MemoryCheckpointStore",
     "Output",
+    "OutputLockedError",
     "OutputMismatchError",
     "ProgressBar",
     "ProgressCallback",

@@ -7,14 +7,19 @@ the file back to the checkpoint's offset, which drops a partial write torn by ``
 
 from __future__ import annotations
 
+import fcntl
 import os
 from typing import BinaryIO
 
-__all__ = ["FileOutput", "Output", "OutputMismatchError", "StreamOutput"]
+__all__ = ["FileOutput", "Output", "OutputLockedError", "OutputMismatchError", "StreamOutput"]
 
 
 class OutputMismatchError(Exception):
     """The output file is shorter than its checkpoint says: something else changed it."""
+
+
+class OutputLockedError(OutputMismatchError):
+    """Another export is writing the same output file right now."""
 
 
 class Output:
@@ -66,9 +71,11 @@ class FileOutput(Output):
           run). A file shorter than that raises :class:`OutputMismatchError`.
         - otherwise: append after whatever the file holds (a new output for an existing sync).
         """
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else 0)
-        fd = os.open(self.name, flags, 0o644)
+        fd = os.open(self.name, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
+            _lock(fd, self.name)
+            if overwrite:
+                os.ftruncate(fd, 0)
             size = os.fstat(fd).st_size
             if resume_at is not None and not overwrite:
                 if size < resume_at:
@@ -105,6 +112,16 @@ class FileOutput(Output):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _lock(fd: int, name: str) -> None:
+    """Hold an exclusive lock on the file while this process writes it (released by the
+    kernel when the process ends, ``kill -9`` included): two exports appending to one file
+    would interleave their records and their checkpoints."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputLockedError(f"another export is writing {name} right now") from None
 
 
 class StreamOutput(Output):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach_async.export import FileOutput, OutputMismatchError, StreamOutput
+from outreach_async.export import FileOutput, OutputLockedError, OutputMismatchError, StreamOutput
 
 
 def test_resuming_cuts_off_everything_after_the_checkpoint(tmp_path: Path) -> None:
@@ -55,3 +55,17 @@ def test_a_stream_output_counts_and_flushes() -> None:
     output.write(b"abc")
     output.sync()
     assert (output.offset, stream.getvalue(), output.resumable) == (3, b"abc", False)
+
+
+def test_a_second_writer_of_the_same_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    first = FileOutput(path)
+    first.open(resume_at=None)
+    with pytest.raises(OutputLockedError, match="another export is writing"):
+        FileOutput(path).open(resume_at=None, overwrite=True)
+    first.write(b"kept\n")
+    first.close()
+    assert path.read_bytes() == b"kept\n"  # the refused overwrite truncated nothing
+    second = FileOutput(path)
+    assert second.open(resume_at=None) == 5  # free again once the first one closed
+    second.close()
