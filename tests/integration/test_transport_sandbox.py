@@ -22,6 +22,7 @@ from outreach_async import Prospect
 from outreach_async._exceptions import ConnectError, TransportError
 from outreach_async._hooks import Hooks, RateLimitEvent, ResponseEvent, RetryEvent
 from outreach_async._ratelimit import default_safety_margin
+from outreach_async._retry import RetryPolicy
 from outreach_async._transport import MAY_HAVE_TAKEN_EFFECT
 from outreach_async.sandbox import FaultConfig, RateLimitConfig, Sandbox
 from tests.integration.virtual_time import WALL_EPOCH, VirtualClock, virtual_client
@@ -97,6 +98,48 @@ async def test_a_burst_far_above_the_budget_spends_it_evenly_without_429s(
     assert all(w.served >= usable for w in windows[:-1]), report
     assert len(windows) <= -(-len(ids) // usable), report
     assert not seen.retries
+
+
+async def test_a_burst_through_faults_and_maintenance_never_trips_the_limit(
+    clock: VirtualClock,
+) -> None:
+    seen = Seen(clock)
+    maintenance = (WALL_EPOCH + 3, WALL_EPOCH + 4.5)
+    faults = FaultConfig(
+        seed=1,
+        error_rate_503=0.05,
+        error_rate_502_html=0.03,
+        reset_rate=0.03,
+        maintenance=[maintenance],
+    )
+    async with (
+        clock.running(),
+        limited_sandbox(clock, seed=200, faults=faults) as sandbox,
+        virtual_client(
+            clock,
+            sandbox.base_url,
+            sandbox.token,
+            max_concurrency=16,
+            retry=RetryPolicy(max_retries=10),
+            hooks=seen.hooks(),
+        ) as client,
+    ):
+        ids = sorted(sandbox.store.table("prospect").records)
+        fetched = await asyncio.gather(*(client.prospects.get(id_) for id_ in ids))
+
+    assert [prospect.id for prospect in fetched] == ids
+    assert {"error_503", "error_502_html", "reset", "maintenance"} <= set(
+        sandbox.fault_state.injected
+    )
+    assert seen.statuses()[429] == sandbox.rate_limit_state.rejected == 0
+    # Faults cost no budget: outside the maintenance window every window is used as fully as
+    # without faults.
+    windows = sorted(sandbox.rate_limit_state.windows.values(), key=lambda w: w.start)
+    report = [(w.start - WALL_EPOCH, w.served) for w in windows]
+    usable = LIMIT - default_safety_margin(LIMIT) - 1
+    start, end = maintenance
+    open_windows = [w for w in windows[:-1] if not (w.start < end and start < w.start + WINDOW)]
+    assert all(w.served >= usable for w in open_windows), report
 
 
 async def test_a_429_after_another_app_spent_the_budget_is_waited_out(

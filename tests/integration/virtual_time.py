@@ -48,8 +48,9 @@ R = TypeVar("R", bound=Resource)
 
 #: 2023-11-14T22:13:20Z: a realistic epoch second, on a boundary of 1- and 2-second windows.
 WALL_EPOCH = 1_700_000_000.0
-#: Loop turns given to ready tasks before time moves (they may be about to send a request).
-_SETTLE_TURNS = 5
+#: Time moves only after this many loop turns in a row without a sleep or a request starting
+#: or ending: ready tasks (a limiter about to sleep again, a retry about to send) go first.
+_QUIET_TURNS = 5
 
 
 class VirtualClock:
@@ -63,6 +64,8 @@ class VirtualClock:
         self.now = start
         self.start = start
         self.in_flight = 0
+        #: bumped by every sleep and every request starting or ending
+        self._activity = 0
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._changed = asyncio.Event()
@@ -84,11 +87,12 @@ class VirtualClock:
             return
         waiter = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), waiter))
-        self._changed.set()
+        self._touch()
         try:
             await waiter
         finally:
             waiter.cancel()  # a cancelled sleep (a waiter woken early) leaves a dead entry
+            self._touch()
 
     def trace_config(self) -> aiohttp.TraceConfig:
         """Counts the client's requests on the wire, so time stands still meanwhile."""
@@ -113,11 +117,16 @@ class VirtualClock:
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
     ) -> None:
         self.in_flight += 1
+        self._touch()
 
     async def _request_ended(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
     ) -> None:
         self.in_flight -= 1
+        self._touch()
+
+    def _touch(self) -> None:
+        self._activity += 1
         self._changed.set()
 
     async def _drive(self) -> None:
@@ -128,9 +137,13 @@ class VirtualClock:
                 self._wake_earliest()
 
     async def _settled(self) -> bool:
-        """Give ready tasks a few turns; True when nothing is on the wire afterwards."""
-        for _ in range(_SETTLE_TURNS):
-            await asyncio.sleep(0)
+        """Wait for the loop to go quiet; True when nothing is on the wire then."""
+        while True:
+            seen = self._activity
+            for _ in range(_QUIET_TURNS):
+                await asyncio.sleep(0)
+            if self._activity == seen:
+                break
         self._drop_dead_sleepers()
         return self.in_flight == 0
 
