@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import orjson
 from yarl import URL
 
-from outreach_async._auth import SingleFlight, TokenProvider
+from outreach_async._auth import RenewingProvider, SingleFlight
 from outreach_async._exceptions import OutreachError, ResponseFormatError, error_for_status
 from outreach_async._hooks import logger, safe_url
 from outreach_async._http import Response
@@ -89,7 +89,7 @@ def install_token_url(base: str | URL, install_id: str) -> URL:
     return URL(str(base).rstrip("/")) / "api/app/installs" / install_id / "actions/accessToken"
 
 
-class AppTokenProvider(TokenProvider):
+class AppTokenProvider(RenewingProvider):
     """Bearer tokens for one app install, minted with an app JWT and renewed before they expire.
 
     ``base`` is the API's origin (``https://api.outreach.io``; a sandbox's ``origin`` in
@@ -128,25 +128,6 @@ class AppTokenProvider(TokenProvider):
         """Give the provider the transport's way to POST (done by the client)."""
         self._poster = poster
 
-    async def token(self) -> str:
-        """The install token, renewed first when it is missing or about to expire."""
-        current = self._access_token
-        if current is not None and not self._due():
-            return current
-        if current is None or self._expired():
-            await self._renewal.run(self._mint)
-        elif self._clock() >= self._retry_ahead_at:
-            await self._renew_ahead()
-        assert self._access_token is not None
-        return self._access_token
-
-    async def refresh(self, rejected: str) -> bool:
-        """Mint a new install token after a 401, unless another request already did."""
-        if self._access_token is not None and self._access_token != rejected:
-            return True
-        await self._renewal.run(self._mint)
-        return True
-
     def __repr__(self) -> str:
         return (
             f"AppTokenProvider(install_id={self.install_id!r}, url={safe_url(self.url)!r}, "
@@ -155,18 +136,12 @@ class AppTokenProvider(TokenProvider):
 
     # -- when ---------------------------------------------------------------------------------
 
-    def _due(self) -> bool:
-        return (
-            self.expires_at is not None and self._clock() >= self.expires_at - self.refresh_margin
-        )
-
-    def _expired(self) -> bool:
-        return self.expires_at is not None and self._clock() >= self.expires_at
-
-    async def _renew_ahead(self) -> None:
+    async def _refresh_ahead(self) -> None:
         """The current token still works: a failed renewal is logged, and retried later."""
+        if self._clock() < self._retry_ahead_at:
+            return
         try:
-            await self._renewal.run(self._mint)
+            await self._renew()
         except OutreachError as error:
             self._retry_ahead_at = self._clock() + RETRY_AHEAD_INTERVAL
             logger.warning("renewing the S2S install token ahead of expiry failed: %s", error)

@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_TOKEN_URL",
     "FormPoster",
     "OAuth2Refresh",
+    "RenewingProvider",
     "SingleFlight",
     "StaticToken",
     "TokenProvider",
@@ -162,7 +163,61 @@ class SingleFlight:
             flight.exception()  # retrieved here too, in case every waiter was cancelled
 
 
-class OAuth2Refresh(TokenProvider):
+class RenewingProvider(TokenProvider):
+    """A provider of one access token that expires: renewed ``refresh_margin`` seconds before
+    it does, and once when Outreach rejects it, with one renewal in flight however many
+    requests wait for it (:class:`SingleFlight`).
+
+    Subclasses set the attributes below in ``__init__`` and implement ``_mint`` (get and
+    install a new token) and ``_refresh_ahead`` (renew a token that still works, or not yet).
+    """
+
+    _access_token: str | None
+    expires_at: float | None
+    refresh_margin: float
+    _clock: Callable[[], float]
+    _renewal: SingleFlight
+
+    async def token(self) -> str:
+        """The current access token, renewed first when it is missing or about to expire."""
+        current = self._access_token
+        if current is not None and not self._due():
+            return current
+        if current is None or self._expired():
+            await self._renew()
+        else:
+            await self._refresh_ahead()
+        assert self._access_token is not None
+        return self._access_token
+
+    async def refresh(self, rejected: str) -> bool:
+        """Renew after a 401, unless another request already replaced ``rejected``."""
+        if self._access_token is not None and self._access_token != rejected:
+            return True  # compare before refreshing: someone else already did
+        await self._renew()
+        return True
+
+    def _due(self) -> bool:
+        """Inside the margin before expiry (or past it)."""
+        return (
+            self.expires_at is not None and self._clock() >= self.expires_at - self.refresh_margin
+        )
+
+    def _expired(self) -> bool:
+        return self.expires_at is not None and self._clock() >= self.expires_at
+
+    async def _renew(self) -> None:
+        """Join the mint in flight, or start one: one mint however many callers wait."""
+        await self._renewal.run(self._mint)
+
+    async def _refresh_ahead(self) -> None:
+        raise NotImplementedError
+
+    async def _mint(self) -> None:
+        raise NotImplementedError
+
+
+class OAuth2Refresh(RenewingProvider):
     """OAuth 2.0 refresh-token grant with single-flight, throttle-aware renewal.
 
     ``access_token``/``expires_at`` (epoch seconds) seed a token saved earlier; without them the
@@ -249,25 +304,6 @@ class OAuth2Refresh(TokenProvider):
         """Give the provider the transport's way to call the token endpoint (done by the client)."""
         self._poster = poster
 
-    async def token(self) -> str:
-        """The current access token, renewed first when it is missing or about to expire."""
-        current = self._access_token
-        if current is not None and not self._due():
-            return current
-        if current is None or self._expired():
-            await self._renew()
-        else:
-            await self._refresh_ahead()
-        assert self._access_token is not None
-        return self._access_token
-
-    async def refresh(self, rejected: str) -> bool:
-        """Renew after a 401, unless another request already replaced ``rejected``."""
-        if self._access_token is not None and self._access_token != rejected:
-            return True  # compare before refreshing: someone else already did
-        await self._renew()
-        return True
-
     def __repr__(self) -> str:
         return (
             f"OAuth2Refresh(client_id={self.client_id!r}, token_url={safe_url(self.token_url)!r}, "
@@ -275,15 +311,6 @@ class OAuth2Refresh(TokenProvider):
         )
 
     # -- when to renew ------------------------------------------------------------------------
-
-    def _due(self) -> bool:
-        """Inside the margin before expiry (or past it)."""
-        return (
-            self.expires_at is not None and self._clock() >= self.expires_at - self.refresh_margin
-        )
-
-    def _expired(self) -> bool:
-        return self.expires_at is not None and self._clock() >= self.expires_at
 
     def _next_mint_at(self) -> float:
         """The earliest time Outreach will mint again for us (its 60 s throttle, a Retry-After)."""
@@ -301,10 +328,6 @@ class OAuth2Refresh(TokenProvider):
             logger.warning("refreshing the access token ahead of expiry failed: %s", error)
 
     # -- minting ------------------------------------------------------------------------------
-
-    async def _renew(self) -> None:
-        """Join the mint in flight, or start one: one mint however many callers wait."""
-        await self._renewal.run(self._mint)
 
     async def _mint(self) -> None:
         """Call the token endpoint (waiting out its throttle) and install the new token set.
