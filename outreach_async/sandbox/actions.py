@@ -13,7 +13,8 @@ id, as the facts' error table shows for bad action params). The rules:
   ``deliver`` complete an open task and publish ``task.completed``; ``snooze`` (by default to one
   day after the later of now and the due date), ``reschedule``, ``reassignOwner``, ``updateNote``
   and ``updateOpportunityAssociation`` change one field;
-* mailbox ``testSend`` / ``testSync`` stamp their success times; the EWS link actions are no-ops.
+* mailbox ``testSend`` / ``testSync`` stamp their success times; the EWS link actions are no-ops;
+* batch ``confirm`` / ``cancel``: see :mod:`.batches`, which also runs the bulk actions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .batches import BATCH_ACTIONS
 from .errors import ApiError, validation_error
 from .lifecycle import complete_task
 from .times import normalize_datetime
@@ -270,6 +272,7 @@ ACTIONS: dict[tuple[str, str], Action] = {
     ("mailbox", "testSync"): _stamp("syncSuccessAt"),
     ("mailbox", "linkEwsMasterAccount"): _no_op,
     ("mailbox", "unlinkEwsMasterAccount"): _no_op,
+    **BATCH_ACTIONS,  # confirm and cancel (.batches)
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 from .._schema import ResourceSpec
 from . import lifecycle
 from .actions import run_action
+from .batches import advance_batch
 from .collection import QueryRunner
 from .errors import not_found
 from .query import Record
@@ -149,7 +150,11 @@ class Backend:
     # -- reads -----------------------------------------------------------------------------
 
     def after_read(self, type_: str, records: Iterable[Record]) -> None:
-        """Reads that move state: a compliance request advances one step per read."""
+        """Reads that move state: a compliance request advances one step per read, a running
+        batch processes a share of its items (.batches)."""
         if type_ == "complianceRequest":
             for record in list(records):
                 lifecycle.advance_compliance_request(self, record)
+        elif type_ == "batch":
+            for record in list(records):
+                advance_batch(self, record)

@@ -19,6 +19,7 @@ from aiohttp import web
 from .._schema import ResourceSpec
 from .actions import parse_action_params
 from .backend import Backend
+from .batches import start_batch
 from .cursors import controller_name, decode_cursor, encode_cursor, index_after, index_before
 from .errors import JSONAPI_CONTENT_TYPE, ApiError, error_response
 from .filter_params import parse_filters
@@ -121,13 +122,15 @@ class ApiHandler:
         if route is None:
             raise _route_not_found(method, path)
         await self._check_media_type(request, route)
-        if route.collection_action is not None:
+        if route.collection_action is not None and route.spec.type != "batch":
             raise ApiError(
                 501,
                 "notImplemented",
                 "Not Implemented",
                 f"The sandbox does not run collection actions such as '{route.collection_action}'.",
             )
+        if route.collection_action is not None:
+            return await self._bulk_action(request, route.spec, route.collection_action)
         if route.action is not None:
             return self._action(request, route)
         if route.id is None:
@@ -192,6 +195,16 @@ class ApiHandler:
             route.spec.type, route.id, route.action, params, self._user(request)
         )
         return self._single(request, route.spec, record)
+
+    async def _bulk_action(
+        self, request: web.Request, spec: ResourceSpec, name: str
+    ) -> web.Response:
+        """``POST /batches/actions/{name}``: start a batch (:mod:`.batches`), answer it (200)."""
+        if request.method != "POST":
+            raise _method_not_allowed(request)
+        query = list(request.query.items())
+        record = start_batch(self.backend, name, query, await _body(request), self._user(request))
+        return self._single(request, spec, record)
 
     async def _create(self, request: web.Request, spec: ResourceSpec) -> web.Response:
         document = parse_write_document(await _body(request), spec, self.schema, self.backend.store)
