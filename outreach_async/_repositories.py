@@ -63,6 +63,7 @@ from .models._base import Resource
 
 if TYPE_CHECKING:
     from .resources import (
+        BatchRepository,
         ComplianceRequestRepository,
         Repository,
         SequenceRepository,
@@ -101,9 +102,9 @@ class RepositoryAttributes:
         return self.repository(BatchItem)
 
     @property
-    def batches(self) -> Repository[Batch]:
+    def batches(self) -> BatchRepository:
         """``/batches``: Batch resources."""
-        return self.repository(Batch)
+        return cast("BatchRepository", self.repository(Batch))
 
     @property
     def call_dispositions(self) -> Repository[CallDisposition]:

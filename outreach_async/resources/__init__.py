@@ -7,12 +7,14 @@ from ._base import (
     ResponseContext,
     UnsupportedOperationError,
 )
+from .batches import BatchRepository
 from .compliance import ComplianceRequestRepository
 from .sequences import SequenceRepository, SequenceStateRepository, SequenceTemplateRepository
 from .tasks import TaskRepository
 
 #: repository classes with named helpers, by resource type; every other type gets Repository
 SPECIAL_REPOSITORIES: dict[str, type[Repository]] = {  # type: ignore[type-arg]
+    "batch": BatchRepository,
     "complianceRequest": ComplianceRequestRepository,
     "sequence": SequenceRepository,
     "sequenceState": SequenceStateRepository,
@@ -22,6 +24,7 @@ SPECIAL_REPOSITORIES: dict[str, type[Repository]] = {  # type: ignore[type-arg]
 
 __all__ = [
     "SPECIAL_REPOSITORIES",
+    "BatchRepository",
     "ClientCore",
     "ComplianceRequestRepository",
     "MissingResourcesError",
