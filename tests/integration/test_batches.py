@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import aiohttp
 import pytest
 
 from outreach_async import (
@@ -231,3 +232,35 @@ async def test_records_and_datetimes_are_sent_as_the_api_expects(
     sent = last_request(outreach_sandbox, "POST")
     assert sent.query.getall("actionParams[filter][id][]") == ["3"]
     assert sent.body == {"data": {"attributes": {"ownerId": 1}}}
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "status", "expected"),
+    [
+        (
+            "prospectsAddTags",
+            {"actionParams[filter][nope]": "1"},
+            400,
+            "actionParams[filter][nope]",
+        ),
+        ("prospectsAddTagz", {"actionParams[filter][id]": "1"}, 404, "No batch action"),
+        ("customObjectBulkDelete", {"actionParams[objectName]": "x"}, 501, "does not run"),
+        ("prospectsAddTags", {"actionParams[skipConfirmation]": "maybe"}, 400, "true or false"),
+    ],
+)
+async def test_the_sandbox_refuses_what_outreach_would(
+    outreach_sandbox: Sandbox, path: str, query: dict[str, str], status: int, expected: str
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {outreach_sandbox.token}",
+        "Content-Type": "application/vnd.api+json",
+    }
+    url = f"{outreach_sandbox.base_url}/batches/actions/{path}"
+    body = b'{"data": {"attributes": {"tags": ["x"]}}}'
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.post(url, params=query, data=body) as answer,
+    ):
+        assert answer.status == status
+        assert expected in await answer.text()
+    assert outreach_sandbox.store.count("batch") == 0
