@@ -4,7 +4,8 @@ Start with :class:`OutreachClient`; every resource type is a repository attribut
 (``outreach.prospects``), every model an attrs class importable from here.
 """
 
-from ._auth import OAuth2Refresh, StaticToken, TokenProvider
+from ._apptoken import AppTokenProvider
+from ._auth import OAuth2Refresh, StaticToken, TokenProvider, TokenSet
 from ._client import ClientClosedError, OutreachClient
 from ._exceptions import (
     APIError,
@@ -28,11 +29,13 @@ from ._exceptions import (
     WebhookVerificationError,
 )
 from ._hooks import Hooks
+from ._oauth_flow import AuthorizationError, authorize_url, exchange_code
 from ._pagination import Page, Paginator
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._redis_ratelimit import RedisRateLimiter
 from ._relationships import DetachedHandleError, ToMany, ToOne
 from ._retry import RetryPolicy
+from ._tokenstore import FileTokenStore, TokenStore, TokenStoreError
 from ._types import IS_NULL, NOT_NULL, UNSET, Range, Ref, UnsetType, since, until
 from .models import (
     Account,
@@ -87,7 +90,13 @@ from .models import (
     User,
     Webhook,
 )
-from .resources import MissingResourcesError, Repository, UnsupportedOperationError
+from .resources import (
+    BatchRepository,
+    MissingResourcesError,
+    Repository,
+    UnsupportedOperationError,
+)
+from .resources.batches import batch_awaits_confirmation, batch_is_final
 
 __version__ = "0.1.0"
 
@@ -96,11 +105,14 @@ __all__ = [
     "Account",
     "AccountNote",
     "AdaptiveRateLimiter",
+    "AppTokenProvider",
     "AuditLog",
     "AuthenticationError",
+    "AuthorizationError",
     "BadRequestError",
     "Batch",
     "BatchItem",
+    "BatchRepository",
     "Call",
     "CallDisposition",
     "CallPurpose",
@@ -117,6 +129,7 @@ __all__ = [
     "ErrorObject",
     "Event",
     "Favorite",
+    "FileTokenStore",
     "Hooks",
     "IS_NULL",
     "Import",
@@ -176,6 +189,9 @@ __all__ = [
     "ToMany",
     "ToOne",
     "TokenProvider",
+    "TokenSet",
+    "TokenStore",
+    "TokenStoreError",
     "TransportError",
     "UNSET",
     "UnsetType",
@@ -186,6 +202,10 @@ __all__ = [
     "Webhook",
     "WebhookPayloadError",
     "WebhookVerificationError",
+    "authorize_url",
+    "batch_awaits_confirmation",
+    "batch_is_final",
+    "exchange_code",
     "since",
     "until",
 ]

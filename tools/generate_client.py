@@ -30,7 +30,6 @@ from .models._base import Resource
 
 if TYPE_CHECKING:
     from .resources import (
-        Repository,
 {repo_imports}
     )
 
@@ -58,7 +57,9 @@ def render() -> str:
         model_imports="\n".join(
             f"    {m.__name__}," for m in sorted(models, key=lambda m: m.__name__)
         ),
-        repo_imports="\n".join(f"        {name}," for name in sorted(special.values())),
+        repo_imports="\n".join(
+            f"        {name}," for name in sorted({"Repository", *special.values()})
+        ),
     )
     for model in models:
         spec = model.__resource_spec__
