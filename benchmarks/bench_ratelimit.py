@@ -26,8 +26,6 @@ from collections import Counter
 from multiprocessing.queues import Queue
 from typing import Any
 
-import pytest
-
 from outreach_async import OutreachClient, RedisRateLimiter
 from outreach_async._hooks import Hooks, ResponseEvent, RetryEvent
 from outreach_async.sandbox import FaultConfig, RateLimitConfig, Sandbox
@@ -168,7 +166,10 @@ async def bench_fleet(redis_url: str, requests: int) -> dict[str, Any]:
 
 def run_fleet(requests: int) -> dict[str, Any]:
     """The fleet benchmark on a throwaway redis-server (or REDIS_URL); skipped without one."""
-    # Imported here: the helper lives with the tests, which are not installed with the package.
+    # Imported here: the helper lives with the tests (not installed with the package) and says
+    # "no Redis" with pytest's skip exception.
+    import pytest
+
     from tests.redis_server import redis_server_url
 
     try:
