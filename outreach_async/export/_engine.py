@@ -14,23 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import gc
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
-from outreach_async import OutreachClient, Paginator, QueryError, Range, Resource
+from outreach_async import OutreachClient, QueryError, Resource
 
-from ._checkpoint import CheckpointStore, Document, MemoryCheckpointStore, checkpoint_key
+from ._checkpoint import CheckpointStore, MemoryCheckpointStore, checkpoint_key
+from ._job import END, ExportJob, ProgressCallback
 from ._output import FileOutput, Output, StreamOutput
-from ._plan import Base, Share, Span, Verdict, parse_share, plan_spans, run_start
-from ._records import Format, RecordEncoder
+from ._plan import Share, Span, parse_share
+from ._records import Format
 from ._resources import (
     Cursor,
-    CursorValue,
     choose_cursor,
     cursor_bound,
     resolve_fields,
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ExportResult", "ProgressCallback", "export_resource"]
 
-#: called with (records written by this run, total expected or None) as the export goes
-ProgressCallback = Callable[[int, "int | None"], None]
 Sink = str | os.PathLike[str] | BinaryIO | Output
 
 
@@ -79,238 +76,6 @@ class ExportResult:
     waiting: bool = False
 
 
-@attrs.define
-class _Batch:
-    index: int
-    data: bytes
-    count: int
-    snapshot: Document
-
-
-_END = object()
-
-
-class _Export:
-    """The state of one export call (see :func:`export_resource`)."""
-
-    def __init__(
-        self,
-        client: OutreachClient,
-        model: type[Resource],
-        *,
-        fmt: Format,
-        filter: Mapping[str, object],
-        since: CursorValue | None,
-        until: CursorValue | None,
-        fields: tuple[str, ...] | None,
-        page_size: int,
-        partitions: int,
-        dedupe: bool,
-        commit_interval: float,
-        clock: Callable[[], float],
-    ) -> None:
-        self.spec = model.__resource_spec__
-        self.repository = client.repository(model)
-        self.cursor: Cursor = choose_cursor(self.spec)
-        self.filter = dict(filter)
-        self.since, self.until = since, until
-        self.fields = fields
-        self.page_size = page_size
-        self.partitions = partitions
-        self.encoder = RecordEncoder(self.spec, fields, fmt)
-        self.dedupe: set[int] | None = set() if dedupe else None
-        self.commit_interval = commit_interval
-        self.clock = clock
-        self.snapshots: dict[int, Document] = {}
-        self.written = 0
-        self.total: int | None = None
-        self.progress: ProgressCallback | None = None
-        self.base: Base | None = None
-
-    # -------------------------------------------------------------- queries
-
-    def request_fields(self) -> dict[str, list[str]] | None:
-        if self.fields is None:
-            return None
-        wanted = list(self.fields)
-        if self.cursor.is_time and self.cursor.wire not in wanted:
-            wanted.append(self.cursor.wire)  # needed to follow the watermark; not written
-        return {self.spec.type: wanted}
-
-    def listing(
-        self,
-        lo: CursorValue | None,
-        hi: CursorValue | None,
-        *,
-        descending: bool = False,
-        page_size: int | None = None,
-        probe: bool = False,
-    ) -> Paginator[Any]:
-        """The records between two cursor positions in cursor order; a ``probe`` fetches only
-        the cursor field."""
-        filter = dict(self.filter)
-        if lo is not None or hi is not None:
-            to_filter = self.cursor.filter_value
-            filter[self.cursor.name] = Range(
-                None if lo is None else to_filter(lo), None if hi is None else to_filter(hi)
-            )
-        fields = self.request_fields()
-        if probe and self.cursor.is_time:
-            fields = {self.spec.type: [self.cursor.wire]}
-        return self.repository.list(
-            filter=filter,
-            sort=("-" if descending else "") + self.cursor.wire,
-            fields=fields,
-            page_size=page_size or self.page_size,
-        )
-
-    def identity(self) -> Document:
-        """What makes two exports the same sync: the resource, its filter, the fields."""
-        url = self.repository.list(filter=self.filter).url
-        return {
-            "resource": self.spec.type,
-            "query": {
-                "filter": sorted(url.query.items()),
-                "fields": None if self.fields is None else sorted(self.fields),
-            },
-        }
-
-    # -------------------------------------------------------------- planning
-
-    async def plan(self, base: Base) -> list[Span]:
-        first = last = None
-        if self.partitions > 1:
-            start, seen = run_start(base, self.since)
-            first, last = await asyncio.gather(self._lowest(start, seen), self._highest(start))
-        return plan_spans(
-            base=base,
-            since=self.since,
-            until=self.until,
-            first=first,
-            last=last,
-            count=self.partitions if first is not None else 1,
-        )
-
-    async def _lowest(self, start: CursorValue | None, seen: frozenset[int]) -> CursorValue | None:
-        """The lowest cursor value still to export: one small request. Records at ``start``
-        that were written already do not count (they would stretch the first span)."""
-        size = min(1000, len(seen) + 1)
-        listing = self.listing(start, self.until, page_size=size, probe=True)
-        for model in await listing.collect(limit=size):
-            value = self.cursor.value_of(model)
-            if value != start or model.id not in seen:
-                return value
-        return None
-
-    async def _highest(self, start: CursorValue | None) -> CursorValue | None:
-        """The highest cursor value present: one request for one record."""
-        listing = self.listing(start, self.until, descending=True, page_size=1, probe=True)
-        found = await listing.first()
-        return None if found is None else self.cursor.value_of(found)
-
-    async def count_total(self, spans: Sequence[Span]) -> None:
-        """The server's count of the records the open spans will read (for the ETA)."""
-
-        async def one(span: Span) -> int:
-            return await self.listing(span.resume_from, span.hi, probe=True).count()
-
-        try:
-            counts = await asyncio.gather(*(one(s) for s in spans))
-        except Exception:  # the ETA is a nicety: a server without counts loses only that
-            return
-        self.total = sum(counts)
-        self.report()
-
-    # -------------------------------------------------------------- streaming
-
-    async def stream(self, index: int, span: Span, queue: asyncio.Queue[Any]) -> None:
-        """Read one span in ascending cursor order and queue its pages, encoded."""
-        pages = self.listing(span.resume_from, span.hi).pages()
-        try:
-            async for page in pages:
-                # Let the paginator's prefetch send its request before this page's CPU work:
-                # awaiting a queue with room never suspends, so without this the next request
-                # would leave only once this page is done (no overlap with the server's work).
-                await asyncio.sleep(0)
-                with _collector_paused():
-                    keep, stop = self.select(span, page.items)
-                    span.written += len(keep)
-                    data = self.encoder.encode(keep) if keep else b""
-                await queue.put(_Batch(index, data, len(keep), span.snapshot()))
-                if stop:
-                    break
-        finally:
-            await _close(pages)  # cancels the paginator's prefetch when we stop early
-        span.done = True
-        await queue.put(_Batch(index, b"", 0, span.snapshot()))
-
-    def select(self, span: Span, models: Sequence[Resource]) -> tuple[list[Resource], bool]:
-        """The models of a page to write, and whether the span's stream is over."""
-        value_of = self.cursor.value_of
-        keep: list[Resource] = []
-        for model in models:
-            verdict = span.judge(value_of(model), model.id)
-            if verdict is Verdict.STOP:
-                return keep, True
-            if verdict is Verdict.WRITE and self._first_time(model.id):
-                keep.append(model)
-        return keep, False
-
-    def _first_time(self, id_: int | None) -> bool:
-        if self.dedupe is None or id_ is None:
-            return True
-        if id_ in self.dedupe:
-            return False
-        self.dedupe.add(id_)
-        return True
-
-    async def work(self, pending: list[tuple[int, Span]], queue: asyncio.Queue[Any]) -> None:
-        """One worker: streams spans from ``pending`` until none is left."""
-        while pending:
-            index, span = pending.pop(0)
-            await self.stream(index, span, queue)
-
-    # -------------------------------------------------------------- writing
-
-    async def write(
-        self, queue: asyncio.Queue[Any], output: Output, run: Coordinator, exported: int
-    ) -> int:
-        """The single writer: append batches, and checkpoint after fsync. Returns the records
-        written over every run."""
-        last_commit = self.clock()
-        while True:
-            items = [await queue.get()]
-            while not queue.empty():
-                items.append(queue.get_nowait())
-            finished = False
-            for item in items:
-                if item is _END:
-                    finished = True
-                    continue
-                if item.data:
-                    output.write(item.data)
-                self.snapshots[item.index] = item.snapshot
-                self.written += item.count
-            self.report()
-            if finished or self.clock() - last_commit >= self.commit_interval:
-                await self.commit(output, run, exported + self.written)
-                last_commit = self.clock()
-            if finished:
-                return exported + self.written
-
-    async def commit(self, output: Output, run: Coordinator, exported: int) -> None:
-        """fsync the output, *then* record its offset with the span states."""
-        await asyncio.to_thread(output.sync)
-        base = await run.commit(self.snapshots, output.name, output.offset, exported)
-        if base is not None:
-            self.base = base
-
-    def report(self) -> None:
-        """Tell the progress callback where the export stands."""
-        if self.progress is not None:
-            self.progress(self.written, self.total)
-
-
 def _output_name(sink: Sink) -> str:
     if isinstance(sink, Output):
         return sink.name
@@ -319,7 +84,7 @@ def _output_name(sink: Sink) -> str:
     return "-"
 
 
-def _watermark(job: _Export) -> dt.datetime | int | None:
+def _watermark(job: ExportJob) -> dt.datetime | int | None:
     if job.base is None or job.base.watermark is None:
         return None
     return job.cursor.filter_value(job.base.watermark)
@@ -390,7 +155,7 @@ async def export_resource(
     if page_size < 1 or page_size > 1000:
         raise QueryError(f"page_size must be between 1 and 1000, got {page_size}")
     _check_filter(spec, cursor, filter or {})
-    job = _Export(
+    job = ExportJob(
         client,
         model,
         fmt=format,
@@ -421,6 +186,7 @@ async def export_resource(
     try:
         exported = await _run(job, run, start, output, partitions, progress, count)
     finally:
+        await job.settle()
         output.close()
     return ExportResult(
         resource=spec.path,
@@ -439,7 +205,7 @@ async def export_resource(
 
 
 async def _run(
-    job: _Export,
+    job: ExportJob,
     run: Coordinator,
     start: RunStart,
     output: Output,
@@ -478,38 +244,14 @@ async def _run(
     return writer.result()
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while one page is flattened and encoded.
-
-    That allocates about 1000 dicts of 250 keys at once, which triggers collections that each
-    walk every live object (the decoded pages included): a third of the time, for garbage that
-    holds no cycles. A synchronous section: no other task runs meanwhile.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _start_counting(job: _Export, spans: list[Span]) -> asyncio.Task[None]:
+def _start_counting(job: ExportJob, spans: list[Span]) -> asyncio.Task[None]:
     """Ask the server for the total in the background: the export does not wait for it."""
     return asyncio.create_task(job.count_total(spans))
 
 
-async def _close(iterator: AsyncIterator[Any]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
 async def _close_when_done(streams: list[asyncio.Task[None]], queue: asyncio.Queue[Any]) -> None:
     await asyncio.gather(*streams)
-    await queue.put(_END)
+    await queue.put(END)
 
 
 def _first_cause(error: BaseExceptionGroup[BaseException]) -> BaseException:
