@@ -7,7 +7,10 @@ the rate-limit budget hold across all of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,7 +46,8 @@ class OutreachClient(RepositoryAttributes):
 
     ``auth`` is an access token (``str``) or a :class:`TokenProvider` such as
     :class:`OAuth2Refresh`. Use it as ``async with OutreachClient(...) as outreach:`` or call
-    :meth:`close` when done.
+    :meth:`close` when done. ``sleep``, ``clock`` (monotonic), ``wall_clock`` (epoch) and ``rng``
+    drive every wait of the rate limiter and the retries: tests pass fakes so nothing sleeps.
     """
 
     def __init__(
@@ -59,6 +63,10 @@ class OutreachClient(RepositoryAttributes):
         retry: RetryPolicy | None = None,
         hooks: Hooks | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -74,6 +82,10 @@ class OutreachClient(RepositoryAttributes):
             session=session,
             hooks=hooks,
             trace_configs=trace_configs,
+            sleep=sleep,
+            clock=clock,
+            wall_clock=wall_clock,
+            rng=rng,
         )
         self._repositories: dict[type[Resource], Repository[Any]] = {}
         self._closed = False

@@ -160,15 +160,23 @@ class Paginator(Generic[T]):
         return next_url
 
     async def _fetch(self, url: URL) -> Callable[[], Page[T]]:
-        # A loop, not recursion: each 502 halves page[size] for the same cursor.
+        # A loop, not recursion. A 502 is asked again once at the same size (a passing gateway
+        # hiccup), then page[size] is halved for the same cursor: Outreach's gateway gives up on
+        # pages too heavy to render in time, and asking again at that size only waits longer.
+        tries_at_this_size = 0
         while True:
             try:
                 return await self._fetch_page(url)
             except ServerError as exc:
-                smaller = halve_page_size(url) if exc.status == 502 else None
+                if exc.status != 502:
+                    raise
+                tries_at_this_size += 1
+                if tries_at_this_size < 2:
+                    continue
+                smaller = halve_page_size(url)
                 if smaller is None:
                     raise
-                url = smaller
+                url, tries_at_this_size = smaller, 0
 
     async def first(self) -> T | None:
         """The first record, or None for an empty collection (one small request)."""

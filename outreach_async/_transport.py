@@ -418,6 +418,8 @@ class Transport:
             url=shown,
             retry_after=retry_after,
         )
+        if response.status in request.no_retry_statuses:
+            return error, None  # the caller handles this status itself (the paginator's 502)
         # The policy knows which statuses mean "refused before running" (429), so that even a
         # POST may be sent again after them.
         context = RetryContext(

@@ -195,7 +195,11 @@ class Repository(Generic[R]):
         return model  # type: ignore[return-value]
 
     async def _page(self, url: URL) -> Callable[[], Page[R]]:
-        response = await self._core.send(Request.get(url, operation=f"{self.spec.path}.list"))
+        # 502s come back to the paginator, which asks again once and then halves page[size].
+        request = Request(
+            "GET", url, operation=f"{self.spec.path}.list", no_retry_statuses=_PAGE_502
+        )
+        response = await self._core.send(request)
         return functools.partial(self._decode_page, response.body, url)
 
     def _decode_page(self, body: bytes, url: URL) -> Page[R]:
@@ -453,6 +457,8 @@ def _from_included(handle: ToOne[Any]) -> Resource | None:
         else None
     )
 
+
+_PAGE_502 = frozenset({502})
 
 # Outreach serves at most 1000 records per page; beyond ~6000 characters of ids a URL risks
 # hitting proxies' limits (8 KiB is common), so batches also stop there.

@@ -13,9 +13,8 @@ regime, where a request takes milliseconds of an hour-long window, played at ful
 test covers many windows of seconds without sleeping for real. Client timeouts and the sandbox's
 slow answers stay in real time (aiohttp's and the fault middleware's own timers).
 
-:func:`virtual_client` builds the client's pieces on that clock. ``OutreachClient`` does not
-take ``sleep``/``clock``/``wall_clock`` yet, so it wires a :class:`Transport` by hand and puts
-repositories on it through :class:`TransportCore`.
+:func:`virtual_client` builds an ``OutreachClient`` whose limiter, retries and waits all run on
+that clock (``sleep``, ``clock``, ``wall_clock`` and ``rng`` are client parameters).
 """
 
 from __future__ import annotations
@@ -32,17 +31,13 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
-from outreach_async import Prospect
-from outreach_async._auth import StaticToken
+from outreach_async import OutreachClient
 from outreach_async._hooks import Hooks
-from outreach_async._http import Request, Response
 from outreach_async._ratelimit import AdaptiveRateLimiter
 from outreach_async._retry import RetryPolicy
-from outreach_async._transport import Transport
 from outreach_async.models._base import Resource
-from outreach_async.resources import SPECIAL_REPOSITORIES, Repository
 
-__all__ = ["WALL_EPOCH", "TransportCore", "VirtualClock", "virtual_client"]
+__all__ = ["WALL_EPOCH", "VirtualClock", "virtual_client"]
 
 R = TypeVar("R", bound=Resource)
 
@@ -159,36 +154,6 @@ class VirtualClock:
                 waiter.set_result(None)
 
 
-class TransportCore:
-    """What repositories need from a client (``ClientCore``), on a hand-built transport."""
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-        self._repositories: dict[type[Resource], Repository[Any]] = {}
-
-    @property
-    def base_url(self) -> URL:
-        return self.transport.base_url
-
-    @property
-    def closed(self) -> bool:
-        return self.transport.closed
-
-    async def send(self, request: Request) -> Response:
-        return await self.transport.send(request)
-
-    def repository(self, model: type[R]) -> Repository[R]:
-        repo = self._repositories.get(model)
-        if repo is None:
-            cls = SPECIAL_REPOSITORIES.get(model.__resource_spec__.type, Repository)
-            repo = self._repositories[model] = cls(self, model)
-        return repo
-
-    @property
-    def prospects(self) -> Repository[Prospect]:
-        return self.repository(Prospect)
-
-
 @contextlib.asynccontextmanager
 async def virtual_client(
     clock: VirtualClock,
@@ -201,15 +166,15 @@ async def virtual_client(
     hooks: Hooks | None = None,
     seed: int = 0,
     **limiter_options: Any,
-) -> AsyncIterator[TransportCore]:
+) -> AsyncIterator[OutreachClient]:
     """A client whose limiter, retries and clocks all run on ``clock``; closed afterwards."""
     rng = random.Random(seed)
     limiter = AdaptiveRateLimiter(
         clock=clock.time, wall_clock=clock.time, sleep=clock.sleep, rng=rng, **limiter_options
     )
-    transport = Transport(
-        base_url=URL(str(base_url)),
-        auth=StaticToken(token),
+    client = OutreachClient(
+        token,
+        base_url=base_url,
         timeout=request_timeout,
         max_concurrency=max_concurrency,
         retry=retry,
@@ -221,7 +186,5 @@ async def virtual_client(
         wall_clock=clock.time,
         rng=rng,
     )
-    try:
-        yield TransportCore(transport)
-    finally:
-        await transport.aclose()
+    async with client:
+        yield client

@@ -131,7 +131,8 @@ async def test_a_502_halves_the_page_size_and_retries_the_same_cursor() -> None:
 
     start = URL("http://h/api/v2/mailings?page%5Bsize%5D=1000&page%5Bafter%5D=abc")
     assert [i async for i in Paginator(fetch, start)] == [1, 2]
-    assert [u.query["page[size]"] for u in seen] == ["1000", "500", "250"]
+    # each size is asked twice (a hiccup passes), then halved, always from the same cursor
+    assert [u.query["page[size]"] for u in seen] == ["1000", "1000", "500", "500", "250"]
     assert {u.query["page[after]"] for u in seen} == {"abc"}
 
 
@@ -147,3 +148,18 @@ def test_halve_page_size_bottoms_out_at_one() -> None:
     url = URL("http://h/x?page%5Bsize%5D=1")
     assert halve_page_size(url) is None
     assert halve_page_size(URL("http://h/x")) is not None  # default 50 -> 25
+
+
+async def test_a_single_502_blip_does_not_shrink_the_page() -> None:
+    seen: list[URL] = []
+
+    async def fetch(url: URL) -> Callable[[], Page[int]]:
+        seen.append(url)
+        if len(seen) == 1:
+            raise ServerError("gateway hiccup", status=502)
+        page = Page([1], {}, {}, url)
+        return lambda: page
+
+    start = URL("http://h/api/v2/prospects?page%5Bsize%5D=1000")
+    assert [i async for i in Paginator(fetch, start)] == [1]
+    assert [u.query["page[size]"] for u in seen] == ["1000", "1000"]
