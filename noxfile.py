@@ -22,7 +22,7 @@ LINT_PATHS = ["outreach_async", "tests", "benchmarks", "tools", "noxfile.py"]
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole test suite (unit, integration against the sandbox, Redis when available)."""
-    session.install("-e", ".[test,redis]")
+    session.install("-e", ".[test,redis,jwt]")
     session.run("pytest", *session.posargs)
 
 
@@ -46,6 +46,17 @@ def bench(session: nox.Session) -> None:
     """The benchmarks in benchmarks/ (figures go in the README)."""
     session.install("-e", ".[redis]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_peers(session: nox.Session) -> None:
+    """Side by side with the peers on one sandbox: tap-outreach, jsonapi-client, raw aiohttp.
+
+    ``nox -s bench_peers -- --quick`` for a smoke run; ``-- --help`` for the options.
+    """
+    session.install("-e", ".")
+    session.install("tap-outreach==1.2.2", "jsonapi-client==0.9.10")
+    session.run("python", "-m", "benchmarks.peers", *session.posargs)
 
 
 @nox.session(python=PYTHON)
