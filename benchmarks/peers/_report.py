@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from outreach_async.sandbox.cli import parse_rate_limit
+
 from ._bench import OURS, Client, Outcome, Workload, median
 
 Figure = Callable[[Outcome], float | None]
@@ -120,7 +122,10 @@ def _headers(workload: Workload) -> list[str]:
         what = f"{workload.records:,} records, {pages:,} pages of {workload.page_size}"
         return [f"{what}: records/s", "peak RSS"]
     if workload.key == "ratelimit":
-        return [f"export under {workload.rate_limit} ({pages:,} requests): 429s, time"]
+        budget = parse_rate_limit(workload.rate_limit)
+        windows = -(-pages // budget.limit)
+        what = f"{pages:,} requests, {windows} windows"
+        return [f"export under {workload.rate_limit} ({what}): 429s, time"]
     return [f"export under faults ({pages:,} pages): each record once?"]
 
 
