@@ -134,10 +134,27 @@ def _line_ids(artefact: Artefact, line: bytes) -> Iterator[int]:
         yield int(record["id"])
 
 
+#: What a runner may have left behind, for a run killed before it reported.
+PARTIAL_ARTEFACTS: tuple[tuple[Artefact, str], ...] = (
+    ("singer", "singer.jsonl"),
+    ("jsonl", "records.jsonl"),
+)
+
+
+def delivered_ids(run: ChildRun) -> array.array[int]:
+    """The ids a run delivered: from its result, or from the output a killed run left."""
+    if run.result:
+        return read_ids(run.result["artefact"], Path(run.result["path"]))
+    for artefact, name in PARTIAL_ARTEFACTS:
+        if (run.scratch / name).exists():
+            return read_ids(artefact, run.scratch / name)
+    return array.array("q")
+
+
 def judge(client: Client, round_: int, run: ChildRun, expected: frozenset[int]) -> Outcome:
     """Compare what a run delivered with the sandbox's ids."""
     result = run.result
-    ids = read_ids(result["artefact"], Path(result["path"])) if result else array.array("q")
+    ids = delivered_ids(run)
     seen = set(ids)
     error = run.killed or (result["error"] if result else None)
     return Outcome(

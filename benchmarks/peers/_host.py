@@ -108,6 +108,7 @@ class ChildRun:
     killed: str | None
     counters: Counters
     stderr_tail: str
+    scratch: Path
 
 
 def _tail(path: Path, lines: int = 5) -> str:
@@ -172,7 +173,7 @@ def run_child(
         ready = process.stdout.readline().strip()
         if ready != "ready":
             process.wait()
-            return ChildRun(None, 0.0, "did not start", host.counters(), _tail(stderr))
+            return ChildRun(None, 0.0, "did not start", host.counters(), _tail(stderr), scratch)
         if align_to_window:
             host.wait_for_fresh_window()
         before = host.counters()
@@ -188,4 +189,4 @@ def run_child(
     elif killed is None:
         killed = f"exited with status {process.returncode} and no result"
     peak = max(sampled_peak, result["peak_rss_mb"] if result else 0.0)
-    return ChildRun(result, peak, killed, counters, _tail(stderr))
+    return ChildRun(result, peak, killed, counters, _tail(stderr), scratch)
