@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import inspect
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from outreach_async import (
@@ -68,12 +69,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, and usage errors (already printed)
         return exit_.code if isinstance(exit_.code, int) else int(ExitStatus.USAGE)
     try:
-        outcome = args.handler(args)
-        if inspect.iscoroutine(outcome):
-            outcome = asyncio.run(_with_sigterm(outcome))
+        with _collector_tuned():
+            outcome = args.handler(args)
+            if inspect.iscoroutine(outcome):
+                outcome = asyncio.run(_with_sigterm(outcome))
         return int(outcome)
     except BaseException as exc:  # every way out gets a clear message and its status
         return report(exc, parser.prog, sys.stderr)
+
+
+@contextlib.contextmanager
+def _collector_tuned() -> Iterator[None]:
+    """Collect cyclic garbage less often while a command runs.
+
+    An export allocates tens of thousands of containers per page, and with the default
+    thresholds the collector walks the decoded pages again and again (measured: 40% of an
+    8-partition export's CPU, for the same peak memory). The objects of the imports are frozen
+    out of its reach first. The command is the application, so the process-wide setting is
+    ours while it runs (the library never touches it); it is put back afterwards for callers
+    of :func:`main` such as tests.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 async def _with_sigterm(coroutine: Any) -> Any:
