@@ -35,6 +35,7 @@ from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._redis_ratelimit import RedisRateLimiter
 from ._relationships import DetachedHandleError, ToMany, ToOne
 from ._retry import RetryPolicy
+from ._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
 from ._tokenstore import FileTokenStore, TokenStore, TokenStoreError
 from ._types import IS_NULL, NOT_NULL, UNSET, Range, Ref, UnsetType, since, until
 from .models import (
@@ -104,8 +105,10 @@ __all__ = [
     "APIError",
     "Account",
     "AccountNote",
+    "ActionSpec",
     "AdaptiveRateLimiter",
     "AppTokenProvider",
+    "AttributeSpec",
     "AuditLog",
     "AuthenticationError",
     "AuthorizationError",
@@ -165,9 +168,11 @@ __all__ = [
     "Recipient",
     "RedisRateLimiter",
     "Ref",
+    "RelationshipSpec",
     "Repository",
     "RequestTimeout",
     "Resource",
+    "ResourceSpec",
     "ResponseFormatError",
     "RetryPolicy",
     "Role",
