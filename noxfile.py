@@ -73,8 +73,13 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def generate(session: nox.Session) -> None:
-    """Regenerate outreach_async/models from Outreach's OpenAPI and hyper-schema."""
+    """Regenerate outreach_async/models (and the client's repository attributes) from
+    Outreach's OpenAPI and hyper-schema."""
     session.install("-e", ".", "ruff>=0.6")
     spec_dir = os.environ.get("OUTREACH_SPEC_DIR", "../shared/reference")
     session.run("python", "tools/generate_models.py", "--spec-dir", spec_dir)
     session.run("ruff", "format", "outreach_async/models")
+    # the client's typed repository attributes follow the models
+    session.run("python", "tools/generate_client.py")
+    session.run("ruff", "check", "--fix", "--select", "I", "outreach_async/_repositories.py")
+    session.run("ruff", "format", "outreach_async/_repositories.py")
