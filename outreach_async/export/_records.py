@@ -41,6 +41,8 @@ Format = Literal["jsonl", "csv"]
 _UTC = dt.UTC
 _DATETIME, _DATE = dt.datetime, dt.date
 _MISSING: Any = object()
+#: a record with more keys than this is copied whole and pruned, a smaller one picked key by key
+_COPY_ALL_ABOVE = 64
 
 # The fast path. models/_base.py documents how a decoded model stores itself: its __dict__ *is*
 # the resource's ``attributes`` object (wire names; a datetime is converted in place once read)
@@ -131,12 +133,12 @@ class RecordEncoder:
         self._attributes = [(a.wire, a.kind in ("datetime", "date")) for a in attributes]
         self._attribute_wires = frozenset(a.wire for a in attributes)
         self._time_wires = [a.wire for a in attributes if a.kind in ("datetime", "date")]
+        self._relationship_wires = frozenset(r.wire for r in relationships)
         self._all_attributes = wanted is None
         # what a decoded model's storage holds beside attributes: reserved keys, and handles
         # cached under relationship names once read
-        self._not_attributes = tuple(
-            (_RESERVED_KEYS | {r.name for r in spec.relationships}) - self._attribute_wires
-        )
+        self._reserved = tuple(_RESERVED_KEYS - self._attribute_wires - {"id"})
+        self._handle_names = frozenset(r.name for r in spec.relationships) - self._attribute_wires
         self._get_relationships = _getter([r.name for r in relationships])
         self._relationships = [r.wire for r in relationships]
         self._keep_extra = wanted is None
@@ -174,32 +176,40 @@ class RecordEncoder:
 
     def _flatten_stored(self, values: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "id": values.get("id")}
-        if self._all_attributes:
-            # copy everything (in C), then drop the few keys that are not attributes
+        if self._all_attributes and len(values) > _COPY_ALL_ABOVE:
+            # many attributes: copy them all (in C), then drop the few keys that are not
             out.update(values)
-            for key in self._not_attributes:
+            for key in self._reserved:
                 out.pop(key, None)
-            out["id"] = values.get("id")
+            if not self._handle_names.isdisjoint(values):  # handles someone read
+                for key in self._handle_names:
+                    out.pop(key, None)
         else:
-            out.update({w: values[w] for w in self._attribute_wires if w in values})
+            wanted = self._attribute_wires
+            out.update({k: v for k, v in values.items() if k in wanted})
         for wire in self._time_wires:  # times still text, unless something read them
             value = out.get(wire)
             if value is not None and value.__class__ is not str:
                 out[wire] = _plain(value)
         raw = values.get(_RELATIONSHIPS_KEY)
         if raw:
-            for wire in self._relationships:
-                relationship = raw.get(wire)
-                data = _MISSING if relationship is None else relationship.get("data", _MISSING)
-                if data is _MISSING:
-                    continue  # links or meta only: the ids are not known
-                if data is None:
-                    out[wire] = None
-                elif data.__class__ is list:
-                    out[wire] = [_id(item) for item in data]
-                else:
-                    out[wire] = _id(data)
+            self._add_relationships(raw, out)
         return out
+
+    def _add_relationships(self, raw: dict[str, Any], out: dict[str, Any]) -> None:
+        wanted = self._relationship_wires
+        for wire, relationship in raw.items():
+            if wire not in wanted:
+                continue
+            data = relationship.get("data", _MISSING)
+            if data is _MISSING:
+                continue  # links or meta only: the ids are not known
+            if data is None:
+                out[wire] = None
+            elif data.__class__ is list:
+                out[wire] = [_id(item) for item in data]
+            else:
+                out[wire] = _id(data)
 
     @staticmethod
     def _add_extra(extra: dict[str, Any], out: dict[str, Any]) -> None:
