@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +75,23 @@ def workloads(args: argparse.Namespace) -> list[Workload]:
     return [w for w in every if w.key in chosen]
 
 
+def tree_commit() -> str:
+    """The project's commit, marked ``+changes`` when the tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if changed else "")
+
+
 def describe_machine() -> dict[str, Any]:
     """The benchmarks' machine description plus the peers' versions and the load at start."""
     described = machine()
@@ -84,6 +102,7 @@ def describe_machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     described["nproc"] = len(os.sched_getaffinity(0))
+    described["commit"] = tree_commit()
     described["load_average_at_start"] = os.getloadavg()
     return described
 

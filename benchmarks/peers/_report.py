@@ -98,17 +98,14 @@ def _failure_cell(summary: dict[str, Any], records: int) -> str:
     return "✗ " + "; ".join(what) + count
 
 
-def _cells(workload: Workload, summary: dict[str, Any]) -> list[str]:
-    rss = f"{summary['peak_rss_mb']:,.0f} MB{_times(summary['vs_ours']['peak_rss_mb'])}"
-    if summary["failures"]:
-        failure = _failure_cell(summary, workload.records)
-        if workload.key in ("stream", "large"):
-            return [failure, rss]
-        return [failure]
+def _throughput(workload: Workload) -> bool:
+    return workload.key in ("stream", "large")
+
+
+def _success_cells(workload: Workload, summary: dict[str, Any], rss: str) -> list[str]:
     ratios = summary["vs_ours"]
-    if workload.key in ("stream", "large"):
-        rate = f"{summary['records_per_s']:,.0f}/s{_times(ratios['records_per_s'])}"
-        return [rate, rss]
+    if _throughput(workload):
+        return [f"{summary['records_per_s']:,.0f}/s{_times(ratios['records_per_s'])}", rss]
     elapsed = f"{summary['elapsed_s']:.1f} s{_times(ratios['elapsed_s'])}"
     if workload.key == "ratelimit":
         return [f"{summary['rate_limited_429s']:,.0f} x 429, {elapsed}"]
@@ -116,9 +113,21 @@ def _cells(workload: Workload, summary: dict[str, Any]) -> list[str]:
     return [f"✓ {workload.records:,} once, {elapsed}, {faults}"]
 
 
+def _cells(workload: Workload, summary: dict[str, Any]) -> list[str]:
+    """The figures of the runs that finished, and how the others failed."""
+    rss = f"{summary['peak_rss_mb']:,.0f} MB{_times(summary['vs_ours']['peak_rss_mb'])}"
+    if not summary["ok_runs"]:
+        failure = _failure_cell(summary, workload.records)
+        return [failure, rss] if _throughput(workload) else [failure]
+    cells = _success_cells(workload, summary, rss)
+    if summary["failures"]:
+        cells[0] += "; " + _failure_cell(summary, workload.records)
+    return cells
+
+
 def _headers(workload: Workload) -> list[str]:
     pages = -(-workload.records // workload.page_size)
-    if workload.key in ("stream", "large"):
+    if _throughput(workload):
         what = f"{workload.records:,} records, {pages:,} pages of {workload.page_size}"
         return [f"{what}: records/s", "peak RSS"]
     if workload.key == "ratelimit":
