@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import time
 from typing import Any
 
 import pytest
@@ -49,7 +48,6 @@ async def test_four_processes_share_one_budget_without_429s(redis_url: str, user
     results: multiprocessing.queues.Queue[Any] = context.Queue()
     args = (redis_url, user, url, REQUESTS_EACH, CONCURRENCY, results)
     processes = [context.Process(target=fleet.run, args=args) for _ in range(PROCESSES)]
-    started = time.monotonic()
     try:
         for process in processes:
             process.start()
@@ -61,7 +59,6 @@ async def test_four_processes_share_one_budget_without_429s(redis_url: str, user
             if process.is_alive():
                 process.kill()
         await runner.cleanup()
-    elapsed = time.monotonic() - started
 
     assert sum(c["ok"] for c in counts) == PROCESSES * REQUESTS_EACH
     windows = sorted(state.windows.values(), key=lambda w: w.start)
@@ -71,4 +68,3 @@ async def test_four_processes_share_one_budget_without_429s(redis_url: str, user
     middle = windows[1:-1]
     assert middle, f"the run should span more than two windows: {report}"
     assert all(w.served >= 0.95 * LIMIT for w in middle), report
-    assert elapsed < 20, elapsed

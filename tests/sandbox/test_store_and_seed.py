@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -158,11 +157,10 @@ def test_every_store_has_the_acting_user_and_mailbox() -> None:
 
 
 @pytest.mark.slow
-def test_a_hundred_thousand_prospects_seed_in_a_few_seconds() -> None:
+def test_a_hundred_thousand_prospects_seed_with_their_related_records() -> None:
+    # How fast is a benchmark's business (benchmarks/bench_sandbox.py), not a test's.
     store = _store()
-    started = time.perf_counter()
     seed_store(store, 100_000)
-    elapsed = time.perf_counter() - started
     total = sum(len(t) for t in store.tables.values())
+    assert store.count("prospect") == 100_000
     assert total > 190_000
-    assert elapsed < 15, f"{total} records took {elapsed:.1f} s"
