@@ -67,7 +67,14 @@ def bench_peers(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: an export of prospects from the built-in sandbox, with a progress bar."""
     session.install("-e", ".")
-    args = session.posargs or ["prospects", "--sandbox", "--out", "prospects.jsonl"]
+    args = session.posargs or [
+        "prospects",
+        "--sandbox",
+        "--out",
+        "prospects.jsonl",
+        "--state",
+        "prospects.sync.db",
+    ]
     session.run("outreach-async", "export", *args)
 
 

@@ -141,6 +141,7 @@ class Paginator(Generic[T]):
                 url = self._next(page, seen)  # type: ignore[arg-type]
                 if url is not None and self._prefetch:
                     pending = asyncio.ensure_future(self._fetch(url))
+                    await asyncio.sleep(0)  # let it send now, even if the caller never awaits
                 yield page  # type: ignore[misc]
                 page = None  # only the page the caller holds stays alive while the next decodes
         finally:
@@ -179,10 +180,8 @@ class Paginator(Generic[T]):
                 url, tries_at_this_size = smaller, 0
 
     async def first(self) -> T | None:
-        """The first record, or None for an empty collection (one small request)."""
-        url = self._url
-        if "page[size]" not in url.query:
-            url = url.update_query({"page[size]": "1"})
+        """The first record, or None for an empty collection (one request for one record)."""
+        url = self._url.update_query({"page[size]": "1"})
         page = (await self._fetch(url))()
         return page.items[0] if page.items else None
 
