@@ -3,8 +3,9 @@
 The sandbox runs in this process (its own event loop in a thread) so its counters (429s sent,
 faults injected) can be read between runs; every client, ours included, runs in a child
 process so that its peak RSS is its own: its ``VmHWM``, reported by the child at its end and
-sampled here meanwhile (the only figure for a child that was killed). A child whose RSS passes
-the cap is killed, so a client that keeps every page cannot take the machine down with it.
+sampled here meanwhile. A child past its RSS cap or its time cap is stopped (SIGTERM, which
+its runner turns into a report of what it had; SIGKILL if it does not end), so a client that
+keeps every page cannot take the machine down with it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from ._protocol import OAuthSpec, RunResult, RunSpec, peak_rss_mb
 
 #: Sampling period of a child's RSS and exit, seconds.
 POLL = 0.1
+#: Seconds a child stopped at a cap has to report before it is killed.
+STOP_GRACE = 5.0
 
 
 @attrs.frozen
@@ -136,22 +139,38 @@ def _child(module: str, spec: RunSpec, stderr: Path) -> Iterator[subprocess.Pope
                 process.wait()
 
 
+def _cap_reached(peak: float, rss_cap_mb: float, late: bool, timeout: float) -> str | None:
+    if peak > rss_cap_mb:
+        return f"stopped at {peak:,.0f} MB RSS (cap {rss_cap_mb:,.0f} MB)"
+    if late:
+        return f"stopped after {timeout:,.0f} s (time cap)"
+    return None
+
+
 def _watch(pid: int, rss_cap_mb: float, timeout: float) -> tuple[int, float, str | None]:
-    """Wait for ``pid`` while watching its RSS and the clock; (status, peak MB, why killed)."""
+    """Wait for ``pid`` while watching its RSS and the clock; (status, peak MB, why stopped).
+
+    A child over a cap gets SIGTERM (its runner then reports what it had) and, if it is still
+    there ``STOP_GRACE`` seconds later, SIGKILL.
+    """
     deadline = time.monotonic() + timeout
-    killed: str | None = None
+    stopped: str | None = None
+    kill_at: float | None = None
     peak = 0.0
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return status, peak, killed
+            return status, peak, stopped
         peak = max(peak, peak_rss_mb(pid))
-        if killed is None and peak > rss_cap_mb:
-            killed = f"killed at {peak:,.0f} MB RSS (cap {rss_cap_mb:,.0f} MB)"
+        now = time.monotonic()
+        if stopped is None:
+            stopped = _cap_reached(peak, rss_cap_mb, now > deadline, timeout)
+            if stopped is not None:
+                os.kill(pid, signal.SIGTERM)
+                kill_at = now + STOP_GRACE
+        elif kill_at is not None and now > kill_at:
             os.kill(pid, signal.SIGKILL)
-        elif killed is None and time.monotonic() > deadline:
-            killed = f"killed after {timeout:,.0f} s (time cap)"
-            os.kill(pid, signal.SIGKILL)
+            kill_at = None
         time.sleep(POLL)
 
 
@@ -184,7 +203,7 @@ def run_child(
         counters = host.counters().minus(before)
     result_path = scratch / "result.json"
     result: RunResult | None = None
-    if killed is None and result_path.exists():
+    if result_path.exists():  # a child stopped at a cap reports what it had, if it can
         result = json.loads(result_path.read_text())
     elif killed is None:
         killed = f"exited with status {process.returncode} and no result"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import array
 import asyncio
 import json
+import signal
 import sys
 import time
 import traceback
@@ -72,8 +73,17 @@ def read_spec() -> RunSpec:
     return spec
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by the harness (signal {signum})")
+
+
 def wait_for_go() -> None:
-    """Say ``ready`` and block until the harness says ``go``."""
+    """Say ``ready`` and block until the harness says ``go``.
+
+    From then on SIGTERM (a cap reached) raises SystemExit where the client is, so the run
+    ends through :func:`timed` and still reports the records it had.
+    """
+    signal.signal(signal.SIGTERM, _stop)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdin.readline()
