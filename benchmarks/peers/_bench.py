@@ -138,6 +138,7 @@ def _line_ids(artefact: Artefact, line: bytes) -> Iterator[int]:
 PARTIAL_ARTEFACTS: tuple[tuple[Artefact, str], ...] = (
     ("singer", "singer.jsonl"),
     ("jsonl", "records.jsonl"),
+    ("ids", "ids.bin"),
 )
 
 
@@ -203,28 +204,34 @@ def run_workload(
             for client in rotated(clients, round_):
                 directory = scratch / workload.key / client.key / str(round_)
                 directory.mkdir(parents=True, exist_ok=True)
-                spec = RunSpec(
-                    base_url=host.sandbox.base_url,
-                    token=host.sandbox.token,
-                    oauth=host.oauth(),
-                    mode=workload.mode,
-                    page_size=workload.page_size,
-                    scratch=str(directory),
-                )
-                run = run_child(
-                    host,
-                    client.module,
-                    spec,
-                    align_to_window=not workload.unlimited,
-                    rss_cap_mb=limits.rss_mb,
-                    timeout=limits.seconds,
-                )
+                run = _run_once(host, workload, client, directory, limits)
                 outcome = judge(client, round_, run, expected)
                 outcomes.append(outcome)
                 _say(_progress_line(workload, outcome, run))
                 if outcome.ok:
                     shutil.rmtree(directory, ignore_errors=True)  # records files are large
     return outcomes
+
+
+def _run_once(
+    host: SandboxThread, workload: Workload, client: Client, directory: Path, limits: Limits
+) -> ChildRun:
+    spec = RunSpec(
+        base_url=host.sandbox.base_url,
+        token=host.sandbox.token,
+        oauth=host.oauth(),
+        mode=workload.mode,
+        page_size=workload.page_size,
+        scratch=str(directory),
+    )
+    return run_child(
+        host,
+        client.module,
+        spec,
+        align_to_window=not workload.unlimited,
+        rss_cap_mb=limits.rss_mb,
+        timeout=limits.seconds,
+    )
 
 
 def _progress_line(workload: Workload, outcome: Outcome, run: ChildRun) -> str:

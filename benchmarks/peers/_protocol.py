@@ -73,7 +73,14 @@ def read_spec() -> RunSpec:
     return spec
 
 
+#: Saved by the SIGTERM handler before anything else, since a client at its memory cap may
+#: not get much further (``ids.bin`` of a streaming run).
+_save_on_stop: list[Callable[[], object]] = []
+
+
 def _stop(signum: int, frame: object) -> None:
+    for save in _save_on_stop:
+        save()
     raise SystemExit(f"stopped by the harness (signal {signum})")
 
 
@@ -151,6 +158,8 @@ def run_client(fetch: Fetch) -> None:
     wait_for_go()
     ids: array.array[int] = array.array("q")
     out = Path(spec["scratch"], "records.jsonl") if spec["mode"] == "export" else None
+    if out is None:
+        _save_on_stop.append(lambda: write_ids(spec, ids))
     records = 0
 
     def go() -> None:
