@@ -20,17 +20,11 @@ __all__ = [
     "Document",
     "build_resource_document",
     "dumps",
-    "loads",
     "parse_document",
     "parse_error_body",
 ]
 
 JSON = Any
-
-
-def loads(body: bytes) -> JSON:
-    """Decode JSON bytes (orjson: the decoding hot path of every page)."""
-    return orjson.loads(body)
 
 
 def dumps(value: JSON) -> bytes:

@@ -35,6 +35,7 @@ __all__ = [
     "build_get_params",
     "build_list_params",
     "camel_name",
+    "snake_to_camel",
     "format_datetime",
 ]
 
@@ -246,7 +247,7 @@ def _relationship_filter_attribute(
     allowed = relationship.filter_attributes
     if isinstance(name, str):
         found = target.attribute(name) if target is not None else None
-        for candidate in (name, _camel(name), found.wire if found else None):
+        for candidate in (name, snake_to_camel(name), found.wire if found else None):
             if candidate in allowed:
                 return candidate
     raise QueryError(
@@ -544,7 +545,7 @@ def fields_spec(key: object, specs: Mapping[str, ResourceSpec]) -> ResourceSpec:
     if isinstance(spec, ResourceSpec):
         return spec
     if isinstance(key, str):
-        found = specs.get(key) or specs.get(_camel(key))
+        found = specs.get(key) or specs.get(snake_to_camel(key))
         if found is not None:
             return found
     raise QueryError(f"fields: unknown resource type {key!r}" + _among(specs))
@@ -601,7 +602,8 @@ def _among(choices: Iterable[str]) -> str:
     return "; valid choices: " + ", ".join(sorted(set(choices)))
 
 
-def _camel(name: str) -> str:
+def snake_to_camel(name: str) -> str:
+    """``completion_note`` -> ``completionNote`` (a camelCase name is returned unchanged)."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 

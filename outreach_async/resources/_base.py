@@ -30,6 +30,7 @@ from .._exceptions import NotFoundError, QueryError, ResponseFormatError
 from .._http import Request, Response
 from .._jsonapi import Document, build_resource_document, dumps, parse_document
 from .._pagination import Page, Paginator
+from .._query import snake_to_camel
 from .._relationships import DetachedHandleError, ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
 from .._types import UNSET, Ref, UnsetType
@@ -144,11 +145,6 @@ class ResponseContext:
         if cls is None:
             raise DetachedHandleError(f"no model for resource type {type_!r}")
         return aiter(core.repository(cls).list_url(URL(related, encoded=True)))
-
-
-def snake_to_camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 class Repository(Generic[R]):

@@ -21,11 +21,12 @@ from .. import _query
 from .._exceptions import QueryError
 from .._http import Request
 from .._jsonapi import dumps
+from .._query import snake_to_camel
 from .._relationships import ToOne
 from .._schema import ResourceSpec
 from .._types import Ref
 from ..models._base import Resource
-from ._base import Repository, _all_specs, snake_to_camel
+from ._base import Repository, _all_specs
 
 if TYPE_CHECKING:
     from ..models import Batch
