@@ -6,9 +6,10 @@ answers 401, asks it once to ``refresh`` the rejected token. Two providers ship:
 - :class:`StaticToken`: a fixed access token; a 401 is final.
 - :class:`OAuth2Refresh`: the refresh-token grant against ``/oauth/token``. Access tokens live two
   hours and the endpoint mints at most one token per user per 60 s, answering 429 otherwise
-  (facts 1.1, 11.1-11.3), so the provider refreshes ahead of expiry, lets exactly one refresh run
-  however many requests wait for it, waits the throttle out instead of storming it, and hands
-  every new token set (the refresh token may rotate) to ``on_refresh`` before using it.
+  (facts 1.1, 11.1-11.3), so the provider refreshes ahead of expiry in the background (a valid
+  token never waits for it), lets exactly one refresh run however many requests wait for it,
+  waits the throttle out (only for an expired or rejected token) instead of storming it, and
+  hands every new token set (the refresh token may rotate) to ``on_refresh`` before using it.
 
 No module here imports aiohttp: the token endpoint is called through a ``FormPoster`` that the
 transport hands over with :meth:`OAuth2Refresh.bind` when it is constructed.
@@ -19,6 +20,7 @@ Tokens never appear in a repr, a log line or an exception message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import random
 import time
@@ -31,7 +33,7 @@ from yarl import URL
 
 from outreach_async._exceptions import (
     AuthenticationError,
-    OutreachError,
+    QueryError,
     RateLimitError,
     ResponseFormatError,
 )
@@ -55,12 +57,16 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN_URL = "https://api.outreach.io/oauth/token"
+#: where Outreach's production API lives; a provider left on its defaults serves only this
+PRODUCTION_ORIGIN = URL("https://api.outreach.io")
 #: Outreach mints one access token per user and app every 60 s; faster gets a 429 (facts 1.1).
 MINT_INTERVAL = 60.0
 #: expires_in when the token endpoint leaves it out: Outreach's tokens live 2 h (facts 1.1).
 DEFAULT_EXPIRES_IN = 7200.0
 #: how many throttled (429) answers a refresh waits out before giving up
 MAX_THROTTLED_TRIES = 5
+#: after a failed renewal ahead of expiry, wait this long before trying again
+RETRY_AHEAD_INTERVAL = 30.0
 
 _HIDDEN = "<hidden>"
 
@@ -77,6 +83,17 @@ class TokenProvider(Protocol):
         """Outreach rejected ``rejected`` (401): return True when a different token is now
         available (the request is then retried once), False when there is none."""
         ...
+
+
+def require_endpoint_for(api_base: URL | None, provider: str, fix: str) -> None:
+    """Refuse a provider left on production's endpoint for a client of another API (a sandbox,
+    a test server): its first renewal would send the app's secrets and the refresh token to
+    production. ``api_base`` is the client's base URL (None: not known, nothing to check)."""
+    if api_base is not None and api_base.origin() != PRODUCTION_ORIGIN:
+        raise QueryError(
+            f"{provider} would call Outreach's production endpoint, but the client talks to "
+            f"{safe_url(api_base)}: {fix}"
+        )
 
 
 class FormPoster(Protocol):
@@ -148,13 +165,24 @@ class SingleFlight:
         """Whether a renewal is in flight now."""
         return self._flight is not None
 
-    async def run(self, renew: Callable[[], Awaitable[None]]) -> None:
-        """Join the renewal in flight, or start ``renew()``; return when it is done."""
+    def start(self, renew: Callable[[], Awaitable[None]]) -> asyncio.Future[None]:
+        """Start ``renew()`` unless a renewal is in flight already; the flight, not awaited."""
         if self._flight is None:
             flight = asyncio.ensure_future(renew())
             flight.add_done_callback(self._landed)
             self._flight = flight
-        await asyncio.shield(self._flight)
+        return self._flight
+
+    async def run(self, renew: Callable[[], Awaitable[None]]) -> None:
+        """Join the renewal in flight, or start ``renew()``; return when it is done."""
+        await asyncio.shield(self.start(renew))
+
+    async def settle(self) -> None:
+        """Wait for a renewal in flight to land, whatever its outcome (its waiters see that)."""
+        flight = self._flight
+        if flight is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(flight)
 
     def _landed(self, flight: asyncio.Future[None]) -> None:
         if self._flight is flight:
@@ -164,12 +192,19 @@ class SingleFlight:
 
 
 class RenewingProvider(TokenProvider):
-    """A provider of one access token that expires: renewed ``refresh_margin`` seconds before
-    it does, and once when Outreach rejects it, with one renewal in flight however many
+    """A provider of one access token that expires, with one renewal in flight however many
     requests wait for it (:class:`SingleFlight`).
 
-    Subclasses set the attributes below in ``__init__`` and implement ``_mint`` (get and
-    install a new token) and ``_refresh_ahead`` (renew a token that still works, or not yet).
+    - A token inside ``refresh_margin`` seconds of its expiry still works, so no request waits
+      for its renewal: the first request to see it due starts one attempt in the background
+      (:meth:`_mint_ahead`) and every request goes on with the current token. An attempt that
+      is refused (the mint throttle) or fails is logged, and tried again later
+      (:meth:`_ahead_not_before`); only when the token expires does a request wait.
+    - A missing or expired token, or one Outreach rejected (401), is renewed while the
+      request waits (:meth:`_mint`, which may wait out a throttle).
+
+    Subclasses set the attributes below in ``__init__`` and implement ``_mint`` and
+    ``_mint_ahead``; they may override ``_ahead_not_before``.
     """
 
     _access_token: str | None
@@ -177,16 +212,17 @@ class RenewingProvider(TokenProvider):
     refresh_margin: float
     _clock: Callable[[], float]
     _renewal: SingleFlight
+    #: no early renewal before this time (wall clock): set after one failed
+    _retry_ahead_at: float
 
     async def token(self) -> str:
-        """The current access token, renewed first when it is missing or about to expire."""
+        """The current access token; a missing or expired one is renewed first (waiting), a
+        valid one due for renewal is renewed in the background (never waiting)."""
         current = self._access_token
-        if current is not None and not self._due():
-            return current
         if current is None or self._expired():
-            await self._renew()
-        else:
-            await self._refresh_ahead()
+            await self._replace(current)
+        elif self._due():
+            self._start_ahead()
         assert self._access_token is not None
         return self._access_token
 
@@ -194,8 +230,13 @@ class RenewingProvider(TokenProvider):
         """Renew after a 401, unless another request already replaced ``rejected``."""
         if self._access_token is not None and self._access_token != rejected:
             return True  # compare before refreshing: someone else already did
-        await self._renew()
+        await self._replace(rejected)
         return True
+
+    async def settle(self) -> None:
+        """Wait until no renewal is in flight (the client calls this as it closes, so an early
+        renewal never outlives it halfway, with a rotated token unsaved)."""
+        await self._renewal.settle()
 
     def _due(self) -> bool:
         """Inside the margin before expiry (or past it)."""
@@ -206,14 +247,39 @@ class RenewingProvider(TokenProvider):
     def _expired(self) -> bool:
         return self.expires_at is not None and self._clock() >= self.expires_at
 
-    async def _renew(self) -> None:
-        """Join the mint in flight, or start one: one mint however many callers wait."""
-        await self._renewal.run(self._mint)
+    async def _replace(self, unusable: str | None) -> None:
+        """Renew until the token is no longer ``unusable`` (missing, expired or rejected).
 
-    async def _refresh_ahead(self) -> None:
+        A renewal in flight is joined first; when that was an early attempt that changed
+        nothing (throttled, failed), a full mint follows.
+        """
+        await self._renewal.run(self._mint)
+        if self._access_token is None or self._access_token == unusable:
+            await self._renewal.run(self._mint)
+
+    def _start_ahead(self) -> None:
+        if self._renewal.running or self._clock() < self._ahead_not_before():
+            return
+        self._renewal.start(self._renew_ahead)
+
+    async def _renew_ahead(self) -> None:
+        """One early attempt, in the background: it never raises (nobody awaits it)."""
+        try:
+            await self._mint_ahead()
+        except Exception as error:  # the current token still works; log, and try later
+            self._retry_ahead_at = self._clock() + RETRY_AHEAD_INTERVAL
+            logger.warning("renewing the access token ahead of expiry failed: %s", error)
+
+    def _ahead_not_before(self) -> float:
+        """The earliest time for the next early attempt."""
+        return self._retry_ahead_at
+
+    async def _mint_ahead(self) -> None:
+        """Try once to renew a token that still works, without waiting on any throttle."""
         raise NotImplementedError
 
     async def _mint(self) -> None:
+        """Get and install a new token, waiting out throttles: a request waits for it."""
         raise NotImplementedError
 
 
@@ -221,8 +287,15 @@ class OAuth2Refresh(RenewingProvider):
     """OAuth 2.0 refresh-token grant with single-flight, throttle-aware renewal.
 
     ``access_token``/``expires_at`` (epoch seconds) seed a token saved earlier; without them the
-    first request mints one. The token is renewed ``refresh_margin`` seconds before it expires,
-    and once when Outreach rejects it. ``on_refresh`` (sync or async) receives each new
+    first request mints one. ``token_url`` is the token endpoint; leave it out only for a client
+    of Outreach's production API (any other base URL is refused when the client is built, so a
+    refresh token never goes to the wrong server).
+
+    When the token is ``refresh_margin`` seconds from expiry, one refresh starts in the
+    background and requests keep using the current token: a refresh refused by the 60 s mint
+    throttle, or failing, is logged and tried again later, and never makes a request wait. Only
+    an expired token, or one Outreach rejects (401), makes requests wait for a refresh, which
+    then waits the throttle out. ``on_refresh`` (sync or async) receives each new
     :class:`TokenSet` before the new access token is used: persist ``refresh_token`` there,
     because Outreach may rotate it (facts 1.1). ``clock`` (wall time) and ``sleep`` are
     injectable for tests.
@@ -234,7 +307,7 @@ class OAuth2Refresh(RenewingProvider):
         client_id: str,
         client_secret: str,
         refresh_token: str,
-        token_url: str | URL = DEFAULT_TOKEN_URL,
+        token_url: str | URL | None = None,
         access_token: str | None = None,
         expires_at: float | None = None,
         on_refresh: OnRefresh | None = None,
@@ -246,7 +319,9 @@ class OAuth2Refresh(RenewingProvider):
         self.client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
-        self.token_url = URL(token_url)
+        #: None: Outreach's own, allowed only for a client of Outreach's production API
+        self._token_url_given = token_url is not None
+        self.token_url = URL(DEFAULT_TOKEN_URL if token_url is None else token_url)
         self._access_token = access_token
         self.expires_at = expires_at
         self._on_refresh = on_refresh
@@ -258,6 +333,7 @@ class OAuth2Refresh(RenewingProvider):
         self._poster: FormPoster | None = None
         self._last_mint_at: float | None = None
         self._throttled_until = 0.0
+        self._retry_ahead_at = 0.0
 
     @classmethod
     async def from_store(
@@ -266,7 +342,7 @@ class OAuth2Refresh(RenewingProvider):
         *,
         client_id: str,
         client_secret: str,
-        token_url: str | URL = DEFAULT_TOKEN_URL,
+        token_url: str | URL | None = None,
         on_refresh: OnRefresh | None = None,
         **options: Any,
     ) -> OAuth2Refresh:
@@ -300,8 +376,16 @@ class OAuth2Refresh(RenewingProvider):
             **options,
         )
 
-    def bind(self, poster: FormPoster) -> None:
-        """Give the provider the transport's way to call the token endpoint (done by the client)."""
+    def bind(self, poster: FormPoster, api_base: URL | None = None) -> None:
+        """Give the provider the transport's way to call the token endpoint (done by the client,
+        with its base URL). Without a ``token_url``, a client of any API but Outreach's
+        production one is refused with :class:`~outreach_async.QueryError`."""
+        if not self._token_url_given:
+            require_endpoint_for(
+                api_base,
+                "OAuth2Refresh without token_url",
+                "pass token_url= (a sandbox's is sandbox.token_url)",
+            )
         self._poster = poster
 
     def __repr__(self) -> str:
@@ -317,39 +401,24 @@ class OAuth2Refresh(RenewingProvider):
         after_last = -float("inf") if self._last_mint_at is None else self._last_mint_at
         return max(after_last + MINT_INTERVAL, self._throttled_until)
 
-    async def _refresh_ahead(self) -> None:
-        """Renew a token that still works: never wait on the throttle for it, never fail on it."""
-        if not self._renewal.running and self._clock() < self._next_mint_at():
-            return
-        try:
-            await self._renew()
-        except OutreachError as error:
-            # The current token is still valid; the next due call (after the throttle) retries.
-            logger.warning("refreshing the access token ahead of expiry failed: %s", error)
+    def _ahead_not_before(self) -> float:
+        """Not before the mint throttle lets us, nor soon after a failed early attempt."""
+        return max(self._next_mint_at(), self._retry_ahead_at)
 
     # -- minting ------------------------------------------------------------------------------
 
     async def _mint(self) -> None:
-        """Call the token endpoint (waiting out its throttle) and install the new token set.
+        """Call the token endpoint, waiting out its throttle, and install the new token set.
 
-        Only :meth:`_renew` calls this, so at most one runs at a time.
+        Only the single flight runs this, so at most one call is in flight at a time.
         """
-        poster = self._require_poster()
         for _ in range(MAX_THROTTLED_TRIES):
             wait = self._next_mint_at() - self._clock()
             if wait > 0:
                 logger.debug("waiting %.1f s for the token endpoint's mint throttle", wait)
                 await self._sleep(wait)
-            logger.debug("refreshing the access token at %s", safe_url(self.token_url))
-            response = await poster(self.token_url, self._form())
-            self._last_mint_at = self._clock()
-            if response.status == 429:
-                self._throttled_until = self._clock() + self._throttle_wait(response)
-                continue
-            if not 200 <= response.status < 300:
-                raise self._refresh_failed(response)
-            await self._install(self._parse_token_set(response))
-            return
+            if await self._attempt():
+                return
         raise RateLimitError(
             f"POST {safe_url(self.token_url)} -> HTTP 429: the token endpoint kept throttling "
             f"after {MAX_THROTTLED_TRIES} tries",
@@ -357,6 +426,32 @@ class OAuth2Refresh(RenewingProvider):
             method="POST",
             url=safe_url(self.token_url),
         )
+
+    async def _mint_ahead(self) -> None:
+        """One call of the token endpoint for a token that still works: a 429 (another process
+        minted within the minute) leaves the current token in use until the next chance."""
+        if not await self._attempt():
+            logger.info(
+                "the token endpoint throttled an early refresh; the current access token stays "
+                "in use and is refreshed after %.0f s",
+                self._next_mint_at() - self._clock(),
+            )
+
+    async def _attempt(self) -> bool:
+        """One call of the token endpoint: True when a new token set is installed, False when
+        the endpoint throttled it (429); a refused grant raises."""
+        poster = self._require_poster()
+        logger.debug("refreshing the access token at %s", safe_url(self.token_url))
+        response = await poster(self.token_url, self._form())
+        self._last_mint_at = self._clock()
+        if response.status == 429:
+            self._throttled_until = self._clock() + self._throttle_wait(response)
+            return False
+        if not 200 <= response.status < 300:
+            raise self._refresh_failed(response)
+        await self._install(self._parse_token_set(response))
+        self._retry_ahead_at = 0.0
+        return True
 
     def _require_poster(self) -> FormPoster:
         if self._poster is None:

@@ -204,10 +204,11 @@ class Transport:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._client_timeout = aiohttp.ClientTimeout(total=timeout)
         self._closed = False
-        # OAuth2Refresh calls the token endpoint through us (its module imports no aiohttp).
+        # OAuth2Refresh calls the token endpoint through us (its module imports no aiohttp); our
+        # base URL lets it refuse a default endpoint that belongs to another API.
         bind = getattr(auth, "bind", None)
         if callable(bind):
-            bind(self.post_form)
+            bind(self.post_form, self.base_url)
 
     def __repr__(self) -> str:
         return f"<Transport {safe_url(self.base_url)}{' closed' if self._closed else ''}>"
@@ -218,7 +219,13 @@ class Transport:
         return self._closed
 
     async def aclose(self) -> None:
-        """Close the session this transport created; a caller's session is left open."""
+        """Close the session this transport created; a caller's session is left open.
+
+        A token renewal in flight (one started ahead of expiry) lands first: cut off, a rotated
+        refresh token could be spent on the server and never saved."""
+        settle = getattr(self.auth, "settle", None)
+        if callable(settle):
+            await settle()
         self._closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:

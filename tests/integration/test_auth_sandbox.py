@@ -8,6 +8,7 @@ PyJWT with cryptography (the ``jwt`` extra) and are skipped, saying so, without 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import sys
@@ -18,7 +19,12 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from outreach_async import OAuth2Refresh, OutreachClient, PermissionDeniedError
+from outreach_async import (
+    AuthenticationError,
+    OAuth2Refresh,
+    OutreachClient,
+    PermissionDeniedError,
+)
 from outreach_async._apptoken import AppTokenProvider
 from outreach_async._auth import TokenSet
 from outreach_async._oauth_flow import login
@@ -158,6 +164,96 @@ async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: P
     assert saved.access_token not in out.decode() + err.decode()
 
 
+class RecordingClock(Clock):
+    """A :class:`Clock` whose ``sleep`` records every wait: a request that waited shows here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeps: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await super().sleep(seconds)
+
+
+def mint_elsewhere(sandbox: Sandbox) -> dict[str, Any]:
+    """Another process of the same user refreshes now, so the mint throttle runs for 60 s."""
+    return sandbox.authority.grant(
+        {
+            "grant_type": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": sandbox.authority.issue_refresh_token(),
+        }
+    )
+
+
+async def test_a_valid_token_keeps_serving_while_the_early_refresh_is_throttled() -> None:
+    clock = RecordingClock()
+    async with Sandbox(clock=clock, seed=3) as sandbox:
+        saved = mint_elsewhere(sandbox)  # our token set, minted 7000 s ago
+        clock.now += 7000
+        mint_elsewhere(sandbox)  # a colleague's process minted just now: 429s for 60 s
+        provider = OAuth2Refresh(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            refresh_token=saved["refresh_token"],
+            access_token=saved["access_token"],
+            expires_at=clock.now + 200,  # 200 s left: inside the 300 s margin
+            token_url=sandbox.token_url,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+            for _ in range(3):
+                assert len(await outreach.prospects.list().collect()) == 3
+                await provider.settle()
+            assert clock.sleeps == []  # no request waited for the throttled refresh
+            assert sandbox.authority.throttled_count == 1  # asked once, not stormed
+            assert await provider.token() == saved["access_token"]
+
+            clock.now += 61  # the throttle has passed: the next early refresh goes through
+            assert len(await outreach.prospects.list().collect()) == 3
+            await provider.settle()
+            renewed = await provider.token()
+        assert renewed != saved["access_token"]
+        assert sandbox.authority.is_valid(renewed)
+        assert sandbox.authority.mint_count == 3
+        assert clock.sleeps == []
+
+
+async def test_a_failing_early_refresh_leaves_the_valid_token_in_use_until_it_expires(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = RecordingClock()
+    async with Sandbox(clock=clock, seed=3) as sandbox:
+        saved = mint_elsewhere(sandbox)
+        clock.now += 7000
+        sandbox.authority.expire(saved["refresh_token"])  # revoked: every refresh is refused
+        provider = OAuth2Refresh(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            refresh_token=saved["refresh_token"],
+            access_token=saved["access_token"],
+            expires_at=clock.now + 200,
+            token_url=sandbox.token_url,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+            with caplog.at_level(logging.WARNING, logger="outreach_async"):
+                assert len(await outreach.prospects.list().collect()) == 3
+                await provider.settle()
+                assert len(await outreach.prospects.list().collect()) == 3
+            assert "invalid_grant" in caplog.text
+            assert saved["refresh_token"] not in caplog.text
+
+            clock.now += 200  # expired now: this request waits for a refresh, which fails
+            with pytest.raises(AuthenticationError, match="invalid_grant"):
+                await outreach.prospects.list().collect()
+        assert clock.sleeps == []
+
+
 def rsa_private_pem() -> str:
     pytest.importorskip("jwt", reason="PyJWT is not installed: pip install '.[jwt]'")
     rsa: Any = pytest.importorskip(
@@ -194,7 +290,8 @@ async def test_an_s2s_install_token_is_minted_renewed_and_replaced_after_a_401()
             assert sandbox.authority.user_of(first) is None  # an app token acts for no user
 
             clock.now += 3600 - 100  # inside the renewal margin of the one-hour token
-            await outreach.prospects.list().collect()
+            await outreach.prospects.list().collect()  # with the valid token; renewal starts
+            await provider.settle()
             second = await provider.token()
             assert second != first
             assert mints() == 2
