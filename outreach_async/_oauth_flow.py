@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import html
 import inspect
 import secrets
 import threading
@@ -200,7 +201,7 @@ _PAGE = (
 
 
 def _page(status: int, title: str, text: str) -> web.Response:
-    body = _PAGE.format(title=title, text=text)
+    body = _PAGE.format(title=html.escape(title), text=html.escape(text))
     return web.Response(status=status, text=body, content_type="text/html")
 
 
@@ -212,6 +213,10 @@ class LoopbackRedirect:
     :data:`CALLBACK_PATH`, or raises :class:`AuthorizationError` when that redirect carries an
     ``error`` or a ``state`` other than the expected one. Other paths (a browser's
     ``/favicon.ico``) get 404 and change nothing.
+
+    The browser's page waits for :meth:`finish`, so it tells the truth: "Logged in" only once
+    the code was exchanged and the tokens saved, else "Login failed" and why. Closing the
+    listener without a verdict answers that the login did not finish.
     """
 
     def __init__(self, state: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -219,6 +224,8 @@ class LoopbackRedirect:
         self.host = host
         self.port = port
         self._outcome: asyncio.Future[str] | None = None
+        #: how the login ended, for the browser's page: None when it succeeded, else why not
+        self._verdict: asyncio.Future[str | None] | None = None
         self._runner: web.AppRunner | None = None
         self._redirect_uri = ""
 
@@ -231,7 +238,9 @@ class LoopbackRedirect:
 
     async def start(self) -> Self:
         """Listen (on loopback only: nothing else on the network can reach the code)."""
-        self._outcome = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._outcome = loop.create_future()
+        self._verdict = loop.create_future()
         app = web.Application()
         app.router.add_get(CALLBACK_PATH, self._callback)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -252,8 +261,15 @@ class LoopbackRedirect:
             raise RuntimeError("the loopback listener is not started")
         return await asyncio.shield(self._outcome)
 
+    def finish(self, failure: str | None = None) -> None:
+        """Tell the waiting browser how the login ended: ``failure`` says why it failed, None
+        means the tokens are saved. Only the first verdict counts."""
+        if self._verdict is not None and not self._verdict.done():
+            self._verdict.set_result(failure)
+
     async def aclose(self) -> None:
-        """Stop listening."""
+        """Answer a browser still waiting (the login did not finish), then stop listening."""
+        self.finish("the login stopped before it finished; the terminal says why")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -289,7 +305,11 @@ class LoopbackRedirect:
             self._fail("the redirect carries no authorization code")
             return _page(400, "Login failed", "No authorization code arrived.")
         self._outcome.set_result(code)
-        return _page(200, "Logged in", "outreach-async has the code; you can close this window.")
+        assert self._verdict is not None
+        failure = await asyncio.shield(self._verdict)
+        if failure is not None:
+            return _page(500, "Login failed", f"{failure} Run the login again.")
+        return _page(200, "Logged in", "The tokens are saved; you can close this window.")
 
     def _fail(self, message: str) -> None:
         assert self._outcome is not None
@@ -334,6 +354,8 @@ async def login(
     alongside). ``port`` 0 picks a free port; Outreach matches redirect URIs exactly, so pass
     the port registered with the app (``http://127.0.0.1:<port>/callback``).
     ``browser_timeout`` bounds the wait for the redirect (:class:`AuthorizationError` then).
+    The browser's page is answered once the tokens are saved, or says why the login failed
+    (a refused client secret, say), while the error is raised here.
     """
     names = scope_list(scopes)
     state = new_state()
@@ -349,16 +371,20 @@ async def login(
             ) from None
         finally:
             await _finish(browsing)
-        redirect_uri = listener.redirect_uri
-    tokens = await exchange_code(
-        code,
-        client_id=client_id,
-        client_secret=client_secret,
-        redirect_uri=redirect_uri,
-        token_url=token_url,
-        poster=poster,
-    )
-    await store.save(tokens)
+        try:
+            tokens = await exchange_code(
+                code,
+                client_id=client_id,
+                client_secret=client_secret,
+                redirect_uri=listener.redirect_uri,
+                token_url=token_url,
+                poster=poster,
+            )
+            await store.save(tokens)
+        except Exception as error:
+            listener.finish(f"The login failed: {error}.")
+            raise
+        listener.finish()
     return tokens
 
 

@@ -49,6 +49,15 @@ class Clock:
         await asyncio.sleep(0)
 
 
+async def read_browser_page(url: str) -> tuple[int, str]:
+    """Open the authorize URL, follow its redirect to the loopback listener, read the page."""
+    async with aiohttp.ClientSession() as browser, browser.get(url) as page:
+        text = await page.text()
+        assert page.url.host == "127.0.0.1"
+        assert page.url.path == "/callback"
+        return page.status, text
+
+
 async def play_browser(url: str) -> int:
     """Open the authorize URL and follow its redirect to the loopback listener."""
     async with aiohttp.ClientSession() as browser, browser.get(url) as page:
@@ -124,15 +133,18 @@ async def test_an_expired_login_refreshes_and_saves_the_rotated_token(tmp_path: 
         assert sandbox.authority.mint_count == 2
 
 
-async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: Path) -> None:
-    path = tmp_path / "cli" / "tokens.json"
+async def run_cli_login(
+    sandbox: Sandbox, path: Path, secret: str
+) -> tuple[int | None, str, str, tuple[int, str]]:
+    """``auth login`` in a child process, the browser played here: its exit status, output,
+    error output, and the page the browser was shown."""
     command = [
         *("-m", "outreach_async.cli", "auth", "login", "--client-id", CLIENT_ID),
         *("--scopes", "prospects.read", "accounts.read", "--token-file", str(path)),
-        *("--authorize-url", f"{outreach_sandbox.origin}/oauth/authorize"),
-        *("--token-url", outreach_sandbox.token_url, "--no-browser", "--timeout", "30"),
+        *("--authorize-url", f"{sandbox.origin}/oauth/authorize"),
+        *("--token-url", sandbox.token_url, "--no-browser", "--timeout", "30"),
     ]
-    env = {**os.environ, "OUTREACH_CLIENT_SECRET": CLIENT_SECRET}  # kept out of the argv
+    env = {**os.environ, "OUTREACH_CLIENT_SECRET": secret}  # kept out of the argv
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *command,
@@ -147,21 +159,48 @@ async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: P
             line = await asyncio.wait_for(process.stdout.readline(), 30)
             assert line, "the command ended before printing the authorize URL"
             lines.append(line.decode().strip())
-        assert await play_browser(lines[-1]) == 200
+        page = await read_browser_page(lines[-1])
         out, err = await asyncio.wait_for(process.communicate(), 30)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
-    assert process.returncode == 0, err.decode()
-    assert f"Tokens saved to {path}" in out.decode()
     assert URL(lines[-1]).query["scope"] == "prospects.read accounts.read"
+    return process.returncode, "\n".join(lines) + out.decode(), err.decode(), page
+
+
+async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "cli" / "tokens.json"
+    status, out, err, page = await run_cli_login(outreach_sandbox, path, CLIENT_SECRET)
+
+    assert status == 0, err
+    assert page[0] == 200
+    assert "<h1>Logged in</h1>" in page[1]
+    assert f"Tokens saved to {path}" in out
     saved = await FileTokenStore(path).load()
     assert saved is not None
     assert outreach_sandbox.authority.scopes_of(saved.access_token) == frozenset(
         {"prospects.read", "accounts.read"}
     )
-    assert saved.access_token not in out.decode() + err.decode()
+    assert saved.access_token not in out + err
+
+
+async def test_a_wrong_client_secret_fails_in_the_browser_too(
+    outreach_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "tokens.json"
+    wrong = "not-the-secret-do-not-print"
+    status, out, err, (page_status, page) = await run_cli_login(outreach_sandbox, path, wrong)
+
+    assert status == 3
+    assert "invalid_client" in err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    assert page_status == 500
+    assert "<h1>Login failed</h1>" in page
+    assert "invalid_client" in page
+    assert "Logged in" not in page
+    assert wrong not in out + err + page
+    assert not path.exists()
 
 
 class RecordingClock(Clock):
