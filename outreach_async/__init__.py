@@ -4,8 +4,6 @@ Start with :class:`OutreachClient`; every resource type is a repository attribut
 (``outreach.prospects``), every model an attrs class importable from here.
 """
 
-from ._apptoken import AppTokenProvider
-from ._auth import OAuth2Refresh, StaticToken, TokenProvider, TokenSet
 from ._client import ClientClosedError, OutreachClient
 from ._exceptions import (
     APIError,
@@ -29,15 +27,26 @@ from ._exceptions import (
     WebhookVerificationError,
 )
 from ._hooks import Hooks
-from ._oauth_flow import AuthorizationError, authorize_url, exchange_code
 from ._pagination import Page, Paginator
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._redis_ratelimit import RedisRateLimiter
 from ._relationships import DetachedHandleError, ToMany, ToOne
 from ._retry import RetryPolicy
 from ._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
-from ._tokenstore import FileTokenStore, TokenStore, TokenStoreError
 from ._types import IS_NULL, NOT_NULL, UNSET, Range, Ref, UnsetType, since, until
+from .auth import (
+    AppTokenProvider,
+    AuthorizationError,
+    FileTokenStore,
+    OAuth2Refresh,
+    StaticToken,
+    TokenProvider,
+    TokenSet,
+    TokenStore,
+    TokenStoreError,
+    authorize_url,
+    exchange_code,
+)
 from .models import (
     Account,
     AccountNote,

@@ -29,7 +29,6 @@ from typing import Any, TypeAlias
 import aiohttp
 from yarl import URL
 
-from outreach_async._auth import TokenProvider
 from outreach_async._exceptions import (
     APIError,
     ConnectError,
@@ -47,7 +46,7 @@ from outreach_async._hooks import (
     logger,
     safe_url,
 )
-from outreach_async._http import JSONAPI_MEDIA_TYPE, Method, Request, Response
+from outreach_async._http import JSONAPI_MEDIA_TYPE, Method, Request, Response, TokenProvider
 from outreach_async._jsonapi import parse_error_body
 from outreach_async._ratelimit import AdaptiveRateLimiter, RateLimiter, parse_rate_limit_headers
 from outreach_async._retry import (

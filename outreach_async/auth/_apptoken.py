@@ -26,11 +26,12 @@ from typing import Any, Protocol
 import orjson
 from yarl import URL
 
-from outreach_async._auth import RenewingProvider, SingleFlight, require_endpoint_for
 from outreach_async._exceptions import ResponseFormatError, error_for_status
 from outreach_async._hooks import logger, safe_url
 from outreach_async._http import Response
 from outreach_async._jsonapi import parse_error_body
+
+from ._provider import RenewingProvider, SingleFlight, require_endpoint_for
 
 __all__ = [
     "DEFAULT_API_ORIGIN",

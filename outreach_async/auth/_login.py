@@ -32,20 +32,21 @@ from typing import Any, Self
 from aiohttp import web
 from yarl import URL
 
-from outreach_async._auth import (
+from outreach_async._exceptions import OutreachError, QueryError, RateLimitError
+from outreach_async._hooks import logger, safe_url
+from outreach_async._http import TokenProvider
+from outreach_async._retry import parse_retry_after
+from outreach_async._transport import Transport
+
+from ._oauth import (
     DEFAULT_TOKEN_URL,
     MAX_THROTTLED_TRIES,
     MINT_INTERVAL,
-    FormPoster,
-    TokenProvider,
-    TokenSet,
     grant_refused,
     parse_token_answer,
 )
-from outreach_async._exceptions import OutreachError, QueryError, RateLimitError
-from outreach_async._hooks import logger, safe_url
-from outreach_async._retry import parse_retry_after
-from outreach_async._tokenstore import TokenStore
+from ._provider import FormPoster
+from ._tokens import TokenSet, TokenStore
 
 __all__ = [
     "CALLBACK_PATH",
@@ -160,8 +161,6 @@ async def exchange_code(
     }
     if poster is not None:
         return await _exchange(poster, url, form, clock, sleep)
-    from outreach_async._transport import Transport  # the seam; imported late, as it is heavy
-
     transport = Transport(base_url=url.origin(), auth=_NoToken())
     try:
         return await _exchange(transport.post_form, url, form, clock, sleep)

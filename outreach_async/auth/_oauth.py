@@ -1,286 +1,50 @@
-"""Auth providers: where the bearer token comes from, and how it is renewed.
+"""OAuth 2.0 refresh-token grant: :class:`OAuth2Refresh`, and reading the token endpoint's answers.
 
-The transport asks its :class:`TokenProvider` for a token before each request and, when Outreach
-answers 401, asks it once to ``refresh`` the rejected token. Two providers ship:
+Access tokens live two hours and the endpoint mints at most one token per user per 60 s,
+answering 429 otherwise (facts 1.1, 11.1-11.3), so the provider refreshes ahead of expiry in the
+background (a valid token never waits for it), lets exactly one refresh run however many
+requests wait for it, waits the throttle out (only for an expired or rejected token) instead of
+storming it, and hands every new token set (the refresh token may rotate) to ``on_refresh``
+before using it.
 
-- :class:`StaticToken`: a fixed access token; a 401 is final.
-- :class:`OAuth2Refresh`: the refresh-token grant against ``/oauth/token``. Access tokens live two
-  hours and the endpoint mints at most one token per user per 60 s, answering 429 otherwise
-  (facts 1.1, 11.1-11.3), so the provider refreshes ahead of expiry in the background (a valid
-  token never waits for it), lets exactly one refresh run however many requests wait for it,
-  waits the throttle out (only for an expired or rejected token) instead of storming it, and
-  hands every new token set (the refresh token may rotate) to ``on_refresh`` before using it.
-
-No module here imports aiohttp: the token endpoint is called through a ``FormPoster`` that the
-transport hands over with :meth:`OAuth2Refresh.bind` when it is constructed.
-
-Tokens never appear in a repr, a log line or an exception message.
+The token endpoint is called through a ``FormPoster`` that the transport hands over with
+:meth:`OAuth2Refresh.bind`. Tokens never appear in a repr, a log line or an exception message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-import attrs
 import orjson
 from yarl import URL
 
-from outreach_async._exceptions import (
-    AuthenticationError,
-    QueryError,
-    RateLimitError,
-    ResponseFormatError,
-)
+from outreach_async._exceptions import AuthenticationError, RateLimitError, ResponseFormatError
 from outreach_async._hooks import logger, safe_url
 from outreach_async._http import Response
 from outreach_async._jsonapi import parse_error_body
 from outreach_async._retry import parse_retry_after
 
-if TYPE_CHECKING:
-    from outreach_async._tokenstore import TokenStore
+from ._provider import FormPoster, RenewingProvider, SingleFlight, require_endpoint_for
+from ._tokens import OnRefresh, TokenSet, TokenStore, TokenStoreError, call_on_refresh
 
 __all__ = [
     "DEFAULT_TOKEN_URL",
-    "FormPoster",
     "OAuth2Refresh",
-    "RenewingProvider",
-    "SingleFlight",
-    "StaticToken",
-    "TokenProvider",
-    "TokenSet",
+    "grant_refused",
+    "parse_token_answer",
 ]
 
 DEFAULT_TOKEN_URL = "https://api.outreach.io/oauth/token"
-#: where Outreach's production API lives; a provider left on its defaults serves only this
-PRODUCTION_ORIGIN = URL("https://api.outreach.io")
 #: Outreach mints one access token per user and app every 60 s; faster gets a 429 (facts 1.1).
 MINT_INTERVAL = 60.0
 #: expires_in when the token endpoint leaves it out: Outreach's tokens live 2 h (facts 1.1).
 DEFAULT_EXPIRES_IN = 7200.0
 #: how many throttled (429) answers a refresh waits out before giving up
 MAX_THROTTLED_TRIES = 5
-#: after a failed renewal ahead of expiry, wait this long before trying again
-RETRY_AHEAD_INTERVAL = 30.0
-
-_HIDDEN = "<hidden>"
-
-
-@runtime_checkable
-class TokenProvider(Protocol):
-    """Where bearer tokens come from: implement this for your own scheme."""
-
-    async def token(self) -> str:
-        """The access token to send now (refreshing first if it is about to expire)."""
-        ...
-
-    async def refresh(self, rejected: str) -> bool:
-        """Outreach rejected ``rejected`` (401): return True when a different token is now
-        available (the request is then retried once), False when there is none."""
-        ...
-
-
-def require_endpoint_for(api_base: URL | None, provider: str, fix: str) -> None:
-    """Refuse a provider left on production's endpoint for a client of another API (a sandbox,
-    a test server): its first renewal would send the app's secrets and the refresh token to
-    production. ``api_base`` is the client's base URL (None: not known, nothing to check)."""
-    if api_base is not None and api_base.origin() != PRODUCTION_ORIGIN:
-        raise QueryError(
-            f"{provider} would call Outreach's production endpoint, but the client talks to "
-            f"{safe_url(api_base)}: {fix}"
-        )
-
-
-class FormPoster(Protocol):
-    """POST a form to an absolute URL without bearer auth; the transport provides it."""
-
-    def __call__(self, url: URL, data: Mapping[str, str]) -> Awaitable[Response]: ...
-
-
-class StaticToken(TokenProvider):
-    """A fixed access token. Its repr hides the token; a 401 raises at once."""
-
-    __slots__ = ("_token",)
-
-    def __init__(self, token: str) -> None:
-        if not isinstance(token, str) or not token:
-            raise ValueError("StaticToken needs a non-empty access token string")
-        self._token = token
-
-    async def token(self) -> str:
-        """The token given at construction."""
-        return self._token
-
-    async def refresh(self, rejected: str) -> bool:
-        """A static token cannot be renewed: always False."""
-        return False
-
-    def __repr__(self) -> str:
-        return f"StaticToken(token={_HIDDEN!r})"
-
-
-@attrs.frozen
-class TokenSet:
-    """What a refresh produced, handed to ``on_refresh`` so the caller can persist it.
-
-    ``expires_at`` is a wall-clock timestamp (seconds since the epoch, as ``time.time()``).
-    """
-
-    access_token: str = attrs.field(repr=lambda _: repr(_HIDDEN))
-    refresh_token: str = attrs.field(repr=lambda _: repr(_HIDDEN))
-    expires_at: float | None = None
-
-
-OnRefresh = Callable[[TokenSet], Awaitable[None] | None]
-
-
-async def call_on_refresh(on_refresh: OnRefresh | None, tokens: TokenSet) -> None:
-    """Call a sync or async ``on_refresh`` callback (None: nothing to call)."""
-    if on_refresh is not None:
-        result = on_refresh(tokens)
-        if inspect.isawaitable(result):
-            await result
-
-
-class SingleFlight:
-    """Runs one renewal at a time: callers arriving meanwhile join it and share its outcome.
-
-    The renewal runs as its own task, shielded, so a caller that is cancelled (a request that
-    timed out) cannot abandon it halfway and lose a rotated token; every waiter shares its
-    outcome, a failure included, so a failed renewal is not replayed once per waiter.
-    """
-
-    __slots__ = ("_flight",)
-
-    def __init__(self) -> None:
-        self._flight: asyncio.Future[None] | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether a renewal is in flight now."""
-        return self._flight is not None
-
-    def start(self, renew: Callable[[], Awaitable[None]]) -> asyncio.Future[None]:
-        """Start ``renew()`` unless a renewal is in flight already; the flight, not awaited."""
-        if self._flight is None:
-            flight = asyncio.ensure_future(renew())
-            flight.add_done_callback(self._landed)
-            self._flight = flight
-        return self._flight
-
-    async def run(self, renew: Callable[[], Awaitable[None]]) -> None:
-        """Join the renewal in flight, or start ``renew()``; return when it is done."""
-        await asyncio.shield(self.start(renew))
-
-    async def settle(self) -> None:
-        """Wait for a renewal in flight to land, whatever its outcome (its waiters see that)."""
-        flight = self._flight
-        if flight is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(flight)
-
-    def _landed(self, flight: asyncio.Future[None]) -> None:
-        if self._flight is flight:
-            self._flight = None
-        if not flight.cancelled():
-            flight.exception()  # retrieved here too, in case every waiter was cancelled
-
-
-class RenewingProvider(TokenProvider):
-    """A provider of one access token that expires, with one renewal in flight however many
-    requests wait for it (:class:`SingleFlight`).
-
-    - A token inside ``refresh_margin`` seconds of its expiry still works, so no request waits
-      for its renewal: the first request to see it due starts one attempt in the background
-      (:meth:`_mint_ahead`) and every request goes on with the current token. An attempt that
-      is refused (the mint throttle) or fails is logged, and tried again later
-      (:meth:`_ahead_not_before`); only when the token expires does a request wait.
-    - A missing or expired token, or one Outreach rejected (401), is renewed while the
-      request waits (:meth:`_mint`, which may wait out a throttle).
-
-    Subclasses set the attributes below in ``__init__`` and implement ``_mint`` and
-    ``_mint_ahead``; they may override ``_ahead_not_before``.
-    """
-
-    _access_token: str | None
-    expires_at: float | None
-    refresh_margin: float
-    _clock: Callable[[], float]
-    _renewal: SingleFlight
-    #: no early renewal before this time (wall clock): set after one failed
-    _retry_ahead_at: float
-
-    async def token(self) -> str:
-        """The current access token; a missing or expired one is renewed first (waiting), a
-        valid one due for renewal is renewed in the background (never waiting)."""
-        current = self._access_token
-        if current is None or self._expired():
-            await self._replace(current)
-        elif self._due():
-            self._start_ahead()
-        assert self._access_token is not None
-        return self._access_token
-
-    async def refresh(self, rejected: str) -> bool:
-        """Renew after a 401, unless another request already replaced ``rejected``."""
-        if self._access_token is not None and self._access_token != rejected:
-            return True  # compare before refreshing: someone else already did
-        await self._replace(rejected)
-        return True
-
-    async def settle(self) -> None:
-        """Wait until no renewal is in flight (the client calls this as it closes, so an early
-        renewal never outlives it halfway, with a rotated token unsaved)."""
-        await self._renewal.settle()
-
-    def _due(self) -> bool:
-        """Inside the margin before expiry (or past it)."""
-        return (
-            self.expires_at is not None and self._clock() >= self.expires_at - self.refresh_margin
-        )
-
-    def _expired(self) -> bool:
-        return self.expires_at is not None and self._clock() >= self.expires_at
-
-    async def _replace(self, unusable: str | None) -> None:
-        """Renew until the token is no longer ``unusable`` (missing, expired or rejected).
-
-        A renewal in flight is joined first; when that was an early attempt that changed
-        nothing (throttled, failed), a full mint follows.
-        """
-        await self._renewal.run(self._mint)
-        if self._access_token is None or self._access_token == unusable:
-            await self._renewal.run(self._mint)
-
-    def _start_ahead(self) -> None:
-        if self._renewal.running or self._clock() < self._ahead_not_before():
-            return
-        self._renewal.start(self._renew_ahead)
-
-    async def _renew_ahead(self) -> None:
-        """One early attempt, in the background: it never raises (nobody awaits it)."""
-        try:
-            await self._mint_ahead()
-        except Exception as error:  # the current token still works; log, and try later
-            self._retry_ahead_at = self._clock() + RETRY_AHEAD_INTERVAL
-            logger.warning("renewing the access token ahead of expiry failed: %s", error)
-
-    def _ahead_not_before(self) -> float:
-        """The earliest time for the next early attempt."""
-        return self._retry_ahead_at
-
-    async def _mint_ahead(self) -> None:
-        """Try once to renew a token that still works, without waiting on any throttle."""
-        raise NotImplementedError
-
-    async def _mint(self) -> None:
-        """Get and install a new token, waiting out throttles: a request waits for it."""
-        raise NotImplementedError
 
 
 class OAuth2Refresh(RenewingProvider):
@@ -353,8 +117,6 @@ class OAuth2Refresh(RenewingProvider):
         :class:`~outreach_async.TokenStoreError` when the store holds no tokens yet (run
         ``outreach-async auth login`` first).
         """
-        from outreach_async._tokenstore import TokenStoreError
-
         saved = await store.load()
         if saved is None:
             raise TokenStoreError(

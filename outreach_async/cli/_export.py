@@ -188,7 +188,7 @@ async def _saved_login(args: argparse.Namespace) -> TokenProvider:
             "login' and set OUTREACH_CLIENT_ID and OUTREACH_CLIENT_SECRET; or use --sandbox"
         )
     # The token store belongs to the auth helpers (cli/auth.py writes it the same way).
-    from outreach_async._tokenstore import FileTokenStore
+    from outreach_async.auth import FileTokenStore
 
     store = FileTokenStore(path)
     token_url = args.token_url or os.environ.get("OUTREACH_TOKEN_URL")

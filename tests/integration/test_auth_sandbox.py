@@ -25,10 +25,7 @@ from outreach_async import (
     OutreachClient,
     PermissionDeniedError,
 )
-from outreach_async._apptoken import AppTokenProvider
-from outreach_async._auth import TokenSet
-from outreach_async._oauth_flow import login
-from outreach_async._tokenstore import FileTokenStore
+from outreach_async.auth import AppTokenProvider, FileTokenStore, TokenSet, login
 from outreach_async.sandbox import Sandbox
 
 CLIENT_ID = "sandbox-client"

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from outreach_async._oauth_flow import login
-from outreach_async._tokenstore import FileTokenStore
+from outreach_async.auth import FileTokenStore, login
 from outreach_async.sandbox import Sandbox
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -17,7 +17,6 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from outreach_async import OutreachClient
-from outreach_async._apptoken import AppTokenProvider, build_app_token
 from outreach_async._exceptions import (
     AuthenticationError,
     QueryError,
@@ -25,6 +24,8 @@ from outreach_async._exceptions import (
     ServerError,
 )
 from outreach_async._http import Response
+from outreach_async.auth import AppTokenProvider
+from outreach_async.auth._apptoken import build_app_token
 from tests.unit.conftest import WALL_EPOCH, FakeClock
 
 jwt: Any = pytest.importorskip("jwt", reason="PyJWT is not installed: pip install '.[jwt]'")

@@ -21,14 +21,6 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from outreach_async import OutreachClient
-from outreach_async._auth import (
-    DEFAULT_TOKEN_URL,
-    MINT_INTERVAL,
-    OAuth2Refresh,
-    StaticToken,
-    TokenProvider,
-    TokenSet,
-)
 from outreach_async._exceptions import (
     AuthenticationError,
     QueryError,
@@ -39,6 +31,14 @@ from outreach_async._http import Request, Response
 from outreach_async._ratelimit import RateLimitInfo
 from outreach_async._retry import RetryPolicy
 from outreach_async._transport import Transport
+from outreach_async.auth import (
+    DEFAULT_TOKEN_URL,
+    OAuth2Refresh,
+    StaticToken,
+    TokenProvider,
+    TokenSet,
+)
+from outreach_async.auth._oauth import MINT_INTERVAL
 from tests.unit.conftest import FakeClock, Serve
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 from yarl import URL
 
-from outreach_async._auth import TokenSet
 from outreach_async._exceptions import (
     AuthenticationError,
     QueryError,
@@ -24,15 +23,16 @@ from outreach_async._exceptions import (
     ResponseFormatError,
 )
 from outreach_async._http import Response
-from outreach_async._oauth_flow import (
+from outreach_async.auth import (
     AuthorizationError,
     LoopbackRedirect,
+    TokenSet,
+    TokenStore,
     authorize_url,
     exchange_code,
     login,
-    new_state,
 )
-from outreach_async._tokenstore import TokenStore
+from outreach_async.auth._login import new_state
 from tests.unit.conftest import WALL_EPOCH, FakeClock
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
