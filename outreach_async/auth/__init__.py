@@ -5,12 +5,14 @@
   background and once after a 401; :meth:`OAuth2Refresh.from_store` seeds it from a
   :class:`TokenStore` and saves every new :class:`TokenSet` there before use.
 - :class:`AppTokenProvider`: server-to-server install tokens minted with an app JWT.
-- :class:`FileTokenStore`: one token set in a file (0600, written atomically).
+- :class:`FileTokenStore`: one token set in a file (0600, written atomically), for one process.
+- :class:`RedisTokenStore`: one org's token set shared by a fleet, renewed under a Redis lock
+  with a lease (one refresh in flight per org; the ``redis`` extra).
 - :func:`login`, :func:`authorize_url`, :func:`exchange_code`: the authorization-code flow
   (``outreach-async auth login`` runs :func:`login`).
 
 Layers, bottom up: ``_tokens`` (values and the store protocol), ``_provider`` (what every
-provider shares), then ``_oauth``, ``_apptoken`` and ``_filestore`` side by side, and ``_login``
+provider shares), then ``_oauth``, ``_apptoken`` and the stores side by side, and ``_login``
 on top (it reaches the token endpoint through the transport). Every name here is importable from
 ``outreach_async`` too.
 """
@@ -22,7 +24,8 @@ from ._filestore import FileTokenStore
 from ._login import AuthorizationError, LoopbackRedirect, authorize_url, exchange_code, login
 from ._oauth import DEFAULT_TOKEN_URL, OAuth2Refresh
 from ._provider import StaticToken
-from ._tokens import TokenSet, TokenStore, TokenStoreError
+from ._redisstore import RedisTokenStore
+from ._tokens import SharedTokenStore, TokenSet, TokenStore, TokenStoreError
 
 __all__ = [
     "DEFAULT_TOKEN_URL",
@@ -31,6 +34,8 @@ __all__ = [
     "FileTokenStore",
     "LoopbackRedirect",
     "OAuth2Refresh",
+    "RedisTokenStore",
+    "SharedTokenStore",
     "StaticToken",
     "TokenProvider",
     "TokenSet",

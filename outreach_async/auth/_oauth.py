@@ -29,7 +29,14 @@ from outreach_async._jsonapi import parse_error_body
 from outreach_async._retry import parse_retry_after
 
 from ._provider import FormPoster, RenewingProvider, SingleFlight, require_endpoint_for
-from ._tokens import OnRefresh, TokenSet, TokenStore, TokenStoreError, call_on_refresh
+from ._tokens import (
+    OnRefresh,
+    SharedTokenStore,
+    TokenSet,
+    TokenStore,
+    TokenStoreError,
+    call_on_refresh,
+)
 
 __all__ = [
     "DEFAULT_TOKEN_URL",
@@ -95,6 +102,8 @@ class OAuth2Refresh(RenewingProvider):
         self._rng = rng or random.Random()
         self._renewal = SingleFlight()
         self._poster: FormPoster | None = None
+        #: a store other processes share: renew only under its lock (set by from_store)
+        self._shared: SharedTokenStore | None = None
         self._last_mint_at: float | None = None
         self._throttled_until = 0.0
         self._retry_ahead_at = 0.0
@@ -113,7 +122,11 @@ class OAuth2Refresh(RenewingProvider):
         """A provider seeded from ``store`` that saves every new token set there before use.
 
         ``on_refresh``, when given, runs after the save. ``options`` are the other keywords of
-        the constructor (``refresh_margin``, ``clock``, ...). Raises
+        the constructor (``refresh_margin``, ``clock``, ...). A store that several processes
+        share (a :class:`~outreach_async.auth.SharedTokenStore` such as
+        :class:`~outreach_async.RedisTokenStore`) is renewed under its lock: one refresh in
+        flight per tenant, and a process that lost the race adopts the winner's tokens from
+        the store instead of refreshing again. Raises
         :class:`~outreach_async.TokenStoreError` when the store holds no tokens yet (run
         ``outreach-async auth login`` first).
         """
@@ -127,7 +140,7 @@ class OAuth2Refresh(RenewingProvider):
             await store.save(tokens)  # first: the old refresh token may be spent already
             await call_on_refresh(on_refresh, tokens)
 
-        return cls(
+        provider = cls(
             client_id=client_id,
             client_secret=client_secret,
             refresh_token=saved.refresh_token,
@@ -137,6 +150,9 @@ class OAuth2Refresh(RenewingProvider):
             on_refresh=persist,
             **options,
         )
+        if isinstance(store, SharedTokenStore):
+            provider._shared = store
+        return provider
 
     def bind(self, poster: FormPoster, api_base: URL | None = None) -> None:
         """Give the provider the transport's way to call the token endpoint (done by the client,
@@ -170,10 +186,45 @@ class OAuth2Refresh(RenewingProvider):
     # -- minting ------------------------------------------------------------------------------
 
     async def _mint(self) -> None:
-        """Call the token endpoint, waiting out its throttle, and install the new token set.
+        """Install a new token set, waiting as long as it takes (only the single flight runs
+        this, so at most one call is in flight per process; a shared store's lock makes it one
+        per tenant)."""
+        if self._shared is None:
+            await self._mint_waiting()
+            return
+        async with self._shared.renewal():
+            if not await self._adopt_shared():
+                await self._mint_waiting()
 
-        Only the single flight runs this, so at most one call is in flight at a time.
-        """
+    async def _mint_ahead(self) -> None:
+        """Renew a token that still works, in one try: never waiting on a throttle, nor on a
+        shared store's lock (another process renewing is as good)."""
+        if self._shared is None:
+            await self._try_ahead()
+            return
+        async with self._shared.renewal(wait=False) as held:
+            if held and not await self._adopt_shared():
+                await self._try_ahead()
+
+    async def _adopt_shared(self) -> bool:
+        """Under the shared lock: take what another process saved. Its refresh token is the
+        one to spend next in any case; its access token is adopted (True: no refresh needed)
+        when it is another one than ours and has not expired."""
+        assert self._shared is not None
+        saved = await self._shared.load()
+        if saved is None:
+            return False
+        self._refresh_token = saved.refresh_token
+        newer = saved.access_token and saved.access_token != self._access_token
+        alive = saved.expires_at is None or self._clock() < saved.expires_at
+        if not (newer and alive):
+            return False
+        self._access_token, self.expires_at = saved.access_token, saved.expires_at
+        logger.debug("adopted the access token another process refreshed")
+        return True
+
+    async def _mint_waiting(self) -> None:
+        """Call the token endpoint, waiting out its throttle, and install the new token set."""
         for _ in range(MAX_THROTTLED_TRIES):
             wait = self._next_mint_at() - self._clock()
             if wait > 0:
@@ -189,7 +240,7 @@ class OAuth2Refresh(RenewingProvider):
             url=safe_url(self.token_url),
         )
 
-    async def _mint_ahead(self) -> None:
+    async def _try_ahead(self) -> None:
         """One call of the token endpoint for a token that still works: a 429 (another process
         minted within the minute) leaves the current token in use until the next chance."""
         if not await self._attempt():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -21,6 +22,7 @@ from outreach_async._exceptions import OutreachError
 
 __all__ = [
     "OnRefresh",
+    "SharedTokenStore",
     "TokenSet",
     "TokenStore",
     "TokenStoreError",
@@ -70,6 +72,21 @@ class TokenStore(Protocol):
 
     async def save(self, tokens: TokenSet) -> None:
         """Persist ``tokens`` durably, replacing what was saved before."""
+        ...
+
+
+@runtime_checkable
+class SharedTokenStore(TokenStore, Protocol):
+    """A :class:`TokenStore` that several processes share, with a lock for renewing.
+
+    :meth:`OAuth2Refresh.from_store <outreach_async.OAuth2Refresh.from_store>` renews only
+    while holding it, so one refresh is in flight per tenant however many processes share it
+    (:class:`~outreach_async.RedisTokenStore` is one).
+    """
+
+    def renewal(self, *, wait: bool = True) -> AbstractAsyncContextManager[bool]:
+        """Hold the renewal lock for the block (True); with ``wait=False``, yield False at
+        once when another process holds it."""
         ...
 
 

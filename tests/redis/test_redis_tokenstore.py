@@ -1,0 +1,169 @@
+"""RedisTokenStore: one org's OAuth tokens shared by worker processes, against a real
+redis-server and the sandbox's OAuth server with strict rotation (a spent refresh token is
+``invalid_grant``), issue 14.
+
+The sandbox's clock is moved by hand between rounds (past the 60 s mint throttle); the lock's
+lease is judged by the store's injected clock, so no test waits for it to run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet
+from outreach_async.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_ID = "sandbox-client"
+CLIENT_SECRET = "sandbox-secret"
+
+
+class Clock:
+    """Wall time for the sandbox, near the real one (the workers' clocks are real), moved by
+    hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def rotating_sandbox() -> AsyncIterator[tuple[Sandbox, Clock]]:
+    clock = Clock()
+    async with Sandbox(clock=clock, seed=4) as sandbox:
+        sandbox.authority.strict_rotation = True  # a refresh token works once
+        yield sandbox, clock
+
+
+def token_posts(sandbox: Sandbox) -> int:
+    return sum(r.method == "POST" and r.path == "/oauth/token" for r in sandbox.requests)
+
+
+async def logged_in(sandbox: Sandbox, store: RedisTokenStore) -> TokenSet:
+    """Save a login's token set in the store, as ``auth login`` would have."""
+    answer: dict[str, Any] = sandbox.authority.grant(
+        {
+            "grant_type": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": sandbox.authority.issue_refresh_token(),
+        }
+    )
+    tokens = TokenSet(
+        answer["access_token"], answer["refresh_token"], sandbox.authority.clock() + 7200
+    )
+    await store.save(tokens)
+    return tokens
+
+
+async def start_worker(*arguments: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.redis.token_worker",
+        *arguments,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def read_line(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 60)  # a guard against a hang
+    if not line:
+        assert process.stderr is not None
+        raise AssertionError((await process.stderr.read()).decode())
+    return line.decode().strip()
+
+
+async def test_four_workers_hit_401_at_once_and_the_server_sees_one_refresh_per_rotation(
+    rotating_sandbox: tuple[Sandbox, Clock], redis_url: str
+) -> None:
+    sandbox, clock = rotating_sandbox
+    tenant = f"acme-{uuid.uuid4().hex}"
+    store = RedisTokenStore(redis_url, tenant)
+    current = await logged_in(sandbox, store)
+    workers = [
+        await start_worker("serve", redis_url, tenant, sandbox.base_url, sandbox.token_url)
+        for _ in range(4)
+    ]
+    try:
+        assert [await read_line(w) for w in workers] == ["ready"] * 4
+        for _rotation in range(3):
+            clock.now += 61  # past the mint throttle
+            sandbox.authority.expire(current.access_token)  # every worker's next request: 401
+            posts = token_posts(sandbox)
+            for worker in workers:
+                assert worker.stdin is not None
+                worker.stdin.write(b"go\n")
+            for worker in workers:
+                assert worker.stdin is not None
+                await worker.stdin.drain()
+
+            assert [await read_line(w) for w in workers] == ["4"] * 4
+            assert token_posts(sandbox) == posts + 1  # one refresh, so no invalid_grant
+            saved = await store.load()
+            assert saved is not None
+            assert saved.refresh_token != current.refresh_token  # rotated, and saved
+            assert saved.refresh_token in sandbox.authority.refresh_tokens
+            assert sandbox.authority.is_valid(saved.access_token)
+            current = saved
+    finally:
+        for worker in workers:
+            if worker.stdin is not None:
+                worker.stdin.close()
+        for worker in workers:
+            try:
+                await asyncio.wait_for(worker.wait(), 30)
+            except TimeoutError:
+                worker.kill()
+                await worker.wait()
+    assert [w.returncode for w in workers] == [0] * 4
+    assert sandbox.authority.throttled_count == 0
+
+
+async def test_a_worker_killed_holding_the_lock_does_not_lock_the_tenant_out(
+    rotating_sandbox: tuple[Sandbox, Clock], redis_url: str
+) -> None:
+    sandbox, clock = rotating_sandbox
+    tenant = f"acme-{uuid.uuid4().hex}"
+    seeded = await logged_in(sandbox, RedisTokenStore(redis_url, tenant))
+    stuck = await start_worker("hold", redis_url, tenant)
+    assert await read_line(stuck) == "held"
+    os.kill(stuck.pid, signal.SIGKILL)
+    await stuck.wait()
+
+    now_store = RedisTokenStore(redis_url, tenant)
+    async with now_store.renewal(wait=False) as held:
+        assert not held  # the dead worker's lease still runs
+    later = RedisTokenStore(redis_url, tenant, clock=lambda: time.time() + now_store.lease + 1)
+    clock.now += 61
+    sandbox.authority.expire(seeded.access_token)
+
+    provider = await OAuth2Refresh.from_store(
+        later, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_url=sandbox.token_url
+    )
+    async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+        prospects = await asyncio.wait_for(outreach.prospects.list().collect(), 60)
+
+    assert len(prospects) == 4
+    assert token_posts(sandbox) == 1
+    saved = await later.load()
+    assert saved is not None
+    assert saved.refresh_token in sandbox.authority.refresh_tokens
+    async with now_store.renewal(wait=False) as held:
+        assert held  # released after the refresh
