@@ -15,7 +15,15 @@ import pytest
 import outreach_async
 
 PACKAGE = Path(outreach_async.__file__).parent
-LAYER = {"_tokens": 0, "_provider": 1, "_oauth": 2, "_apptoken": 2, "_filestore": 2, "_redisstore": 2, "_login": 3}
+LAYER = {
+    "_tokens": 0,
+    "_provider": 1,
+    "_oauth": 2,
+    "_apptoken": 2,
+    "_filestore": 2,
+    "_redisstore": 2,
+    "_login": 3,
+}
 
 
 def imported_modules(path: Path) -> tuple[set[str], list[int]]:
