@@ -140,8 +140,8 @@ class RedisTokenStore(TokenStore):
             yield True
         finally:
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper  # a failed extension was logged; the release below still runs
             await self._redis.eval(_RELEASE, 1, self.lock_key, owner)
 
     async def _acquire(self, owner: str) -> bool:
@@ -156,9 +156,13 @@ class RedisTokenStore(TokenStore):
         while True:
             await self._sleep(self.lease / 3)
             deadline = self._clock() + self.lease
-            kept = await self._redis.eval(
-                _EXTEND, 1, self.lock_key, owner, repr(deadline), self._ttl_ms()
-            )
+            try:
+                kept = await self._redis.eval(
+                    _EXTEND, 1, self.lock_key, owner, repr(deadline), self._ttl_ms()
+                )
+            except Exception as error:  # Redis away: the lease may lapse; the refresh goes on
+                logger.warning("extending the token renewal lock failed: %s", error)
+                continue
             if not kept:
                 logger.warning("the token renewal lock of %s was taken over", self.tenant)
                 return
