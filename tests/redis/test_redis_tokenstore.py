@@ -109,7 +109,7 @@ async def test_four_workers_hit_401_at_once_and_the_server_sees_one_refresh_per_
             posts = token_posts(sandbox)
             for worker in workers:
                 assert worker.stdin is not None
-                worker.stdin.write(b"go\n")
+                worker.stdin.write(f"go {clock.now!r}\n".encode())
             for worker in workers:
                 assert worker.stdin is not None
                 await worker.stdin.drain()
@@ -167,3 +167,33 @@ async def test_a_worker_killed_holding_the_lock_does_not_lock_the_tenant_out(
     assert saved.refresh_token in sandbox.authority.refresh_tokens
     async with now_store.renewal(wait=False) as held:
         assert held  # released after the refresh
+
+
+async def test_an_early_refresh_adopts_what_another_worker_saved_and_never_waits_for_the_lock(
+    rotating_sandbox: tuple[Sandbox, Clock], redis_url: str
+) -> None:
+    sandbox, clock = rotating_sandbox
+    tenant = f"acme-{uuid.uuid4().hex}"
+    store = RedisTokenStore(redis_url, tenant, clock=clock)
+    seeded = await logged_in(sandbox, store)
+    provider = await OAuth2Refresh.from_store(
+        store,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        token_url=sandbox.token_url,
+        clock=clock,
+    )
+    async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+        clock.now += 7200 - 100  # inside the refresh margin: an early refresh is due
+        async with store.renewal():  # another worker is renewing right now
+            assert len(await outreach.prospects.list().collect()) == 4
+            await provider.settle()  # the early attempt saw the lock taken and gave up at once
+        assert token_posts(sandbox) == 0
+        assert await provider.token() == seeded.access_token
+
+        clock.now += 61
+        other = await logged_in(sandbox, store)  # that worker's refresh, saved in the store
+        assert len(await outreach.prospects.list().collect()) == 4
+        await provider.settle()
+        assert await provider.token() == other.access_token  # adopted, not refreshed again
+    assert token_posts(sandbox) == 0
