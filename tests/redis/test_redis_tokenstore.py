@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet
 from outreach_async.sandbox import Sandbox
@@ -197,3 +198,35 @@ async def test_an_early_refresh_adopts_what_another_worker_saved_and_never_waits
         await provider.settle()
         assert await provider.token() == other.access_token  # adopted, not refreshed again
     assert token_posts(sandbox) == 0
+
+
+async def test_a_live_holder_extends_its_lease_and_only_its_own_lock_is_released(
+    redis_url: str, redis_client: Redis
+) -> None:
+    now = [time.time()]
+    extensions: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        if extensions:  # one extension is enough to see: later ones wait to be cancelled
+            await asyncio.Event().wait()
+        extensions.append(seconds)
+        now[0] += seconds
+
+    tenant = f"acme-{uuid.uuid4().hex}"
+    holder = RedisTokenStore(redis_url, tenant, lease=30, clock=lambda: now[0], sleep=sleep)
+    other = RedisTokenStore(redis_url, tenant, lease=30, clock=lambda: now[0])
+    started = now[0]
+    async with holder.renewal() as held:
+        assert held
+        for _ in range(1000):  # until the keeper's extension has reached Redis
+            await asyncio.sleep(0)
+            value = await redis_client.get(holder.lock_key)
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            if value is not None and float(text.split("|")[1]) > started + 30:
+                break
+        assert extensions == [10.0]  # a third of the lease
+        now[0] = started + 35  # past the first lease, inside the extended one
+        async with other.renewal(wait=False) as taken:
+            assert not taken
+    async with other.renewal(wait=False) as taken:
+        assert taken  # released by its holder

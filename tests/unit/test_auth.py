@@ -424,6 +424,37 @@ async def test_an_answer_without_access_token_is_a_format_error(fake_clock: Fake
         await provider.token()
 
 
+async def test_closing_the_transport_lets_an_early_refresh_in_flight_land(
+    fake_clock: FakeClock,
+) -> None:
+    persisted: list[TokenSet] = []
+    gate = asyncio.Event()
+
+    async def on_refresh(token_set: TokenSet) -> None:
+        await gate.wait()  # a slow store: the refresh is still in flight when the client closes
+        persisted.append(token_set)
+
+    provider = make_provider(
+        fake_clock,
+        None,
+        access_token="access-0",
+        expires_at=fake_clock.time() + 100,
+        on_refresh=on_refresh,
+    )
+    transport = Transport(base_url=URL("http://127.0.0.1:9/api/v2"), auth=provider)
+    provider.bind(FakeTokenEndpoint())  # the stand-in endpoint instead of the transport's
+    assert await provider.token() == "access-0"  # starts the early refresh
+    closing = asyncio.create_task(transport.aclose())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not closing.done()  # waiting for the refresh, not cutting it off
+
+    gate.set()
+    await closing
+    assert [s.refresh_token for s in persisted] == ["refresh-1"]
+    assert await provider.token() == "access-1"
+
+
 # -- end to end: Transport + OAuth2Refresh + a loopback Outreach stand-in ------------------------
 
 
