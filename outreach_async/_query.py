@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import re
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
@@ -26,6 +25,7 @@ from ._exceptions import QueryError
 from ._relationships import ToOne
 from ._schema import AttributeKind, AttributeSpec, RelationshipSpec, ResourceSpec
 from ._types import NullTest, Range, Ref
+from ._wire import camel_to_snake, format_datetime, snake_to_camel
 from .models._base import Resource
 
 __all__ = [
@@ -35,8 +35,6 @@ __all__ = [
     "build_get_params",
     "build_list_params",
     "camel_name",
-    "snake_to_camel",
-    "format_datetime",
 ]
 
 Params: TypeAlias = list[tuple[str, str]]
@@ -93,23 +91,6 @@ def build_get_params(
 ) -> Params:
     """The query parameters of ``GET /{path}/{id}``: ``include`` and ``fields`` only."""
     return rails_order(_get_params(spec, include, fields, specs))
-
-
-def format_datetime(value: _dt.datetime | _dt.date) -> str:
-    """The API's datetime form: ``YYYY-MM-DDTHH:MM:SS.sssZ`` in UTC; a date as ``YYYY-MM-DD``.
-
-    Naive datetimes are taken as UTC, aware ones converted; sub-millisecond digits are dropped
-    (Outreach rejects microseconds, see peer-lessons §4).
-    """
-    if not isinstance(value, _dt.datetime):
-        return value.isoformat()
-    if value.utcoffset() is None:
-        value = value.replace(tzinfo=_dt.UTC)
-    try:
-        utc = value.astimezone(_dt.UTC)
-    except OverflowError:
-        raise QueryError(f"{value!r} is out of range once converted to UTC") from None
-    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def camel_name(spec: ResourceSpec, name: str) -> str:
@@ -229,7 +210,7 @@ def _relationship_attribute_clause(
     relationship: RelationshipSpec, target: ResourceSpec | None, name: object, value: object
 ) -> Clause:
     wire = _relationship_filter_attribute(relationship, target, name)
-    label = f"filter[{relationship.name}][{_snake(wire)}]"
+    label = f"filter[{relationship.name}][{camel_to_snake(wire)}]"
     path = (relationship.wire, wire)
     if wire == "id":
         return value_clause(path, _as_ids(value), "integer", label)
@@ -252,7 +233,7 @@ def _relationship_filter_attribute(
                 return candidate
     raise QueryError(
         f"cannot filter by {relationship.name}.{name}"
-        + _among(_snake(a) for a in relationship.filter_attributes)
+        + _among(camel_to_snake(a) for a in relationship.filter_attributes)
     )
 
 
@@ -600,13 +581,3 @@ def split_names(value: object, what: str) -> list[str]:
 
 def _among(choices: Iterable[str]) -> str:
     return "; valid choices: " + ", ".join(sorted(set(choices)))
-
-
-def snake_to_camel(name: str) -> str:
-    """``completion_note`` -> ``completionNote`` (a camelCase name is returned unchanged)."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

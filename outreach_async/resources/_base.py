@@ -19,7 +19,6 @@ from yarl import URL
 from .. import _query
 from .._converter import (
     decode_collection,
-    format_datetime,
     relationship_to_wire,
     resource_to_wire,
     structure_fn,
@@ -30,10 +29,10 @@ from .._exceptions import NotFoundError, QueryError, ResponseFormatError
 from .._http import Request, Response
 from .._jsonapi import Document, build_resource_document, dumps, parse_document
 from .._pagination import Page, Paginator
-from .._query import snake_to_camel
 from .._relationships import DetachedHandleError, ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
 from .._types import UNSET, Ref, UnsetType
+from .._wire import format_datetime, snake_to_camel
 from ..models._base import Resource, model_for_type
 
 if TYPE_CHECKING:

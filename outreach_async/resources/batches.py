@@ -21,10 +21,10 @@ from .. import _query
 from .._exceptions import QueryError
 from .._http import Request
 from .._jsonapi import dumps
-from .._query import snake_to_camel
 from .._relationships import ToOne
 from .._schema import ResourceSpec
 from .._types import Ref
+from .._wire import format_datetime, snake_to_camel
 from ..models._base import Resource
 from ._base import Repository, _all_specs
 
@@ -200,7 +200,7 @@ def _wire(value: Any) -> Any:
     if isinstance(value, Resource | Ref | ToOne):
         return value.id
     if isinstance(value, dt.datetime | dt.date):
-        return _query.format_datetime(value)
+        return format_datetime(value)
     if isinstance(value, Mapping):
         return {str(k): _wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
