@@ -22,7 +22,7 @@ never formatted into messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -48,6 +48,7 @@ __all__ = [
     "WebhookPayloadError",
     "WebhookVerificationError",
     "error_for_status",
+    "valid_choices",
 ]
 
 
@@ -229,6 +230,11 @@ def describe_errors(status: int, errors: Sequence[ErrorObject], body: bytes) -> 
         excerpt = body[:200].decode("utf-8", "replace").strip()
         parts.append(" ".join(excerpt.split()))
     return f"HTTP {status}" + (": " + "; ".join(parts) if parts else "")
+
+
+def valid_choices(choices: Iterable[str]) -> str:
+    """The end of a :class:`QueryError` message: ``; valid choices: a, b, c`` (sorted, unique)."""
+    return "; valid choices: " + ", ".join(sorted(set(choices)))
 
 
 def error_for_status(

@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .. import _query
+from .. import _filters
 from .._exceptions import QueryError
 from .._http import Request
 from .._jsonapi import dumps
@@ -162,10 +162,10 @@ class BatchRepository(Repository["Batch"]):
             clauses = [
                 clause
                 for key, value in filter.items()
-                for clause in _query.filter_clauses(target, key, value, _all_specs())
+                for clause in _filters.filter_clauses(target, key, value, _all_specs())
             ]
-            _query._check_unique_paths(clauses)
-            params = [p for clause in clauses for p in _query.new_syntax_params(clause)]
+            _filters.check_unique_paths(clauses)
+            params = [p for clause in clauses for p in _filters.new_syntax_params(clause)]
         else:
             params = _plain_filter_params(filter or {})
         if not params and not all_records:
