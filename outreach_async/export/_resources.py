@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from outreach_async import QueryError, Resource
+from outreach_async import QueryError, Resource, UnknownResourceError
 from outreach_async._wire import camel_to_snake
 from outreach_async.models import ALL_SPECS, MODELS
 
@@ -52,10 +52,6 @@ def to_millis(moment: dt.datetime) -> int:
 def from_millis(millis: int) -> dt.datetime:
     """The aware UTC datetime of epoch milliseconds."""
     return _EPOCH + millis * _MS
-
-
-class UnknownResourceError(QueryError):
-    """The name is not a resource this library knows, or the resource cannot be listed."""
 
 
 def _names_of(spec: ResourceSpec) -> set[str]:

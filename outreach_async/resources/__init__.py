@@ -1,6 +1,7 @@
 """Repositories: one generic async repository per resource type, plus the few with actions."""
 
-from ._base import MissingResourcesError, Repository, UnsupportedOperationError
+from .._exceptions import MissingResourcesError, UnsupportedOperationError
+from ._base import Repository
 from ._context import ClientCore, ResponseContext
 from .batches import BatchRepository
 from .compliance import ComplianceRequestRepository

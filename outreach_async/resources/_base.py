@@ -26,7 +26,12 @@ from .._converter import (
     structure_fn,
     wire_value,
 )
-from .._exceptions import NotFoundError, QueryError, ResponseFormatError
+from .._exceptions import (
+    MissingResourcesError,
+    QueryError,
+    ResponseFormatError,
+    UnsupportedOperationError,
+)
 from .._http import Request
 from .._jsonapi import Document, build_resource_document, dumps, parse_document
 from .._pagination import Page, Paginator
@@ -39,23 +44,9 @@ from ..models._base import Resource
 from ._context import ClientCore, ResponseContext
 from ._resolve import MAX_BATCH_IDS, id_batches, resolve_locally
 
-__all__ = ["MissingResourcesError", "Repository", "UnsupportedOperationError"]
+__all__ = ["Repository"]
 
 R = TypeVar("R", bound=Resource)
-
-
-class UnsupportedOperationError(QueryError):
-    """The endpoint does not offer this operation (raised before any request)."""
-
-
-class MissingResourcesError(NotFoundError):
-    """``resolve()`` could not find some of the resources it was asked for."""
-
-    def __init__(self, type_: str, ids: Sequence[int]) -> None:
-        shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
-        super().__init__(f"{len(ids)} {type_} resource(s) not found: {shown}", status=404)
-        self.type = type_
-        self.ids = list(ids)
 
 
 class Repository(Generic[R]):

@@ -13,9 +13,9 @@ from typing import Any, Protocol, TypeVar
 from yarl import URL
 
 from .._converter import structure_resource
+from .._exceptions import DetachedHandleError
 from .._http import Request, Response
 from .._pagination import Paginator
-from .._relationships import DetachedHandleError
 from ..models._base import Resource, model_for_type
 
 __all__ = ["ClientCore", "RelatedFetcher", "ResponseContext"]
