@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import random
 import signal
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from outreach_async.export import SQLiteCheckpointStore, export_resource
 from outreach_async.sandbox import Sandbox
 
 from .helpers import read_jsonl
+from .test_kill9 import export_command
 
 T0 = 1_800_000_000.0  # after every seeded timestamp
 PAGE_SECONDS = 0.03
@@ -179,15 +179,6 @@ async def test_a_fleet_run_of_a_live_org_is_complete_once_its_last_span_caught_u
 # ---------------------------------------------------------------------------- kill -9
 
 
-def export_command(sandbox: Sandbox, out: Path, state: Path) -> list[str]:
-    return [
-        sys.executable, "-m", "outreach_async.cli", "export", "prospects",
-        "--out", str(out), "--state", str(state), "--base-url", sandbox.base_url,
-        "--token", sandbox.token, "--page-size", "40", "--checkpoint-every", "0.02", "-q",
-        "--partitions", "3",
-    ]  # fmt: skip
-
-
 async def kill_after_requests(sandbox: Sandbox, command: list[str], requests: int) -> bool:
     """Start the exporter; SIGKILL it once the sandbox has served ``requests`` more requests.
     False if it finished first."""
@@ -212,7 +203,7 @@ async def test_kill_9_during_a_live_incremental_export_then_resume_loses_nothing
     rng = random.Random(16)
     async with live_sandbox(seed=1500) as sandbox:
         out, state = tmp_path / "prospects.jsonl", tmp_path / "sync.db"
-        command = export_command(sandbox, out, state)
+        command = export_command(sandbox, out, state, ["--partitions", "3"])
         start = versions(sandbox)  # the run starts here; the kills do not end it
         kills = 0
         for _ in range(3):
