@@ -140,8 +140,10 @@ async def export_resource(
       is overwritten.
     - ``partitions``: split the cursor range into this many spans streamed concurrently.
       ``partition="i/N"``: run only share ``i`` of ``N`` (fleets; give them a shared store).
-    - ``dedupe``: write each id at most once in this run (a record changed during the run
-      would otherwise appear again, as its new version).
+    - A record changed during the run is read again, as its new version. A one-off file (no
+      ``checkpoint``) is compacted at the end to the newest line of each id
+      (``ExportResult.superseded`` counts the lines dropped); ``dedupe`` writes each id at
+      most once as it is first read, for streams, which cannot be compacted.
     - ``progress(records, total)`` is called as records are written; ``count`` asks the
       server for the total (default: when ``progress`` is given).
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import random
 import signal
 from collections import Counter
@@ -22,6 +23,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from outreach_async import OutreachClient
@@ -156,16 +158,16 @@ async def test_a_fleet_run_of_a_live_org_is_complete_once_its_last_span_caught_u
 
         try:
             start = versions(sandbox)
-            results = await asyncio.gather(*(member(i) for i in range(3)))
-            rounds = 1
-            # The member holding the last span finishes the run: if it got there before the
-            # others were done, it waits, and its next start reads the catch-up pass.
-            while any(r.waiting for r in results) and rounds < 5:
-                results = [await member(i) for i in range(3)]
-                rounds += 1
+            # Share 2 holds the last of the 6 spans. Run first, it reads its spans while the
+            # other shares have not started: its last span stays open and it waits.
+            first = await member(2)
+            assert first.waiting
+            others = await asyncio.gather(member(0), member(1))
+            assert not any(r.waiting for r in others)
+            last = await member(2)  # the catch-up pass, the others being done
+            assert not last.waiting
         finally:
             await store.close()
-        assert not any(r.waiting for r in results)
         lines = [line for path in outputs for line in read_jsonl(path)]
         latest: dict[int, dict[str, Any]] = {}
         for line in lines:  # the newest line of each id over the shares' files
@@ -174,6 +176,17 @@ async def test_a_fleet_run_of_a_live_org_is_complete_once_its_last_span_caught_u
         assert sandbox.churn.updates > 50
         assert_at_least(latest, start)
         assert len({(line["id"], line["updatedAt"]) for line in lines}) == len(lines)
+
+
+async def test_a_one_off_export_to_a_stream_is_a_change_log(tmp_path: Path) -> None:
+    async with live_sandbox(seed=1000) as sandbox:
+        start = versions(sandbox)
+        buffer = io.BytesIO()
+        await export(sandbox, buffer)  # a stream: no compaction
+        lines = [orjson.loads(line) for line in buffer.getvalue().splitlines()]
+        ids = Counter(line["id"] for line in lines)
+        assert max(ids.values()) > 1  # records changed after they were read came again
+        assert_at_least(last_lines(lines), start)
 
 
 # ---------------------------------------------------------------------------- kill -9
