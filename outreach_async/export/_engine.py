@@ -24,7 +24,7 @@ import attrs
 from outreach_async import OutreachClient, QueryError, Resource
 
 from ._checkpoint import CheckpointStore, MemoryCheckpointStore, checkpoint_key
-from ._compact import compact
+from ._compact import CompactResult, compact
 from ._job import END, ExportJob, ProgressCallback
 from ._output import FileOutput, Output, StreamOutput
 from ._plan import Share, Span, parse_share
@@ -188,30 +188,40 @@ async def export_resource(
     output_name = _output_name(sink)
     start = await run.begin(output_name, job.plan)
     output = _open_output(sink, start, fresh=checkpoint is None)
-    superseded, offset = 0, None
     try:
         exported = await _run(job, run, start, output, partitions, progress, count)
-        if checkpoint is None and isinstance(output, FileOutput):
-            compacted = await asyncio.to_thread(compact, output.name, format)
-            superseded, offset = compacted.dropped, compacted.size
+        compacted = await _compact_one_off(output, format) if checkpoint is None else None
     finally:
         await job.settle()
         output.close()
+    superseded = compacted.dropped if compacted is not None else 0
     return ExportResult(
         resource=spec.path,
         records=job.written - superseded,
         output=output.name,
-        offset=output.offset if offset is None else offset,
+        offset=output.offset if compacted is None else compacted.size,
         spans=len(start.spans),
         resumed=start.resumed,
         watermark=_watermark(job),
         total=job.total,
         elapsed=clock() - started,
         out_of_order=sum(s.out_of_order for s in start.spans.values()),
-        exported=exported,
-        waiting=start.waiting or (job.catch_up is not None and not start.spans[job.catch_up].done),
+        exported=exported - superseded,
+        waiting=start.waiting or _catching_up(job, start),
         superseded=superseded,
     )
+
+
+async def _compact_one_off(output: Output, format: Format) -> CompactResult | None:
+    """A one-off file keeps one line per id, the newest (see :mod:`._compact`)."""
+    if not isinstance(output, FileOutput):
+        return None  # a stream went out as it was written
+    return await asyncio.to_thread(compact, output.name, format)
+
+
+def _catching_up(job: ExportJob, start: RunStart) -> bool:
+    """Whether this fleet member's last span still waits for its catch-up pass."""
+    return job.catch_up is not None and not start.spans[job.catch_up].done
 
 
 async def _run(
