@@ -253,8 +253,8 @@ async def changed_since(base: str, token: str, moment: dt.datetime) -> int:
         return await outreach.prospects.list(filter={"updated_at": since(moment)}).count()
 
 
-def issue_table() -> dict[str, dict[str, float]]:
-    """The issue's three rows against ``sandbox serve --churn``."""
+def issue_table(rate: str = ISSUE_RATE) -> dict[str, dict[str, float]]:
+    """The issue's three rows against ``sandbox serve --churn RATE``."""
     rows: dict[str, list[str]] = {
         "one_off_sequential": [],
         "one_off_partitions_4": ["--partitions", "4"],
@@ -263,7 +263,7 @@ def issue_table() -> dict[str, dict[str, float]]:
     table: dict[str, dict[str, float]] = {}
     for name, extra in rows.items():
         serve = [sys.executable, "-m", "outreach_async.cli", "sandbox", "serve", "--port", "0",
-                 "--seed", str(ISSUE_SEED), "--latency", "30ms", "--churn", ISSUE_RATE,
+                 "--seed", str(ISSUE_SEED), "--latency", "30ms", "--churn", rate,
                  "--rate-limit", "off"]  # fmt: skip
         with _process(serve) as lines, tempfile.TemporaryDirectory() as tmp:
             env = dict(line.split("=", 1) for line in lines if line.startswith("OUTREACH_"))
@@ -287,7 +287,8 @@ def issue_table() -> dict[str, dict[str, float]]:
 
 
 def cost(total: int) -> dict[str, float]:
-    """A one-off export of ``total`` prospects without and with churn: time and peak memory."""
+    """A one-off export of ``total`` prospects without and with churn: time and peak memory;
+    then the compaction of a file with as many repeated lines as there were updates."""
     figures: dict[str, float] = {"records": total, "churn_per_s": MILLION_RATE}
     for label, rate in (("quiet", 0.0), ("churn", MILLION_RATE)):
         serve = [sys.executable, "-m", "benchmarks.bench_churn", "serve", str(total), str(rate)]
@@ -295,12 +296,48 @@ def cost(total: int) -> dict[str, float]:
             out = Path(tmp) / "prospects.jsonl"
             seconds, peak = export(base, "benchmark", out)
             written, distinct = id_counts(out)
-        if written != total or distinct != total:
-            raise AssertionError(f"{label}: {written} lines, {distinct} ids, expected {total}")
+            if written != total or distinct != total:
+                raise AssertionError(f"{label}: {written} lines, {distinct} ids, expected {total}")
+            if rate:
+                figures.update(compaction(out, round(rate * seconds)))
         figures[f"{label}_s"] = round(seconds, 1)
         figures[f"{label}_peak_mb"] = round(peak, 1)
         figures[f"{label}_updates_during_run"] = round(rate * seconds)
     return figures
+
+
+_MEASURED_COMPACTION = """
+import sys, time
+from outreach_async.export._compact import compact
+started = time.perf_counter()
+result = compact(sys.argv[1])
+seconds = time.perf_counter() - started
+with open("/proc/self/status") as info:
+    peak = next(line.split()[1] for line in info if line.startswith("VmHWM:"))
+print(result.dropped, seconds, peak)
+"""
+
+
+def compaction(out: Path, repeats: int) -> dict[str, float]:
+    """Compaction alone, in its own process, of ``out`` with ``repeats`` of its lines (spread
+    over the file) written again at its end, as a run reading changed records again does."""
+    with out.open("rb") as file:
+        total = sum(1 for _ in file)
+        picked = set(random.Random(16).sample(range(total), min(repeats, total)))
+        file.seek(0)
+        again = [line for number, line in enumerate(file) if number in picked]
+    with out.open("ab") as file:
+        file.writelines(again)
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURED_COMPACTION, str(out)],
+        stdout=subprocess.PIPE, check=True, text=True,
+    )  # fmt: skip
+    dropped, seconds, peak = result.stdout.split()
+    return {
+        "compaction_dropped": int(dropped),
+        "compaction_s": round(float(seconds), 1),
+        "compaction_peak_mb": round(int(peak) / 1024, 1),
+    }
 
 
 def run(quick: bool = False) -> dict[str, Any]:
