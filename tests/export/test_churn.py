@@ -80,7 +80,7 @@ def assert_consistent(lines: dict[int, dict[str, Any]], sandbox: Sandbox) -> Non
             assert line.get("custom1") == stored.get("custom1"), id_
 
 
-async def export(sandbox: Sandbox, out: Path, **options: Any) -> Any:
+async def export(sandbox: Sandbox, out: Path | io.BytesIO, **options: Any) -> Any:
     async with OutreachClient(sandbox.token, base_url=sandbox.base_url) as outreach:
         return await export_resource(outreach, "prospects", out, page_size=50, **options)
 
