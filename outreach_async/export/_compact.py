@@ -61,9 +61,12 @@ class _Best:
     version: str
 
 
-def compact(path: str | os.PathLike[str], fmt: Format = "jsonl") -> CompactResult:
-    """Keep one record per id in the file at ``path`` (see the module docstring)."""
+def compact(path: str | os.PathLike[str], fmt: Format | None = None) -> CompactResult:
+    """Keep one record per id in the file at ``path`` (see the module docstring). ``fmt``
+    None: JSON Lines if the file starts with ``{``, else CSV (whose header starts ``id``)."""
     size = os.path.getsize(path)
+    if fmt is None:
+        fmt = _sniff(path)
     records, candidates = _candidates(path, fmt, _bitmap_bits(size))
     if not candidates:
         return CompactResult(records, 0, size)
@@ -72,6 +75,11 @@ def compact(path: str | os.PathLike[str], fmt: Format = "jsonl") -> CompactResul
         return CompactResult(records, 0, size)
     dropped, new_size = _rewrite(path, fmt, keep)
     return CompactResult(records, dropped, new_size)
+
+
+def _sniff(path: str | os.PathLike[str]) -> Format:
+    with open(path, "rb") as file:
+        return "jsonl" if file.read(1) in (b"{", b"") else "csv"
 
 
 def _bitmap_bits(size: int) -> int:

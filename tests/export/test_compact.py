@@ -90,7 +90,7 @@ def test_csv_records_spanning_lines_and_the_header_are_kept_whole(tmp_path: Path
     )
     path = tmp_path / "out.csv"
     path.write_text(buffer.getvalue())
-    result = compact(path, "csv")
+    result = compact(path)  # the format from the file's first byte
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows == [
         ["id", "title", "updatedAt"],
