@@ -4,15 +4,22 @@ Start with :class:`OutreachClient`; every resource type is a repository attribut
 (``outreach.prospects``), every model an attrs class importable from here.
 """
 
-from ._client import ClientClosedError, OutreachClient
+from ._client import OutreachClient
 from ._exceptions import (
     APIError,
     AuthenticationError,
+    AuthorizationError,
     BadRequestError,
+    CheckpointError,
+    ClientClosedError,
     ConflictError,
     ConnectError,
+    DetachedHandleError,
     ErrorObject,
+    MissingResourcesError,
     NotFoundError,
+    OutputLockedError,
+    OutputMismatchError,
     OutreachError,
     PermissionDeniedError,
     QueryError,
@@ -20,23 +27,25 @@ from ._exceptions import (
     RequestTimeout,
     ResponseFormatError,
     ServerError,
+    TokenStoreError,
     TransportError,
+    UnknownResourceError,
     UnsupportedMediaTypeError,
+    UnsupportedOperationError,
     ValidationError,
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ._hooks import Hooks
+from ._hooks import Hooks, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent
 from ._pagination import Page, Paginator
-from ._ratelimit import AdaptiveRateLimiter, RateLimiter
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RateLimitInfo
 from ._redis_ratelimit import RedisRateLimiter
-from ._relationships import DetachedHandleError, ToMany, ToOne
-from ._retry import RetryPolicy
+from ._relationships import ToMany, ToOne
+from ._retry import RetryContext, RetryPolicy
 from ._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
 from ._types import IS_NULL, NOT_NULL, UNSET, Range, Ref, UnsetType, since, until
 from .auth import (
     AppTokenProvider,
-    AuthorizationError,
     FileTokenStore,
     OAuth2Refresh,
     RedisTokenStore,
@@ -44,7 +53,6 @@ from .auth import (
     TokenProvider,
     TokenSet,
     TokenStore,
-    TokenStoreError,
     authorize_url,
     exchange_code,
 )
@@ -101,12 +109,7 @@ from .models import (
     User,
     Webhook,
 )
-from .resources import (
-    BatchRepository,
-    MissingResourcesError,
-    Repository,
-    UnsupportedOperationError,
-)
+from .resources import BatchRepository, Repository
 from .resources.batches import batch_awaits_confirmation, batch_is_final
 
 __version__ = "0.1.0"
@@ -129,6 +132,7 @@ __all__ = [
     "Call",
     "CallDisposition",
     "CallPurpose",
+    "CheckpointError",
     "ClientClosedError",
     "ComplianceRequest",
     "ConflictError",
@@ -159,6 +163,8 @@ __all__ = [
     "OpportunityProspectRole",
     "OpportunityStage",
     "OrgSetting",
+    "OutputLockedError",
+    "OutputMismatchError",
     "OutreachClient",
     "OutreachError",
     "Page",
@@ -174,6 +180,8 @@ __all__ = [
     "QueryError",
     "Range",
     "RateLimitError",
+    "RateLimitEvent",
+    "RateLimitInfo",
     "RateLimiter",
     "Recipient",
     "RedisRateLimiter",
@@ -181,10 +189,14 @@ __all__ = [
     "Ref",
     "RelationshipSpec",
     "Repository",
+    "RequestEvent",
     "RequestTimeout",
     "Resource",
     "ResourceSpec",
+    "ResponseEvent",
     "ResponseFormatError",
+    "RetryContext",
+    "RetryEvent",
     "RetryPolicy",
     "Role",
     "Ruleset",
@@ -210,6 +222,7 @@ __all__ = [
     "TokenStoreError",
     "TransportError",
     "UNSET",
+    "UnknownResourceError",
     "UnsetType",
     "UnsupportedMediaTypeError",
     "UnsupportedOperationError",

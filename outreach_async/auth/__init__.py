@@ -17,15 +17,16 @@ on top (it reaches the token endpoint through the transport). Every name here is
 ``outreach_async`` too.
 """
 
+from outreach_async._exceptions import AuthorizationError, TokenStoreError
 from outreach_async._http import TokenProvider
 
 from ._apptoken import AppTokenProvider
 from ._filestore import FileTokenStore
-from ._login import AuthorizationError, LoopbackRedirect, authorize_url, exchange_code, login
+from ._login import LoopbackRedirect, authorize_url, exchange_code, login
 from ._oauth import DEFAULT_TOKEN_URL, OAuth2Refresh
 from ._provider import StaticToken
 from ._redisstore import RedisTokenStore
-from ._tokens import SharedTokenStore, TokenSet, TokenStore, TokenStoreError
+from ._tokens import SharedTokenStore, TokenSet, TokenStore
 
 __all__ = [
     "DEFAULT_TOKEN_URL",

@@ -32,7 +32,7 @@ from typing import Any, Self
 from aiohttp import web
 from yarl import URL
 
-from outreach_async._exceptions import OutreachError, QueryError, RateLimitError
+from outreach_async._exceptions import AuthorizationError, QueryError, RateLimitError
 from outreach_async._hooks import logger, safe_url
 from outreach_async._http import TokenProvider
 from outreach_async._retry import parse_retry_after
@@ -51,7 +51,6 @@ from ._tokens import TokenSet, TokenStore
 __all__ = [
     "CALLBACK_PATH",
     "DEFAULT_AUTHORIZE_URL",
-    "AuthorizationError",
     "LoopbackRedirect",
     "authorize_url",
     "exchange_code",
@@ -68,11 +67,6 @@ LOGIN_TIMEOUT = 300.0
 
 Sleep = Callable[[float], Awaitable[Any]]
 OpenURL = Callable[[str], object]
-
-
-class AuthorizationError(OutreachError):
-    """The authorization step failed: access denied, a ``state`` that does not match (a
-    redirect this app did not ask for), or no redirect in time."""
 
 
 # -- step 1: the authorize URL ------------------------------------------------------------------

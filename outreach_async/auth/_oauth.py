@@ -22,7 +22,12 @@ from typing import Any
 import orjson
 from yarl import URL
 
-from outreach_async._exceptions import AuthenticationError, RateLimitError, ResponseFormatError
+from outreach_async._exceptions import (
+    AuthenticationError,
+    RateLimitError,
+    ResponseFormatError,
+    TokenStoreError,
+)
 from outreach_async._hooks import logger, safe_url
 from outreach_async._http import Response
 from outreach_async._jsonapi import parse_error_body
@@ -34,7 +39,6 @@ from ._tokens import (
     SharedTokenStore,
     TokenSet,
     TokenStore,
-    TokenStoreError,
     call_on_refresh,
 )
 

@@ -18,14 +18,13 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import orjson
 
-from outreach_async._exceptions import OutreachError
+from outreach_async._exceptions import TokenStoreError
 
 __all__ = [
     "OnRefresh",
     "SharedTokenStore",
     "TokenSet",
     "TokenStore",
-    "TokenStoreError",
     "call_on_refresh",
     "token_set_from_json",
     "token_set_to_json",
@@ -56,10 +55,6 @@ async def call_on_refresh(on_refresh: OnRefresh | None, tokens: TokenSet) -> Non
         result = on_refresh(tokens)
         if inspect.isawaitable(result):
             await result
-
-
-class TokenStoreError(OutreachError):
-    """A token store holds something that is not a token set (the message never shows it)."""
 
 
 @runtime_checkable
