@@ -11,6 +11,8 @@ import fcntl
 import os
 from typing import BinaryIO
 
+from ._checkpoint import CheckpointStore
+
 __all__ = ["FileOutput", "Output", "OutputLockedError", "OutputMismatchError", "StreamOutput"]
 
 
@@ -29,6 +31,9 @@ class Output:
     name: str = "-"
     #: whether the bytes written can be cut back to a checkpoint (files only)
     resumable: bool = False
+    #: an output that keeps the export's checkpoints itself, written together with the data
+    #: (a database sink): ``export_resource`` uses them when it is given no other store
+    checkpoints: CheckpointStore | None = None
 
     @property
     def offset(self) -> int:

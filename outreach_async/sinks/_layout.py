@@ -1,0 +1,256 @@
+"""The table a database sink keeps for one resource type, derived from its spec. Pure.
+
+The layout (stable: a later version only ever *adds* columns):
+
+- the table is named after the resource's path (``prospects``, ``sequence_states``);
+- ``id bigint PRIMARY KEY``;
+- one column per attribute, named by the attribute's snake_case name, typed from the spec:
+  ``integer`` → ``bigint``, ``number`` → ``double precision``, ``boolean`` → ``boolean``,
+  ``datetime`` → ``timestamptz``, ``date`` → ``date``, ``string`` → ``text``, an array of strings
+  → ``text[]``, any other array, ``object`` and ``any`` → ``jsonb`` (``JSON`` in DuckDB);
+- one column per relationship: a to-one as ``<name>_id bigint``, a to-many whose ids the API
+  carries as ``<name>_ids bigint[]`` (links-only to-manys have no column); where an attribute
+  already has that name (mailboxes have ``user_id`` and a ``user``), ``<name>_ref_id``;
+- ``extra jsonb``: attributes and relationships this version does not know yet, by wire name;
+- ``deleted_at timestamptz``: set by a ``*.destroyed`` webhook (see
+  :mod:`outreach_async.webhooks`); listings never return a deleted record;
+- ``synced_at timestamptz``: when the row was last written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import attrs
+import orjson
+
+from outreach_async import ResourceSpec
+
+__all__ = ["Column", "ColumnKind", "Dialect", "TableLayout", "quote", "table_layout"]
+
+#: the value kinds a column holds (how a record's JSON value becomes a column value)
+ColumnKind = Literal[
+    "bigint", "double", "boolean", "text", "timestamptz", "date", "text[]", "bigint[]", "json"
+]
+Dialect = Literal["postgres", "duckdb"]
+
+_SQL_TYPES: dict[Dialect, dict[ColumnKind, str]] = {
+    "postgres": {
+        "bigint": "bigint",
+        "double": "double precision",
+        "boolean": "boolean",
+        "text": "text",
+        "timestamptz": "timestamp with time zone",
+        "date": "date",
+        "text[]": "text[]",
+        "bigint[]": "bigint[]",
+        "json": "jsonb",
+    },
+    "duckdb": {
+        "bigint": "BIGINT",
+        "double": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "text": "VARCHAR",
+        "timestamptz": "TIMESTAMP WITH TIME ZONE",
+        "date": "DATE",
+        "text[]": "VARCHAR[]",
+        "bigint[]": "BIGINT[]",
+        "json": "JSON",
+    },
+}
+
+_SCALAR_KINDS: dict[str, ColumnKind] = {
+    "integer": "bigint",
+    "number": "double",
+    "boolean": "boolean",
+    "string": "text",
+    "datetime": "timestamptz",
+    "date": "date",
+    "object": "json",
+    "any": "json",
+}
+
+#: columns every table has besides the spec's: (name, kind)
+ID, EXTRA, DELETED_AT, SYNCED_AT = "id", "extra", "deleted_at", "synced_at"
+
+
+@attrs.frozen
+class Column:
+    """One column: its SQL name, what it holds, and the record key it is read from."""
+
+    name: str
+    kind: ColumnKind
+    #: the key in a flat export record (the wire name); None for the bookkeeping columns
+    source: str | None
+
+    def sql_type(self, dialect: Dialect) -> str:
+        return _SQL_TYPES[dialect][self.kind]
+
+
+def _attribute_kind(kind: str, item_kind: str) -> ColumnKind:
+    if kind == "array":
+        return "text[]" if item_kind == "string" else "json"
+    return _SCALAR_KINDS[kind]
+
+
+class TableLayout:
+    """The table of one resource type; :meth:`row` turns a flat export record into a row."""
+
+    def __init__(self, table: str, columns: tuple[Column, ...], version_column: str | None):
+        self.table = table
+        self.columns = columns
+        #: the column that orders versions of a record (``updated_at``), when the type has one
+        self.version_column = version_column
+        filled = [c for c in columns if c.source is not None]
+        #: the column names of :meth:`row`'s values, in order
+        self.row_columns = [c.name for c in filled] + [EXTRA, SYNCED_AT]
+        self._readers = [(str(c.source), _CONVERTERS[c.kind]) for c in filled]
+        self._known = frozenset(c.source for c in filled) | {"type"}
+
+    def __repr__(self) -> str:
+        return f"<TableLayout {self.table}: {len(self.columns)} columns>"
+
+    def extras(self, records: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+        """``(extra JSON, arrival number)`` for the records that carry keys this layout does
+        not know."""
+        found = []
+        for number, record in enumerate(records):
+            unknown = record.keys() - self._known
+            if unknown:
+                found.append((orjson.dumps({k: record[k] for k in unknown}).decode(), number))
+        return found
+
+    def create_sql(self, dialect: Dialect) -> str:
+        """``CREATE TABLE`` for this layout."""
+        columns = [
+            f"{quote(c.name)} {c.sql_type(dialect)}" + (" PRIMARY KEY" if c.name == ID else "")
+            for c in self.columns
+        ]
+        return f"CREATE TABLE {quote(self.table)} ({', '.join(columns)})"
+
+    def mismatches(self, found: Mapping[str, str], dialect: Dialect) -> list[str]:
+        """The columns an existing table types otherwise (``found``: name -> SQL type)."""
+        return [
+            f"{c.name} is {found[c.name]}, expected {c.sql_type(dialect)}"
+            for c in self.columns
+            if c.name in found and found[c.name].lower() != c.sql_type(dialect).lower()
+        ]
+
+    def upsert_sql(self, stage: str) -> str:
+        """Move a staging table's rows (with an ``_ord`` arrival number) into the table: the
+        newest version of each id once, never over a newer stored version. The same SQL in
+        PostgreSQL and DuckDB."""
+        names = [quote(n) for n in self.row_columns]
+        table = quote(self.table)
+        order = "id"
+        guard = ""
+        if self.version_column is not None:
+            version = quote(self.version_column)
+            order += f", {version} DESC NULLS LAST"
+            guard = (
+                f" WHERE {table}.{version} IS NULL OR EXCLUDED.{version} IS NULL"
+                f" OR EXCLUDED.{version} >= {table}.{version}"
+            )
+        updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != quote(ID))
+        return (
+            f"INSERT INTO {table} ({', '.join(names)}) "
+            f"SELECT DISTINCT ON (id) {', '.join(names)} FROM {stage} ORDER BY {order}, _ord DESC "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}{guard}"
+        )
+
+    def row(self, record: Mapping[str, Any], synced_at: dt.datetime) -> tuple[Any, ...]:
+        """The values of :attr:`row_columns`, from one flat export record."""
+        values = [
+            None if (value := record.get(source)) is None else convert(value)
+            for source, convert in self._readers
+        ]
+        unknown = record.keys() - self._known
+        values.append(orjson.dumps({k: record[k] for k in unknown}).decode() if unknown else None)
+        values.append(synced_at)
+        return tuple(values)
+
+
+def quote(name: str) -> str:
+    """An SQL identifier, quoted (names come from the spec, but a table name may be the user's)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_layout(spec: ResourceSpec) -> TableLayout:
+    """The documented layout of ``spec``'s table (see the module docstring)."""
+    columns = [Column(ID, "bigint", "id")]
+    taken = {ID, EXTRA, DELETED_AT, SYNCED_AT}
+    for attribute in spec.attributes:
+        kind = _attribute_kind(attribute.kind, attribute.item_kind)
+        columns.append(Column(attribute.name, kind, attribute.wire))
+        taken.add(attribute.name)
+    for relationship in spec.relationships:
+        if relationship.to_many and relationship.links_only:
+            continue
+        suffix = "_ids" if relationship.to_many else "_id"
+        name = relationship.name + suffix
+        if name in taken:
+            name = relationship.name + "_ref" + suffix
+        columns.append(
+            Column(name, "bigint[]" if relationship.to_many else "bigint", relationship.wire)
+        )
+        taken.add(name)
+    columns += [Column(EXTRA, "json", None), Column(DELETED_AT, "timestamptz", None)]
+    columns.append(Column(SYNCED_AT, "timestamptz", None))
+    version = spec.attribute("updatedAt")
+    return TableLayout(spec.path, tuple(columns), version.name if version is not None else None)
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    parsed = (
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    )
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _date(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else _json(value)
+
+
+def _texts(value: Any) -> list[str | None] | None:
+    if not isinstance(value, list):
+        return None
+    return [None if v is None else _text(v) for v in value]
+
+
+def _ids(value: Any) -> list[int] | None:
+    return [int(v) for v in value] if isinstance(value, list) else None
+
+
+def _integer(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _double(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _boolean(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+_CONVERTERS: dict[ColumnKind, Any] = {
+    "timestamptz": _timestamp,
+    "date": _date,
+    "json": _json,
+    "text": _text,
+    "text[]": _texts,
+    "bigint[]": _ids,
+    "bigint": _integer,
+    "double": _double,
+    "boolean": _boolean,
+}
