@@ -3,7 +3,7 @@
 ``POSTGRES_URL`` in the environment wins (CI may run its own server). Otherwise Debian's
 ``initdb`` and ``postgres`` (``/usr/lib/postgresql/*/bin`` or PATH) start a cluster in a
 temporary directory, with ``fsync=off`` (the tests kill our processes, never the server) and
-trust authentication on loopback, and stop it at the end. ``initdb`` refuses to run as root,
+trust for the superuser and passwords for other roles on loopback, and stop it at the end. ``initdb`` refuses to run as root,
 so as root the cluster runs as the ``postgres`` user. Without a server the tests that need one
 are skipped with the reason, except under CI (``CI`` set), where that is a failure.
 """
@@ -67,6 +67,18 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"no PostgreSQL: {reason} (apt install postgresql, or set POSTGRES_URL)")
 
 
+def _allow_passwords(data: str) -> None:
+    """The superuser logs in without a password; every other role needs its own, so that tests
+    can show what a wrong password does."""
+    rules = [
+        "local all all trust",
+        "host all postgres 127.0.0.1/32 trust",
+        "host all all 127.0.0.1/32 scram-sha-256",
+    ]
+    with open(os.path.join(data, "pg_hba.conf"), "w", encoding="utf-8") as file:
+        file.write("\n".join(rules) + "\n")
+
+
 @contextlib.contextmanager
 def postgres_server_url() -> Iterator[str]:
     """Yield the URL of a PostgreSQL database to test against (a fresh cluster when started)."""
@@ -90,6 +102,7 @@ def postgres_server_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
         _unavailable(f"initdb failed: {init.stderr.decode(errors='replace').strip()[:300]}")
         return
+    _allow_passwords(data)
     port = _free_port()
     options = ["-p", str(port), "-k", workdir, "-c", "listen_addresses=127.0.0.1"]
     options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]

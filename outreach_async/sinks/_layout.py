@@ -20,7 +20,9 @@ The layout (stable: a later version only ever *adds* columns):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import json
+import operator
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
@@ -106,21 +108,20 @@ class TableLayout:
         filled = [c for c in columns if c.source is not None]
         #: the column names of :meth:`row`'s values, in order
         self.row_columns = [c.name for c in filled] + [EXTRA, SYNCED_AT]
-        self._readers = [(str(c.source), _CONVERTERS[c.kind]) for c in filled]
-        self._known = frozenset(c.source for c in filled) | {"type"}
+        self._sources = [str(c.source) for c in filled]
+        #: (index, converter) of the columns whose values need converting, and the indexes of
+        #: the text columns (their values only need checking)
+        self._converted = [
+            (i, _CONVERTERS[c.kind]) for i, c in enumerate(filled) if c.kind != "text"
+        ]
+        self._texts = [i for i, c in enumerate(filled) if c.kind == "text"]
+        self._text_values = (
+            operator.itemgetter(*self._texts) if len(self._texts) > 1 else _one(self._texts)
+        )
+        self._known = frozenset(self._sources) | {"type"}
 
     def __repr__(self) -> str:
         return f"<TableLayout {self.table}: {len(self.columns)} columns>"
-
-    def extras(self, records: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
-        """``(extra JSON, arrival number)`` for the records that carry keys this layout does
-        not know."""
-        found = []
-        for number, record in enumerate(records):
-            unknown = record.keys() - self._known
-            if unknown:
-                found.append((orjson.dumps({k: record[k] for k in unknown}).decode(), number))
-        return found
 
     def create_sql(self, dialect: Dialect) -> str:
         """``CREATE TABLE`` for this layout."""
@@ -161,13 +162,30 @@ class TableLayout:
         )
 
     def row(self, record: Mapping[str, Any], synced_at: dt.datetime) -> tuple[Any, ...]:
-        """The values of :attr:`row_columns`, from one flat export record."""
-        values = [
-            None if (value := record.get(source)) is None else convert(value)
-            for source, convert in self._readers
-        ]
+        """The values of :attr:`row_columns`, from one flat export record.
+
+        JSON columns (and ``extra``) hold Python values (the sink encodes them). A value that
+        does not fit its column's type (text in a number column, an id that is not an integer)
+        is kept in ``extra`` under its wire name and the column is NULL: nothing is dropped.
+        """
+        values = list(map(record.get, self._sources))
+        misfits: dict[str, Any] = {}
+        for index, convert in self._converted:
+            value = values[index]
+            if value is not None:
+                try:
+                    values[index] = convert(value)
+                except (TypeError, ValueError, OverflowError):
+                    misfits[self._sources[index]] = value
+                    values[index] = None
+        # Text columns are most of a record and nearly always str or null: check them at C speed
+        # and convert one by one only when something else is there.
+        if not _STR_OR_NONE.issuperset(map(type, self._text_values(values))):
+            for index in self._texts:
+                values[index] = None if values[index] is None else _text(values[index])
         unknown = record.keys() - self._known
-        values.append(orjson.dumps({k: record[k] for k in unknown}).decode() if unknown else None)
+        extra = {k: record[k] for k in unknown} | misfits if unknown or misfits else None
+        values.append(extra)
         values.append(synced_at)
         return tuple(values)
 
@@ -202,51 +220,82 @@ def table_layout(spec: ResourceSpec) -> TableLayout:
     return TableLayout(spec.path, tuple(columns), version.name if version is not None else None)
 
 
+# Converters: a record's JSON value to the column's Python value, or TypeError/ValueError when
+# it does not fit (the row then keeps it in ``extra``).
+
+_BIGINT = range(-(2**63), 2**63)
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
 def _timestamp(value: Any) -> dt.datetime:
-    parsed = (
-        dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    )
+    parsed = dt.datetime.fromisoformat(value)  # 3.11 reads the API's trailing Z
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def _date(value: Any) -> dt.date:
-    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return dt.date.fromisoformat(value[:10])
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _same(value: Any) -> Any:
+    return value
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else _json(value)
+    return value if isinstance(value, str) else json_text(value)
 
 
-def _texts(value: Any) -> list[str | None] | None:
+def json_text(value: Any) -> str:
+    """JSON text of any JSON value (orjson, or the standard library for what orjson refuses:
+    integers past 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def _one(indexes: list[int]) -> Any:
+    """An itemgetter-like that always returns a tuple (itemgetter of one index does not)."""
+    return lambda values: tuple(values[i] for i in indexes)
+
+
+def _texts(value: Any) -> list[str | None]:
     if not isinstance(value, list):
-        return None
+        raise TypeError("not a list")
     return [None if v is None else _text(v) for v in value]
 
 
-def _ids(value: Any) -> list[int] | None:
-    return [int(v) for v in value] if isinstance(value, list) else None
+def _integer(value: Any) -> int:
+    if value.__class__ is int and value in _BIGINT:  # the usual case, quickly
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise TypeError("not a whole number")
+    if int(value) not in _BIGINT:
+        raise OverflowError("outside bigint")
+    return int(value)
 
 
-def _integer(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _ids(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        raise TypeError("not a list")
+    return [_integer(v) for v in value]
 
 
-def _double(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _double(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a number")
+    return float(value)
 
 
-def _boolean(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("not a boolean")
+    return value
 
 
 _CONVERTERS: dict[ColumnKind, Any] = {
     "timestamptz": _timestamp,
     "date": _date,
-    "json": _json,
+    "json": _same,
     "text": _text,
     "text[]": _texts,
     "bigint[]": _ids,

@@ -16,9 +16,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
+
 from outreach_async import ResourceSpec
 
-from ._database import CHECKPOINT_TABLE, DatabaseSink, records_of
+from ._database import CHECKPOINT_TABLE, DatabaseSink
 from ._errors import SinkConnectError, SinkLayoutError, SinkPermissionError
 from ._layout import TableLayout, quote, table_layout
 
@@ -51,13 +53,15 @@ class DuckDBSink(DatabaseSink):
         self._db: Any = None
         self._lock = threading.Lock()
         self._stage = quote(f"_outreach_stage_{layout.table}")
-        read = [c for c in layout.columns if c.source is not None]
-        #: what read_json reads (wire names and types) and how it lands in the stage
-        self._json_columns = (
-            "{" + ", ".join(f"'{c.source}': '{c.sql_type('duckdb')}'" for c in read) + "}"
+        #: the staging table's columns, as :meth:`DatabaseSink.rows` fills them
+        self._stage_columns = [*layout.row_columns, "_ord"]
+        types = {c.name: c.sql_type("duckdb") for c in layout.columns} | {"_ord": "BIGINT"}
+        described = ", ".join(f"'{n}': '{types[n]}'" for n in self._stage_columns)
+        listed = ", ".join(map(quote, self._stage_columns))
+        self._stage_sql = (
+            f"INSERT INTO {self._stage} ({listed}) SELECT {listed} FROM "
+            f"read_json(?, format = 'newline_delimited', columns = {{{described}}})"
         )
-        self._select = ", ".join(quote(str(c.source)) for c in read)
-        self._stage_columns = [c.name for c in read] + ["synced_at", "_ord"]
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(self._locked, fn, *args)
@@ -189,15 +193,15 @@ class DuckDBSink(DatabaseSink):
 
     def _commit(self, pages: list[bytes], checkpoint: tuple[str, str] | None) -> None:
         db = self._connection()
+        rows = self.rows(pages)
         with tempfile.TemporaryDirectory(prefix="outreach-duckdb-") as scratch:
-            staged = os.path.join(scratch, "records.jsonl")
-            if pages:
-                with open(staged, "wb") as file:
-                    file.writelines(pages)
+            staged = os.path.join(scratch, "rows.jsonl")
+            if rows:
+                self._write_rows(staged, rows)
             db.execute("BEGIN TRANSACTION")
             try:
-                if pages:
-                    self._stage_records(db, staged, pages)
+                if rows:
+                    db.execute(self._stage_sql, [staged])
                     db.execute(self.layout.upsert_sql(self._stage))
                     db.execute(f"DELETE FROM {self._stage}")
                 if checkpoint is not None:
@@ -207,18 +211,14 @@ class DuckDBSink(DatabaseSink):
                 db.execute("ROLLBACK")
                 raise
 
-    def _stage_records(self, db: Any, staged: str, pages: list[bytes]) -> None:
-        """DuckDB parses the JSON Lines itself (binding rows one by one from Python is two
-        orders of magnitude slower); attributes this version does not know go to ``extra``."""
-        db.execute(
-            f"INSERT INTO {self._stage} ({', '.join(map(quote, self._stage_columns))}) "
-            f"SELECT {self._select}, now(), row_number() OVER () - 1 "
-            f"FROM read_json(?, format = 'newline_delimited', columns = {self._json_columns})",
-            [staged],
-        )
-        extras = self.layout.extras(records_of(pages))
-        if extras:
-            db.executemany(f"UPDATE {self._stage} SET extra = ? WHERE _ord = ?", extras)
+    def _write_rows(self, path: str, rows: list[tuple[Any, ...]]) -> None:
+        """Rows as JSON Lines that DuckDB's ``read_json`` loads in bulk: binding rows one by one
+        from Python (``executemany``) is two orders of magnitude slower."""
+        names = self._stage_columns
+        with open(path, "wb") as file:
+            file.writelines(
+                orjson.dumps(dict(zip(names, row, strict=True))) + b"\n" for row in rows
+            )
 
     async def mark_deleted(self, ids: list[int], at: dt.datetime) -> None:
         await self._run(self._mark_deleted, ids, at)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import yarl
 
 from outreach_async import ResourceSpec
@@ -80,6 +81,10 @@ class PostgresSink(DatabaseSink):
         except asyncpg.PostgresError as exc:
             raise SinkConnectError(f"cannot log in to {_display(self.url)}: {exc}") from exc
         try:
+            # JSON columns take Python values; orjson encodes them (binary, for COPY)
+            await conn.set_type_codec(
+                "jsonb", schema="pg_catalog", encoder=_jsonb, decoder=_from_jsonb, format="binary"
+            )
             await self._prepare(conn)
         except BaseException:
             await conn.close()
@@ -231,6 +236,15 @@ async def _has_primary_key_on_id(conn: asyncpg.Connection, table: str) -> bool:
         quote(table),
     )
     return bool(found)
+
+
+def _jsonb(value: Any) -> bytes:
+    """jsonb's binary form: a version byte (1), then the JSON text."""
+    return b"\x01" + orjson.dumps(value)
+
+
+def _from_jsonb(data: bytes) -> Any:
+    return orjson.loads(data[1:])
 
 
 def _import_asyncpg() -> Any:
