@@ -34,6 +34,7 @@ from outreach_async.export import (
     parse_share,
     resolve_resource,
 )
+from outreach_async.sinks import DatabaseSink, is_database_url, open_sink
 
 from ._filters import parse_filters
 from ._status import UsageError
@@ -68,8 +69,9 @@ def register(commands: Any) -> None:
         "-o",
         default="-",
         metavar="FILE",
-        help="FILE (overwritten; appended to with --state), or - for stdout (the default; a "
-        "re-run after a crash may repeat records there)",
+        help="FILE (overwritten; appended to with --state), - for stdout (the default; a "
+        "re-run after a crash may repeat records there), or a database: postgresql://... or "
+        "duckdb:///path.duckdb (a table per resource, upserted, checkpoints kept beside it)",
     )
     output.add_argument(
         "--format", choices=("jsonl", "csv"), help="jsonl (default; csv when FILE ends in .csv)"
@@ -246,6 +248,7 @@ async def run_export(args: argparse.Namespace) -> int:
     limiter = _rate_limiter(args)
     try:
         async with (
+            _database(options["sink"]),  # reached (and checked) before any API request
             _connection(args) as (base_url, auth),
             _client(auth, base_url, args.max_concurrency, limiter) as client,
         ):
@@ -262,6 +265,30 @@ async def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.asynccontextmanager
+async def _database(sink: object) -> AsyncIterator[None]:
+    """Connect a database sink (its table and checkpoints checked) for the export's duration."""
+    if not isinstance(sink, DatabaseSink):
+        yield
+        return
+    async with sink:
+        yield
+
+
+def _sink(args: argparse.Namespace, model: Any) -> Any:
+    """Where the records go: a database (its own checkpoints), stdout, or a file."""
+    if is_database_url(args.out):
+        if args.state:
+            raise UsageError(
+                "--state is for files: a database keeps its checkpoints itself, in the same "
+                "transaction as the rows (drop --state)"
+            )
+        if args.format == "csv":
+            raise UsageError("--format csv is for files, not databases")
+        return open_sink(args.out, model)
+    return sys.stdout.buffer if args.out == "-" else args.out
+
+
 def export_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`export_resource` (but the client, store and progress)."""
     model = resolve_resource(args.resource)
@@ -270,7 +297,7 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
     fields = [f for f in args.fields.split(",") if f.strip()] if args.fields else None
     return {
         "resource": model,
-        "sink": sys.stdout.buffer if args.out == "-" else args.out,
+        "sink": _sink(args, model),
         "format": "csv" if _format(args) == "csv" else "jsonl",
         "filter": parse_filters(model.__resource_spec__, args.filter),
         "since": args.since,

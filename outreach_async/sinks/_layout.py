@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -115,9 +115,7 @@ class TableLayout:
             (i, _CONVERTERS[c.kind]) for i, c in enumerate(filled) if c.kind != "text"
         ]
         self._texts = [i for i, c in enumerate(filled) if c.kind == "text"]
-        self._text_values = (
-            operator.itemgetter(*self._texts) if len(self._texts) > 1 else _one(self._texts)
-        )
+        self._text_values = _picker(self._texts)
         self._known = frozenset(self._sources) | {"type"}
 
     def __repr__(self) -> str:
@@ -253,8 +251,11 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
-def _one(indexes: list[int]) -> Any:
-    """An itemgetter-like that always returns a tuple (itemgetter of one index does not)."""
+def _picker(indexes: list[int]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """``operator.itemgetter`` that always returns a tuple (of one index it does not)."""
+    if len(indexes) > 1:
+        getter: Callable[[list[Any]], tuple[Any, ...]] = operator.itemgetter(*indexes)
+        return getter
     return lambda values: tuple(values[i] for i in indexes)
 
 

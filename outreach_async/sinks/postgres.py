@@ -104,7 +104,8 @@ class PostgresSink(DatabaseSink):
     async def _prepare(self, conn: asyncpg.Connection) -> None:
         asyncpg = _import_asyncpg()
         try:
-            await conn.execute(_CHECKPOINTS_DDL)
+            if not await _columns(conn, CHECKPOINT_TABLE):
+                await conn.execute(_CHECKPOINTS_DDL)
             found = await _columns(conn, self.layout.table)
             if not found:
                 await conn.execute(self.layout.create_sql("postgres"))
