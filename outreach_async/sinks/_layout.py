@@ -267,7 +267,7 @@ def _texts(value: Any) -> list[str | None]:
 
 def _integer(value: Any) -> int:
     if value.__class__ is int and value in _BIGINT:  # the usual case, quickly
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
         raise TypeError("not a whole number")
     if int(value) not in _BIGINT:
