@@ -53,12 +53,17 @@ def _chown_for_postgres(path: str) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+def _ready(port: int) -> bool:
+    """Accepting logins (a listening socket is not enough: it says "starting up" first)."""
+    probe = _binary("pg_isready")
+    if probe is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+    command = [probe, "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+    return subprocess.run(command, check=False).returncode == 0
 
 
 def _unavailable(reason: str) -> None:
@@ -110,7 +115,7 @@ def postgres_server_url() -> Iterator[str]:
     process = subprocess.Popen(_as_owner([server, "-D", data, *options]), stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + _START_TIMEOUT
-        while not _accepts(port):
+        while not _ready(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 _unavailable(f"postgres did not start (see {workdir}/server.log)")
                 return

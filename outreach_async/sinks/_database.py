@@ -11,14 +11,14 @@ once. No file offsets, no ``--state``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from outreach_async.export import Output
 
-from ._layout import TableLayout
+from ._layout import Dialect, TableLayout
 
 __all__ = ["DatabaseSink", "SinkCheckpoints", "records_of"]
 
@@ -34,6 +34,8 @@ class DatabaseSink(Output):
     that covers them is saved, then writes both in one transaction (:meth:`_commit`)."""
 
     resumable = False
+    #: the SQL dialect of :class:`TableLayout`'s statements
+    dialect: Dialect = "postgres"
 
     def __init__(self, layout: TableLayout, name: str) -> None:
         self.layout = layout
@@ -102,8 +104,27 @@ class DatabaseSink(Output):
     async def replace_checkpoint(self, key: str, expected: str | None, text: str) -> bool:
         raise NotImplementedError
 
+    async def apply_partial(self, record: Mapping[str, Any]) -> None:
+        """Upsert only the fields ``record`` carries (a webhook's changes), unless the stored
+        version is newer; ``extra`` is merged."""
+        await self.connect()
+        names, values = self.layout.partial_row(record, dt.datetime.now(dt.UTC))
+        await self.execute(
+            self.layout.partial_upsert_sql(names, self.dialect), self.bind(names, values)
+        )
+
     async def mark_deleted(self, ids: list[int], at: dt.datetime) -> None:
-        """Set ``deleted_at`` on these rows (a ``*.destroyed`` webhook)."""
+        """Set ``deleted_at`` (a ``*.destroyed`` webhook); a tombstone row for an id not stored
+        yet, so a deletion is never lost."""
+        await self.connect()
+        await self.execute(self.layout.delete_sql(self.dialect), [ids, at])
+
+    def bind(self, names: list[str], values: list[Any]) -> list[Any]:
+        """Row values as the driver binds them (JSON columns: the driver's codec, by default)."""
+        return values
+
+    async def execute(self, sql: str, parameters: list[Any]) -> None:
+        """Run one statement in its own transaction."""
         raise NotImplementedError
 
     async def upsert(self, records: list[dict[str, Any]]) -> None:

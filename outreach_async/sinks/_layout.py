@@ -159,6 +159,52 @@ class TableLayout:
             f"ON CONFLICT (id) DO UPDATE SET {updates}{guard}"
         )
 
+    def partial_row(
+        self, record: Mapping[str, Any], synced_at: dt.datetime
+    ) -> tuple[list[str], list[Any]]:
+        """The columns a partial record (a webhook's changed fields) carries, and their values:
+        ``id`` first, ``extra`` when something went there, ``synced_at`` last."""
+        row = self.row(record, synced_at)
+        sources = [*self._sources, None, None]
+        names: list[str] = []
+        values: list[Any] = []
+        for name, source, value in zip(self.row_columns, sources, row, strict=True):
+            carried = source in record if source is not None else value is not None
+            if carried or name == SYNCED_AT:
+                names.append(name)
+                values.append(value)
+        return names, values
+
+    def partial_upsert_sql(self, names: list[str], dialect: Dialect) -> str:
+        """Insert or update only ``names`` (the :meth:`partial_row` columns); ``extra`` is merged,
+        and a stored row with a newer version is left alone."""
+        table = quote(self.table)
+        marks = [f"${i}" if dialect == "postgres" else "?" for i in range(1, len(names) + 1)]
+        updates = [
+            _merge_extra(table, dialect) if n == EXTRA else f"{quote(n)} = EXCLUDED.{quote(n)}"
+            for n in names
+            if n != ID
+        ]
+        guard = ""
+        if self.version_column is not None and self.version_column in names:
+            version = quote(self.version_column)
+            guard = f" WHERE {table}.{version} IS NULL OR EXCLUDED.{version} >= {table}.{version}"
+        return (
+            f"INSERT INTO {table} ({', '.join(map(quote, names))}) VALUES ({', '.join(marks)}) "
+            f"ON CONFLICT (id) DO UPDATE SET {', '.join(updates)}{guard}"
+        )
+
+    def delete_sql(self, dialect: Dialect) -> str:
+        """Mark ids deleted (parameters: the ids, the time), a tombstone row for an id not yet
+        stored; an earlier deletion time stays."""
+        table = quote(self.table)
+        ids, at = ("$1::bigint[]", "$2") if dialect == "postgres" else ("?::BIGINT[]", "?")
+        return (
+            f"INSERT INTO {table} (id, deleted_at, synced_at) SELECT unnest({ids}), {at}, now() "
+            f"ON CONFLICT (id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at, synced_at = now() "
+            f"WHERE {table}.deleted_at IS NULL OR {table}.deleted_at > EXCLUDED.deleted_at"
+        )
+
     def row(self, record: Mapping[str, Any], synced_at: dt.datetime) -> tuple[Any, ...]:
         """The values of :attr:`row_columns`, from one flat export record.
 
@@ -186,6 +232,12 @@ class TableLayout:
         values.append(extra)
         values.append(synced_at)
         return tuple(values)
+
+
+def _merge_extra(table: str, dialect: Dialect) -> str:
+    if dialect == "postgres":
+        return f"extra = COALESCE({table}.extra, '{{}}'::jsonb) || EXCLUDED.extra"
+    return f"extra = json_merge_patch(COALESCE({table}.extra, '{{}}'), EXCLUDED.extra)"
 
 
 def quote(name: str) -> str:

@@ -9,7 +9,6 @@ by ``updated_at``, and the checkpoint row, in one transaction.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import tempfile
 import threading
@@ -22,7 +21,7 @@ from outreach_async import ResourceSpec
 
 from ._database import CHECKPOINT_TABLE, DatabaseSink
 from ._errors import SinkConnectError, SinkLayoutError, SinkPermissionError
-from ._layout import TableLayout, quote, table_layout
+from ._layout import TableLayout, json_text, quote, table_layout
 
 __all__ = ["DuckDBSink"]
 
@@ -50,6 +49,8 @@ class DuckDBSink(DatabaseSink):
             else os.path.abspath(path.removeprefix("/") if path.startswith("//") else path)
         )
         super().__init__(layout, f"duckdb://{self.path}#{layout.table}")
+        self.dialect = "duckdb"
+        self._json_columns = frozenset(c.name for c in layout.columns if c.kind == "json")
         self._db: Any = None
         self._lock = threading.Lock()
         self._stage = quote(f"_outreach_stage_{layout.table}")
@@ -220,15 +221,18 @@ class DuckDBSink(DatabaseSink):
                 orjson.dumps(dict(zip(names, row, strict=True))) + b"\n" for row in rows
             )
 
-    async def mark_deleted(self, ids: list[int], at: dt.datetime) -> None:
-        await self._run(self._mark_deleted, ids, at)
+    async def execute(self, sql: str, parameters: list[Any]) -> None:
+        await self._run(self._execute, sql, parameters)
 
-    def _mark_deleted(self, ids: list[int], at: dt.datetime) -> None:
-        self._connection().execute(
-            f"UPDATE {quote(self.layout.table)} SET deleted_at = ?, synced_at = now() "
-            "WHERE list_contains(?, id) AND (deleted_at IS NULL OR deleted_at > ?)",
-            [at, ids, at],
-        )
+    def _execute(self, sql: str, parameters: list[Any]) -> None:
+        self._connection().execute(sql, parameters)
+
+    def bind(self, names: list[str], values: list[Any]) -> list[Any]:
+        """DuckDB would bind a dict as a struct and a list as a list: JSON columns go as text."""
+        return [
+            json_text(v) if v is not None and n in self._json_columns else v
+            for n, v in zip(names, values, strict=True)
+        ]
 
 
 def _import_duckdb() -> Any:

@@ -9,7 +9,9 @@ newest version.
 
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -65,6 +67,7 @@ class PostgresSink(DatabaseSink):
         self.url = url
         self._connect_timeout = connect_timeout
         self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
         self._stage_name = f"_outreach_stage_{layout.table}"
         self._stage = quote(self._stage_name)
 
@@ -96,10 +99,16 @@ class PostgresSink(DatabaseSink):
             conn, self._conn = self._conn, None
             await conn.close()
 
-    def _connection(self) -> asyncpg.Connection:
-        if self._conn is None:
-            raise SinkConnectError(f"{self.name}: not connected (use 'async with' or connect())")
-        return self._conn
+    @contextlib.asynccontextmanager
+    async def _using(self) -> AsyncIterator[asyncpg.Connection]:
+        """The connection, to this task alone meanwhile: an export's checkpoints and a webhook
+        handler may share one sink, and asyncpg runs one operation at a time."""
+        async with self._lock:
+            if self._conn is None:
+                raise SinkConnectError(
+                    f"{self.name}: not connected (use 'async with' or connect())"
+                )
+            yield self._conn
 
     async def _prepare(self, conn: asyncpg.Connection) -> None:
         asyncpg = _import_asyncpg()
@@ -159,24 +168,21 @@ class PostgresSink(DatabaseSink):
     # ------------------------------------------------------------------ checkpoints
 
     async def load_checkpoint(self, key: str) -> str | None:
-        value = await self._connection().fetchval(
-            f"SELECT value FROM {CHECKPOINT_TABLE} WHERE key = $1", key
-        )
-        return None if value is None else str(value)
+        async with self._using() as conn:
+            return await _checkpoint(conn, key)
 
     async def create_checkpoint(self, key: str, text: str) -> str:
-        conn = self._connection()
-        await conn.execute(
-            f"INSERT INTO {CHECKPOINT_TABLE} (key, value) VALUES ($1, $2) "
-            "ON CONFLICT (key) DO NOTHING",
-            key,
-            text,
-        )
-        return str(await self.load_checkpoint(key))
+        async with self._using() as conn:
+            await conn.execute(
+                f"INSERT INTO {CHECKPOINT_TABLE} (key, value) VALUES ($1, $2) "
+                "ON CONFLICT (key) DO NOTHING",
+                key,
+                text,
+            )
+            return str(await _checkpoint(conn, key))
 
     async def replace_checkpoint(self, key: str, expected: str | None, text: str) -> bool:
-        conn = self._connection()
-        async with conn.transaction():
+        async with self._using() as conn, conn.transaction():
             current = await conn.fetchval(
                 f"SELECT value FROM {CHECKPOINT_TABLE} WHERE key = $1 FOR UPDATE", key
             )
@@ -196,9 +202,8 @@ class PostgresSink(DatabaseSink):
     # ------------------------------------------------------------------ rows
 
     async def commit(self, pages: list[bytes], checkpoint: tuple[str, str] | None) -> None:
-        conn = self._connection()
         rows = self.rows(pages)
-        async with conn.transaction():
+        async with self._using() as conn, conn.transaction():
             if rows:
                 await conn.copy_records_to_table(
                     self._stage_name,
@@ -210,13 +215,9 @@ class PostgresSink(DatabaseSink):
             if checkpoint is not None:
                 await self._save_checkpoint(conn, *checkpoint)
 
-    async def mark_deleted(self, ids: list[int], at: dt.datetime) -> None:
-        await self._connection().execute(
-            f"UPDATE {quote(self.layout.table)} SET deleted_at = $2, synced_at = now() "
-            "WHERE id = ANY($1::bigint[]) AND (deleted_at IS NULL OR deleted_at > $2)",
-            ids,
-            at,
-        )
+    async def execute(self, sql: str, parameters: list[Any]) -> None:
+        async with self._using() as conn:
+            await conn.execute(sql, *parameters)
 
 
 async def _columns(conn: asyncpg.Connection, table: str) -> dict[str, str]:
@@ -237,6 +238,11 @@ async def _has_primary_key_on_id(conn: asyncpg.Connection, table: str) -> bool:
         quote(table),
     )
     return bool(found)
+
+
+async def _checkpoint(conn: asyncpg.Connection, key: str) -> str | None:
+    value = await conn.fetchval(f"SELECT value FROM {CHECKPOINT_TABLE} WHERE key = $1", key)
+    return None if value is None else str(value)
 
 
 def _jsonb(value: Any) -> bytes:
