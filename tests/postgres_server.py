@@ -2,9 +2,9 @@
 
 ``POSTGRES_URL`` in the environment wins (CI may run its own server). Otherwise Debian's
 ``initdb`` and ``postgres`` (``/usr/lib/postgresql/*/bin`` or PATH) start a cluster in a
-temporary directory, with ``fsync=off`` (the tests kill our processes, never the server) and
-trust for the superuser and passwords for other roles on loopback, and stop it at the end. ``initdb`` refuses to run as root,
-so as root the cluster runs as the ``postgres`` user. Without a server the tests that need one
+temporary directory, with ``fsync=off`` (the tests kill our processes, never the server), the
+superuser trusted and other roles asked for passwords on loopback, and stop it at the end.
+``initdb`` refuses to run as root, so as root the cluster runs as the ``postgres`` user. Without a server the tests that need one
 are skipped with the reason, except under CI (``CI`` set), where that is a failure.
 """
 

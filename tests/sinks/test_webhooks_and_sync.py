@@ -69,7 +69,8 @@ async def test_created_updated_destroyed_then_a_sync_ends_in_the_right_rows(
             await o.webhooks.create(hook)
             sally = await o.prospects.create(Prospect(first_name="Sally", title="VP"))
             bob = await o.prospects.create(Prospect(first_name="Bob", title="CTO"))
-            assert sally.id is not None and bob.id is not None
+            assert sally.id is not None
+            assert bob.id is not None
             await o.prospects.update(sally.id, title="CEO")
             await o.prospects.delete(bob.id)
             await o.prospects.delete(3)  # one the sync had already stored
