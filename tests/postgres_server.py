@@ -5,7 +5,8 @@
 temporary directory, with ``fsync=off`` (the tests kill our processes, never the server), the
 superuser trusted and other roles asked for passwords on loopback, and stop it at the end.
 ``initdb`` refuses to run as root, so as root the cluster runs as the ``postgres`` user.
-Without a server the tests that need one are skipped with the reason, except under CI (``CI`` set), where that is a failure.
+Without a server the tests that need one are skipped with the reason, except under CI (``CI``
+set), where that is a failure.
 """
 
 from __future__ import annotations
