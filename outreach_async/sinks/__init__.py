@@ -16,11 +16,17 @@ same export again after any interruption and every record is there once, current
 
 from __future__ import annotations
 
-from outreach_async import Resource, ResourceSpec
+from outreach_async import (
+    Resource,
+    ResourceSpec,
+    SinkConnectError,
+    SinkError,
+    SinkLayoutError,
+    SinkPermissionError,
+)
 from outreach_async.export import resolve_resource
 
 from ._database import DatabaseSink, SinkCheckpoints
-from ._errors import SinkConnectError, SinkError, SinkLayoutError, SinkPermissionError
 from ._layout import Column, TableLayout, table_layout
 from .duckdb import DuckDBSink
 from .postgres import PostgresSink

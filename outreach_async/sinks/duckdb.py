@@ -17,10 +17,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from outreach_async import ResourceSpec
+from outreach_async import ResourceSpec, SinkConnectError, SinkLayoutError, SinkPermissionError
 
 from ._database import CHECKPOINT_TABLE, DatabaseSink
-from ._errors import SinkConnectError, SinkLayoutError, SinkPermissionError
 from ._layout import TableLayout, json_text, quote, table_layout
 
 __all__ = ["DuckDBSink"]

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import yarl
 
-from outreach_async import ResourceSpec
+from outreach_async import ResourceSpec, SinkConnectError, SinkLayoutError, SinkPermissionError
 
 from ._database import CHECKPOINT_TABLE, DatabaseSink
-from ._errors import SinkConnectError, SinkLayoutError, SinkPermissionError
 from ._layout import TableLayout, quote, table_layout
 
 if TYPE_CHECKING:
