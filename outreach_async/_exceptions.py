@@ -14,7 +14,9 @@
     │   └── ServerError 5xx
     ├── ResponseFormatError            the answer is not the JSON:API document expected
     ├── WebhookVerificationError
-    └── WebhookPayloadError            a signed webhook body that is not an Outreach event
+    ├── WebhookPayloadError            a signed webhook body that is not an Outreach event
+    └── UntrackedOutputError           an incremental export's file holds records its state
+                                       does not account for (.output, .size)
 
 A token never appears in a message: URLs are shown without their query's secrets and headers are
 never formatted into messages.
@@ -44,6 +46,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnsupportedMediaTypeError",
+    "UntrackedOutputError",
     "ValidationError",
     "WebhookPayloadError",
     "WebhookVerificationError",
@@ -255,3 +258,21 @@ def error_for_status(
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=retry_after, **common)
     return cls(message, **common)
+
+
+class UntrackedOutputError(OutreachError):
+    """An incremental export's output already holds records that its checkpoint does not
+    account for: the state is missing, empty, or was kept for another file. Appending would
+    write those records a second time, so nothing is written; ``restart=True`` (``--restart``)
+    discards the state and the file's contents and starts over."""
+
+    def __init__(self, output: str, size: int) -> None:
+        super().__init__(
+            f"{output} already holds {size:,} bytes that no checkpoint accounts for (the state "
+            "is missing, empty or kept for another file); appending would repeat its records: "
+            "restart to discard the state and the file's contents and export everything again"
+        )
+        #: the output file's path
+        self.output = output
+        #: its size in bytes
+        self.size = size

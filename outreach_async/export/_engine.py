@@ -90,15 +90,17 @@ def _watermark(job: ExportJob) -> dt.datetime | int | None:
     return job.cursor.filter_value(job.base.watermark)
 
 
-def _open_output(sink: Sink, start: RunStart, fresh: bool) -> Output:
+def _open_output(sink: Sink, start: RunStart, *, one_off: bool, restart: bool) -> Output:
     if isinstance(sink, Output):
         output = sink
     elif isinstance(sink, str | os.PathLike):
         output = FileOutput(sink)
     else:
         output = StreamOutput(sink)
-    if isinstance(output, FileOutput):
-        output.open(resume_at=start.resume_at, overwrite=fresh)
+    if isinstance(output, FileOutput) and one_off:
+        output.open_one_off()  # FILE.partial, swapped in when complete
+    elif isinstance(output, FileOutput):
+        output.open(resume_at=start.resume_at, overwrite=restart)
     return output
 
 
@@ -121,6 +123,7 @@ async def export_resource(
     dedupe: bool = False,
     commit_interval: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
+    restart: bool = False,
 ) -> ExportResult:
     """Export one resource type to JSON Lines (``format="jsonl"``) or CSV.
 
@@ -133,8 +136,11 @@ async def export_resource(
     - ``checkpoint``: a store (SQLite, Redis) that makes the export a resumable, incremental
       sync: a file sink is appended to, and a re-run after any interruption continues where
       the last checkpoint left off, each record written exactly once. A later run writes what
-      changed since (new versions of changed records included). Without a store a file sink
-      is overwritten.
+      changed since (new versions of changed records included). A file that already holds
+      records the store knows nothing of raises :class:`~outreach_async.UntrackedOutputError`
+      (nothing is written); ``restart=True`` discards the store's checkpoint of this export
+      and the file's contents, and starts over. Without a store a file sink is written beside
+      the target (``FILE.partial``) and replaces it only when complete.
     - ``partitions``: split the cursor range into this many spans streamed concurrently.
       ``partition="i/N"``: run only share ``i`` of ``N`` (fleets; give them a shared store).
     - ``dedupe``: write each id at most once in this run (a record changed during the run
@@ -152,6 +158,8 @@ async def export_resource(
     share = parse_share(partition) if isinstance(partition, str) else partition
     if partitions < 1:
         raise QueryError(f"partitions must be at least 1, got {partitions}")
+    if restart and share is not None:
+        raise QueryError("restart starts a local sync over; a fleet's shared plan cannot be")
     if page_size < 1 or page_size > 1000:
         raise QueryError(f"page_size must be between 1 and 1000, got {page_size}")
     _check_filter(spec, cursor, filter or {})
@@ -176,13 +184,14 @@ async def export_resource(
     identity = job.identity()
     run: Coordinator
     if share is None:
-        run = LocalRun(store, checkpoint_key(spec.type, identity), identity, cursor)
+        key = checkpoint_key(spec.type, identity)
+        run = LocalRun(store, key, identity, cursor, restart=restart)
     else:
         key = checkpoint_key(spec.type, {**identity, "shares": share.total})
         run = FleetRun(store, key, identity, cursor, share)
     output_name = _output_name(sink)
     start = await run.begin(output_name, job.plan)
-    output = _open_output(sink, start, fresh=checkpoint is None)
+    output = _open_output(sink, start, one_off=checkpoint is None, restart=restart)
     try:
         exported = await _run(job, run, start, output, partitions, progress, count)
     finally:

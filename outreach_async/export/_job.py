@@ -8,9 +8,7 @@ span states last written, the counters).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -39,9 +37,6 @@ class _Batch:
     data: bytes
     count: int
     snapshot: Document
-
-
-END = object()
 
 
 class ExportJob:
@@ -187,10 +182,9 @@ class ExportJob:
                 # awaiting a queue with room never suspends, so without this the next request
                 # would leave only once this page is done (no overlap with the server's work).
                 await asyncio.sleep(0)
-                with _collector_paused():
-                    keep, stop = self.select(span, page.items)
-                    span.written += len(keep)
-                    data = self.encoder.encode(keep) if keep else b""
+                keep, stop = self.select(span, page.items)
+                span.written += len(keep)
+                data = self.encoder.encode(keep) if keep else b""
                 await queue.put(_Batch(index, data, len(keep), span.snapshot()))
                 if stop:
                     break
@@ -251,17 +245,22 @@ class ExportJob:
                 await self.commit(output, run, exported + self.written)
                 last_commit = self.clock()
             if finished:
+                await self._in_thread(output.finish)  # a one-off file is swapped in
                 return exported + self.written
 
     async def commit(self, output: Output, run: Coordinator, exported: int) -> None:
         """fsync the output, *then* record its offset with the span states."""
-        # Shielded and remembered: if the export is cancelled meanwhile, the thread still runs
-        # and the file must not be closed under it (see :meth:`settle`).
-        self.syncing = asyncio.get_running_loop().run_in_executor(None, output.sync)
-        await asyncio.shield(self.syncing)
+        await self._in_thread(output.sync)
         base = await run.commit(self.snapshots, output.name, output.offset, exported)
         if base is not None:
             self.base = base
+
+    async def _in_thread(self, work: Callable[[], None]) -> None:
+        """Run blocking file work (fsync, the one-off swap) in a thread. Shielded and
+        remembered: if the export is cancelled meanwhile, the thread still runs and the file
+        must not be closed under it (see :meth:`settle`)."""
+        self.syncing = asyncio.get_running_loop().run_in_executor(None, work)
+        await asyncio.shield(self.syncing)
 
     async def settle(self) -> None:
         """Wait for an fsync still running in its thread (after a cancellation or an error)."""
@@ -272,24 +271,6 @@ class ExportJob:
         """Tell the progress callback where the export stands."""
         if self.progress is not None:
             self.progress(self.written, self.total)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while one page is flattened and encoded.
-
-    That allocates about 1000 dicts of 250 keys at once, which triggers collections that each
-    walk every live object (the decoded pages included): a third of the time, for garbage that
-    holds no cycles. A synchronous section: no other task runs meanwhile.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:
