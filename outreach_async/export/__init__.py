@@ -37,7 +37,7 @@ from ._checkpoint import (
 from ._engine import ExportResult, ProgressCallback, export_resource
 from ._output import FileOutput, Output, OutputLockedError, OutputMismatchError, StreamOutput
 from ._plan import Share, parse_share
-from ._progress import ProgressBar
+from ._progress import PartitionProgress, ProgressBar
 from ._records import Format, RecordEncoder, csv_columns, format_time
 from ._redis_store import RedisCheckpointStore
 from ._resources import UnknownResourceError, resolve_resource
@@ -50,6 +50,7 @@ __all__ = [
     "Format",
     "MemoryCheckpointStore",
     "Output",
+    "PartitionProgress",
     "OutputLockedError",
     "OutputMismatchError",
     "ProgressBar",

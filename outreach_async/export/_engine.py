@@ -233,7 +233,7 @@ async def _run(
     job.progress = progress
     job.report()  # starts the progress clock: planning and connecting are not the export
     wanted = count or (count is None and progress is not None)
-    counter = _start_counting(job, [s for _, s in pending]) if wanted else None
+    counter = _start_counting(job, list(pending)) if wanted else None
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * workers + 2)
     try:
         async with asyncio.TaskGroup() as group:
@@ -253,7 +253,7 @@ async def _run(
     return writer.result()
 
 
-def _start_counting(job: ExportJob, spans: list[Span]) -> asyncio.Task[None]:
+def _start_counting(job: ExportJob, spans: list[tuple[int, Span]]) -> asyncio.Task[None]:
     """Ask the server for the total in the background: the export does not wait for it."""
     return asyncio.create_task(job.count_total(spans))
 

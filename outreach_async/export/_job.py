@@ -18,6 +18,7 @@ from outreach_async import OutreachClient, Paginator, Range, Resource
 from ._checkpoint import Document
 from ._output import Output
 from ._plan import Base, Span, Verdict, plan_spans, run_start
+from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
 from ._resources import Cursor, CursorValue, choose_cursor
 from ._runs import Coordinator
@@ -72,6 +73,9 @@ class ExportJob:
         self.clock = clock
         self.snapshots: dict[int, Document] = {}
         self.written = 0
+        #: records written by this run per span (partition) index, and the server's counts
+        self.span_written: dict[int, int] = {}
+        self.span_totals: dict[int, int] = {}
         self.total: int | None = None
         self.progress: ProgressCallback | None = None
         self.base: Base | None = None
@@ -158,16 +162,20 @@ class ExportJob:
         found = await listing.first()
         return None if found is None else self.cursor.value_of(found)
 
-    async def count_total(self, spans: Sequence[Span]) -> None:
-        """The server's count of the records the open spans will read (for the ETA)."""
+    async def count_total(self, spans: Sequence[tuple[int, Span]]) -> None:
+        """The server's count of the records the open spans will read (for the ETA), in all
+        and per partition."""
+
+        spans = list(spans)  # the workers take spans off the caller's list as they go
 
         async def one(span: Span) -> int:
             return await self.listing(span.resume_from, span.hi, probe=True).count()
 
         try:
-            counts = await asyncio.gather(*(one(s) for s in spans))
+            counts = await asyncio.gather(*(one(s) for _, s in spans))
         except Exception:  # the ETA is a nicety: a server without counts loses only that
             return
+        self.span_totals = {index: n for (index, _), n in zip(spans, counts, strict=True)}
         self.total = sum(counts)
         self.report()
 
@@ -240,6 +248,7 @@ class ExportJob:
                     output.write(item.data)
                 self.snapshots[item.index] = item.snapshot
                 self.written += item.count
+                self.span_written[item.index] = self.span_written.get(item.index, 0) + item.count
             self.report()
             if finished or self.clock() - last_commit >= self.commit_interval:
                 await self.commit(output, run, exported + self.written)
@@ -268,9 +277,14 @@ class ExportJob:
             await asyncio.wait([self.syncing])
 
     def report(self) -> None:
-        """Tell the progress callback where the export stands."""
-        if self.progress is not None:
-            self.progress(self.written, self.total)
+        """Tell the progress callback where the export stands (and each partition, when it
+        asks and there are several)."""
+        if self.progress is None:
+            return
+        self.progress(self.written, self.total)
+        if len(self.span_written) > 1 and isinstance(self.progress, PartitionProgress):
+            for index, written in sorted(self.span_written.items()):
+                self.progress.partition(index, written, self.span_totals.get(index))
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:
