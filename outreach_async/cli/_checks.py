@@ -19,12 +19,13 @@ API_PATH = "/api/v2"
 _EXAMPLES = "such as https://api.outreach.io/api/v2 or http://127.0.0.1:8787/api/v2"
 
 
-def check_base_url(url: str) -> None:
-    """An absolute http(s) URL with a host (``127.0.0.1:8787/api/v2`` lacks its scheme)."""
+def check_base_url(url: str, source: str = "--base-url") -> None:
+    """An absolute http(s) URL with a host (``127.0.0.1:8787/api/v2`` lacks its scheme);
+    ``source`` names where it came from (the option or ``OUTREACH_BASE_URL``)."""
     parsed = URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(
-            f"--base-url {url!r} is not an http(s) URL with a host: give one {_EXAMPLES}"
+            f"{source} {url!r} is not an http(s) URL with a host: give one {_EXAMPLES}"
         )
 
 

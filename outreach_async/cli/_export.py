@@ -407,7 +407,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     """The URL and the files the export will use, before any connection."""
     base_url = _base_url(args)
     if base_url is not None:
-        check_base_url(base_url)
+        check_base_url(base_url, "--base-url" if args.base_url else "OUTREACH_BASE_URL")
     if args.out != "-":
         check_writable(args.out, "--out")
     if args.state is not None and not _is_redis(args.state):

@@ -180,6 +180,8 @@ class FileOutput(Output):
         :meth:`finish`). A device or a pipe (``/dev/stdout``) is written directly."""
         if not _is_regular_or_absent(self.name):
             return self.open(resume_at=None)
+        # A symbolic link keeps pointing where it did: the file it names is replaced.
+        self.name = os.path.realpath(self.name)
         self._target_fd = _lock_existing(self.name)
         partial = partial_path(self.name)
         try:

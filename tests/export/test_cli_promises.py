@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import re
 import signal
 import sqlite3
 import sys
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from outreach_async import ConnectError
 from outreach_async.cli import ExitStatus
 from outreach_async.cli._export import _show_retries
+from outreach_async.export import ProgressBar
 from outreach_async.sandbox import Sandbox
 
 from ..integration.virtual_time import VirtualClock, virtual_client
@@ -285,12 +288,25 @@ async def test_token_file_errors_say_what_is_missing(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ retries on show
 
 
+async def test_on_a_terminal_each_retry_shows_on_the_progress_line() -> None:
+    clock, err, screen = VirtualClock(), io.StringIO(), io.StringIO()
+    bar = ProgressBar("prospects", stream=screen, enabled=True)
+    base_url = f"http://127.0.0.1:{closed_port()}/api/v2"
+    hooks = _show_retries(bar, err)
+    async with clock.running(), virtual_client(clock, base_url, "t", hooks=hooks) as client:
+        with pytest.raises(ConnectError):
+            await client.prospects.list().first()
+    bar.close()
+    assert err.getvalue() == ""
+    assert re.search(r"retry 1 in [0-9.]+ s after ConnectError", screen.getvalue())
+
+
 async def test_each_retry_is_logged_when_stderr_is_not_a_terminal() -> None:
     clock, err = VirtualClock(), io.StringIO()
     hooks = _show_retries(None, err)
     base_url = f"http://127.0.0.1:{closed_port()}/api/v2"
     async with clock.running(), virtual_client(clock, base_url, "t", hooks=hooks) as client:
-        with pytest.raises(Exception, match="cannot connect"):
+        with pytest.raises(ConnectError, match="cannot connect"):
             await client.prospects.list().first()
     lines = err.getvalue().splitlines()
     assert len(lines) >= 2

@@ -89,6 +89,19 @@ def test_an_unfinished_one_off_export_leaves_the_file_byte_for_byte(tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
+def test_a_one_off_export_through_a_symlink_replaces_the_file_it_names(tmp_path: Path) -> None:
+    path, link = tmp_path / "out.jsonl", tmp_path / "latest.jsonl"
+    path.write_bytes(b"old\n")
+    link.symlink_to(path)
+    output = FileOutput(link)
+    output.open_one_off()
+    output.write(b"new\n")
+    output.finish()
+    output.close()
+    assert link.is_symlink()
+    assert path.read_bytes() == b"new\n"
+
+
 def test_a_partial_file_left_by_kill_9_is_started_over(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     (tmp_path / "out.jsonl.partial").write_bytes(b"torn by kill -9")
