@@ -22,6 +22,11 @@ async with OutreachClient(token) as outreach:
   offset and resumes: ``kill -9`` at any moment, then a re-run, leaves each record in the file
   exactly once. A record changed *during* a run is read again later as its new version (it
   has a newer ``updatedAt``); ask ``dedupe=True`` for a one-off export that writes each id once.
+  A file that holds records its checkpoint does not know is refused
+  (:class:`~outreach_async.UntrackedOutputError`); ``restart=True`` starts the sync over.
+- **One-off exports** (no checkpoint store) write ``FILE.partial`` beside the target and swap it
+  in only when complete (:func:`~outreach_async.export._output.finish_one_off`): the previous
+  file survives any failure, interruption or ``kill -9``.
 - **Partitions.** ``partitions=N`` splits the range into N spans streamed concurrently through
   the one client (one rate limiter); ``partition="i/N"`` runs one share for fleets, with a
   shared :class:`RedisCheckpointStore` (and the Redis rate limiter).
