@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from outreach_async import AuthenticationError, OutreachClient, UntrackedOutputError
+from outreach_async import AuthenticationError, UntrackedOutputError
 from outreach_async.export import CheckpointError, MemoryCheckpointStore, export_resource
 from outreach_async.sandbox import Sandbox
 
 from .helpers import ids_of, stored_ids
+from .test_export_sandbox import client_for
 
 pytestmark = pytest.mark.outreach_sandbox(seed=60)
 
@@ -20,10 +21,6 @@ PREVIOUS = b'{"type":"prospect","id":1,"firstName":"kept"}\n'
 
 def names_in(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
-
-
-def client_for(sandbox: Sandbox, token: str | None = None) -> OutreachClient:
-    return OutreachClient(token or sandbox.token, base_url=sandbox.base_url)
 
 
 async def test_a_one_off_export_that_fails_leaves_the_previous_file(
