@@ -39,21 +39,19 @@ def api_path_hint(url: str) -> str:
     return f"--base-url {url!r} got 404 Not Found: its path lacks {API_PATH} (give one {_EXAMPLES})"
 
 
-def check_writable(path: str, flag: str) -> None:
-    """``path`` can be created or written: its directory exists and is writable, and the path
-    is not a directory. (A device such as ``/dev/full`` passes; its write errors name it.)"""
+def check_writable(path: str, flag: str, *, beside: bool = True) -> None:
+    """``path`` can be created or written: it is not a directory, its directory exists and,
+    when ``beside`` (a file written next to it, SQLite's journal) or to create it, is writable.
+    A device such as ``/dev/full`` passes: its write errors name it."""
     full = os.path.abspath(path)
     if os.path.isdir(full):
         raise UsageError(f"{flag} {path}: is a directory, not a file")
-    if os.path.exists(full) and not os.access(full, os.W_OK):
+    exists = os.path.exists(full)
+    if exists and not os.access(full, os.W_OK):
         raise UsageError(f"{flag} {path}: cannot be written (permission denied)")
     directory = os.path.dirname(full)
     if not os.path.isdir(directory):
         raise UsageError(f"{flag} {path}: cannot be written ({directory} is not a directory)")
-    if not os.access(directory, os.W_OK | os.X_OK) and _needs_directory(full):
+    needs_directory = not exists or (beside and os.path.isfile(full))
+    if needs_directory and not os.access(directory, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {path}: cannot be written ({directory} is not writable)")
-
-
-def _needs_directory(full: str) -> bool:
-    """A regular file (or a new one) needs its directory: the file beside it, the journal."""
-    return not os.path.exists(full) or os.path.isfile(full)

@@ -365,10 +365,15 @@ def _state_conflict(exc: Exception, args: argparse.Namespace) -> StateConflict:
         )
     else:
         why = f"the state {state} cannot be read ({exc})"
+    if args.partition:  # a fleet's shared plan cannot be started over by one member
+        remedy = f"move {out} away, or give this member another --out"
+    else:
+        remedy = (
+            f"run the same command with --restart to discard the state of this export and "
+            f"{out}'s contents and export everything again"
+        )
     return StateConflict(
-        f"{why}; {out} was left as it is, since appending could repeat records. Run the same "
-        f"command with --restart to discard the state of this export and {out}'s contents and "
-        "export everything again"
+        f"{why}; {out} was left as it is, since appending could repeat records. {remedy}"
     )
 
 
@@ -408,8 +413,8 @@ def _check_paths(args: argparse.Namespace) -> None:
     base_url = _base_url(args)
     if base_url is not None:
         check_base_url(base_url, "--base-url" if args.base_url else "OUTREACH_BASE_URL")
-    if args.out != "-":
-        check_writable(args.out, "--out")
+    if args.out != "-":  # a one-off export writes FILE.partial beside FILE
+        check_writable(args.out, "--out", beside=args.state is None)
     if args.state is not None and not _is_redis(args.state):
         check_writable(args.state, "--state")
     if args.restart and args.state is None:

@@ -313,3 +313,14 @@ async def test_each_retry_is_logged_when_stderr_is_not_a_terminal() -> None:
     assert lines[0].startswith(f"outreach-async: GET {base_url}/prospects")
     assert "retry 1 in " in lines[0]
     assert lines[0].endswith("s after ConnectError")
+
+
+async def test_a_fleet_member_is_told_to_move_the_file_not_to_restart(tmp_path: Path) -> None:
+    out, state = tmp_path / "accounts.jsonl", tmp_path / "sync.db"
+    out.write_bytes(PREVIOUS)
+    status, err = await cli(*incremental(out, state, "--partition", "0/2"))
+    assert status == ExitStatus.STATE
+    line = one_line(err)
+    assert f"move {out} away, or give this member another --out" in line
+    assert "--restart" not in line
+    assert out.read_bytes() == PREVIOUS
