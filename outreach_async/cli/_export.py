@@ -387,8 +387,7 @@ def _restart_note(args: argparse.Namespace) -> str:
 def export_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`export_resource` (but the client, store and progress)."""
     model = resolve_resource(args.resource)
-    if args.partitions < 1:
-        raise UsageError("--partitions must be at least 1")
+    _check_numbers(args)
     _check_paths(args)
     fields = [f for f in args.fields.split(",") if f.strip()] if args.fields else None
     return {
@@ -406,6 +405,20 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
         "commit_interval": args.checkpoint_every,
         "restart": args.restart,
     }
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Counts and durations in range (one line each, not a traceback from deep inside)."""
+    at_least = (
+        ("--partitions", args.partitions, 1),
+        ("--max-concurrency", args.max_concurrency, 1),
+        ("--sandbox-seed", args.sandbox_seed, 0),
+        ("--sandbox-latency", args.sandbox_latency, 0),
+        ("--checkpoint-every", args.checkpoint_every, 0),
+    )
+    for flag, value, lowest in at_least:
+        if value < lowest:
+            raise UsageError(f"{flag} must be at least {lowest}, not {value}")
 
 
 def _check_paths(args: argparse.Namespace) -> None:
