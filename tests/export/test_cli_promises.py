@@ -324,3 +324,9 @@ async def test_a_fleet_member_is_told_to_move_the_file_not_to_restart(tmp_path: 
     assert f"move {out} away, or give this member another --out" in line
     assert "--restart" not in line
     assert out.read_bytes() == PREVIOUS
+
+
+async def test_a_sandbox_port_out_of_range_exits_2() -> None:
+    status, err = await cli("sandbox", "serve", "--port", "99999")
+    assert status == ExitStatus.USAGE
+    assert "port must be 0-65535" in one_line(err)
