@@ -43,6 +43,7 @@ class ProgressBar:
         self._label = label
         self._main = self._bar(label, position=0)
         self._partitions: dict[int, tqdm[Any]] = {}
+        self._started = False
         self.done = 0
         self.total: int | None = None
 
@@ -59,6 +60,9 @@ class ProgressBar:
         )
 
     def __call__(self, records: int, total: int | None) -> None:
+        if not self._started:  # the rate counts from the export's start, not from connecting
+            self._main.reset(total=total)
+            self._started = True
         self.done, self.total = records, total
         _advance(self._main, records, total)
 
