@@ -26,6 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
+from outreach_async import CheckpointError
+
 __all__ = [
     "CheckpointError",
     "CheckpointStore",
@@ -36,19 +38,6 @@ __all__ = [
 ]
 
 Document = dict[str, Any]
-
-
-class CheckpointError(Exception):
-    """A checkpoint store could not be read or written, or holds something unexpected.
-
-    ``malformed`` is True when the stored state itself is unusable (not a database, not JSON,
-    a document of the wrong shape): only starting over (``restart``) gets past it. Otherwise
-    the store failed (unreachable, disk full) and the same run may succeed later.
-    """
-
-    def __init__(self, message: str, *, malformed: bool = False) -> None:
-        super().__init__(message)
-        self.malformed = malformed
 
 
 def canonical_json(value: Any) -> str:

@@ -20,7 +20,9 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from outreach_async._exceptions import UntrackedOutputError
+from outreach_async import OutputLockedError, OutputMismatchError, UntrackedOutputError
+
+from ._compact import CompactResult, compact
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -35,14 +37,6 @@ __all__ = [
 
 #: what a one-off export's file is called while it is written (beside its target)
 PARTIAL_SUFFIX = ".partial"
-
-
-class OutputMismatchError(Exception):
-    """The output file is shorter than its checkpoint says: something else changed it."""
-
-
-class OutputLockedError(OutputMismatchError):
-    """Another export is writing the same output file right now."""
 
 
 class Output:
@@ -78,13 +72,14 @@ def partial_path(target: str) -> str:
     return target + PARTIAL_SUFFIX
 
 
-def finish_one_off(temp_path: str, target_path: str) -> None:
+def finish_one_off(temp_path: str, target_path: str) -> CompactResult:
     """Swap a complete one-off export in: ``target_path`` then holds either its old bytes or
     all of ``temp_path``'s, never a mix, whatever happens (``kill -9``, a power cut).
 
-    The data is made durable first, then renamed over the target, then the directory entry is
-    made durable. (The one seam for work on the finished file before it becomes visible.)
+    The file is first compacted to one line per id (see :mod:`._compact`) while no one can
+    see it, then made durable, renamed over the target, and the directory entry made durable.
     """
+    compacted = compact(temp_path)  # the format from the file's first byte
     fd = os.open(temp_path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -92,6 +87,7 @@ def finish_one_off(temp_path: str, target_path: str) -> None:
         os.close(fd)
     os.replace(temp_path, target_path)
     _sync_directory(os.path.dirname(target_path))
+    return compacted
 
 
 def _sync_directory(path: str) -> None:
@@ -126,6 +122,8 @@ class FileOutput(Output):
         self._partial: str | None = None
         #: the target's own descriptor while a one-off export holds its lock
         self._target_fd: int | None = None
+        #: what compaction did to a finished one-off export (None otherwise)
+        self.compacted: CompactResult | None = None
 
     def __repr__(self) -> str:
         return f"<FileOutput {self.name} at {self._offset}>"
@@ -220,8 +218,9 @@ class FileOutput(Output):
         if self._partial is None:
             return
         with _naming(self.name):
-            finish_one_off(self._partial, self.name)
+            self.compacted = finish_one_off(self._partial, self.name)
         self._partial = None
+        self._offset = self.compacted.size
 
     def close(self) -> None:
         if self._fd is not None:
