@@ -106,8 +106,8 @@ async def test_duckdb_export_and_rerun(outreach_sandbox: Sandbox, tmp_path: Path
     [
         (None, {"port": 1}, 3, "cannot reach postgresql://postgres@127.0.0.1:1/"),
         (
-            "CREATE ROLE w LOGIN PASSWORD 'right'",
-            {"user": "w", "password": "s3cr3t-wrong"},
+            "CREATE ROLE w_{db} LOGIN PASSWORD 'right'",
+            {"user": "w_{db}", "password": "s3cr3t-wrong"},
             3,
             "cannot log in",
         ),
@@ -122,13 +122,15 @@ async def test_bad_databases_exit_with_one_line_and_write_nothing(
     status: int,
     message: str,
 ) -> None:
-    if setup:
-        await fetch(database, setup)
     url = yarl.URL(database)
+    db = url.path.lstrip("/")  # roles are cluster-wide: named after the test's database
+    if setup:
+        await fetch(database, setup.format(db=db))
     if "port" in url_change:
         url = url.with_port(int(str(url_change["port"])))
     if "user" in url_change:
-        url = url.with_user(str(url_change["user"])).with_password(str(url_change["password"]))
+        user = str(url_change["user"]).format(db=db)
+        url = url.with_user(user).with_password(str(url_change["password"]))
     code, errors = await run(command(outreach_sandbox, str(url)))
     assert code == status, errors
     assert message in errors

@@ -151,8 +151,9 @@ async def test_unreachable_database_and_wrong_password_are_connect_errors(databa
     ):
         async with PostgresSink(str(closed), Prospect.__resource_spec__):
             pass
-    await fetch(database, "CREATE ROLE writer LOGIN PASSWORD 'right'")
-    wrong = yarl.URL(database).with_user("writer").with_password("wrong")
+    writer = "writer_" + yarl.URL(database).path.lstrip("/")  # roles are cluster-wide
+    await fetch(database, f"CREATE ROLE {writer} LOGIN PASSWORD 'right'")
+    wrong = yarl.URL(database).with_user(writer).with_password("wrong")
     with pytest.raises(SinkConnectError, match="cannot log in to postgresql://writer@") as caught:
         async with open_sink(str(wrong), "prospects"):
             pass
@@ -164,10 +165,11 @@ async def test_a_read_only_role_is_refused_before_anything_is_written(
 ) -> None:
     await export(outreach_sandbox, database)  # the table exists, with 300 rows
     name = yarl.URL(database).path.lstrip("/")
-    await fetch(database, "CREATE ROLE reader LOGIN PASSWORD 'pw'")
-    await fetch(database, f'GRANT CONNECT ON DATABASE "{name}" TO reader')
-    await fetch(database, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader")
-    reader = yarl.URL(database).with_user("reader").with_password("pw")
+    reader_role = f"reader_{name}"  # roles are cluster-wide
+    await fetch(database, f"CREATE ROLE {reader_role} LOGIN PASSWORD 'pw'")
+    await fetch(database, f'GRANT CONNECT ON DATABASE "{name}" TO {reader_role}')
+    await fetch(database, f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader_role}")
+    reader = yarl.URL(database).with_user(reader_role).with_password("pw")
     with pytest.raises(SinkPermissionError, match="may not insert into and update prospects"):
         await export(outreach_sandbox, str(reader))
     [count] = await fetch(database, "SELECT count(*) FROM prospects")
