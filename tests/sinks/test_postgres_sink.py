@@ -154,7 +154,8 @@ async def test_unreachable_database_and_wrong_password_are_connect_errors(databa
     writer = "writer_" + yarl.URL(database).path.lstrip("/")  # roles are cluster-wide
     await fetch(database, f"CREATE ROLE {writer} LOGIN PASSWORD 'right'")
     wrong = yarl.URL(database).with_user(writer).with_password("wrong")
-    with pytest.raises(SinkConnectError, match=r"cannot log in to postgresql://writer_t_\w+@.*password authentication failed") as caught:
+    refused = r"cannot log in to postgresql://writer_t_\w+@.*password authentication failed"
+    with pytest.raises(SinkConnectError, match=refused) as caught:
         async with open_sink(str(wrong), "prospects"):
             pass
     assert "wrong" not in str(caught.value)  # a password never appears in a message
