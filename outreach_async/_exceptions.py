@@ -13,6 +13,7 @@
     │   ├── ValidationError 422   RateLimitError 429 (.retry_after)
     │   └── ServerError 5xx
     ├── ResponseFormatError            the answer is not the JSON:API document expected
+    ├── FieldNotLoadedError (also AttributeError)   a model's id or server stamp it does not hold
     ├── WebhookVerificationError
     └── WebhookPayloadError            a signed webhook body that is not an Outreach event
 
@@ -34,6 +35,7 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "ErrorObject",
+    "FieldNotLoadedError",
     "NotFoundError",
     "OutreachError",
     "PermissionDeniedError",
@@ -184,6 +186,12 @@ class ServerError(APIError):
 
 class ResponseFormatError(OutreachError):
     """The server answered with a body that is not the JSON:API document we expected."""
+
+
+class FieldNotLoadedError(OutreachError, AttributeError):
+    """A model does not hold this field: the ``id`` of a model not created yet, or a server
+    stamp (``created_at``, ``updated_at``) a sparse fieldset left out. An ``AttributeError``,
+    so ``getattr(model, "id", None)`` gives None."""
 
 
 class WebhookVerificationError(OutreachError):

@@ -284,7 +284,7 @@ def to_one_from_value(target_type: str, value: Any) -> ToOne[Any]:
     if isinstance(value, Ref):
         return ToOne(value.type, value.id, meta=value.meta)
     if isinstance(value, Resource):
-        if value.id is None:
+        if getattr(value, "id", None) is None:  # not created yet (reading its id raises)
             raise ValueError(
                 f"a {value.__resource_spec__.type} must be created before it can be referenced"
             )
