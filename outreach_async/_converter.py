@@ -256,7 +256,8 @@ def resource_to_wire(
             if (value := attribute_value(values, attribute)) is not UNSET:
                 attributes[attribute.wire] = wire_value(attribute, value)
         elif rel is not None and not (for_write and rel.read_only):
-            if (handle := relationship_value(values, rel)) is not UNSET:
+            handle = relationship_value(values, rel)
+            if handle is not UNSET:
                 relationships[rel.wire] = relationship_to_wire(handle)
     if names is None:
         _add_extras(model.extra, attributes, relationships)
