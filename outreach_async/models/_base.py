@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, Never, TypeVar, overload
 
 import attrs
 
@@ -287,7 +287,7 @@ class ServerStamp:
             )
         return value
 
-    def __set__(self, obj: object, value: Any) -> None:
+    def __set__(self, obj: object, value: Never) -> None:
         raise AttributeError(f"{self.name} is set by Outreach (read-only)")
 
 

@@ -66,7 +66,7 @@ def test_typed_stamps_and_ids() -> None:
     assert prospect.updated_at.year == 2024
     assert prospect.created_at == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     with pytest.raises(AttributeError, match="read-only"):
-        prospect.updated_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # type: ignore[misc]
+        prospect.updated_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # type: ignore[assignment]
     draft = Prospect(first_name="Sally")
     with pytest.raises(FieldNotLoadedError, match="no id"):
         _ = draft.id
@@ -96,7 +96,7 @@ def test_assigning_the_decoded_value_again_is_no_change() -> None:
     prospect.title = "CEO"
     prospect.available_at = dt.datetime(2024, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
     assert prospect.changed_fields() == []
-    prospect.account = 4
+    prospect.account = ToOne("account", 4)
     assert prospect.changed_fields() == ["account"]
 
 
