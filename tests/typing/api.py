@@ -45,7 +45,8 @@ async def handles(task: Task, prospect: Prospect, account: Account) -> None:
 
 async def repositories(outreach: OutreachClient, tasks: list[Task]) -> None:
     """Repositories and paginators carry their model type through."""
-    assert_type(outreach.prospects, Repository[Prospect])
+    typed: Repository[Prospect] = outreach.prospects  # a Repository, with typed inputs
+    assert_type(typed, Repository[Prospect])
     assert_type(outreach.repository(User), Repository[User])
     listing = outreach.prospects.list(filter={"title": "CEO"}, include=["account"])
     assert_type(listing, Paginator[Prospect])
