@@ -70,12 +70,14 @@ def parse_date(value: str) -> dt.date:
 
 def lenient_datetime(value: Any) -> Any:
     # Only strings are parsed; a malformed one is kept as it came rather than losing the record.
+    # (parse_datetime inlined: every read of a datetime field runs this.)
     if value.__class__ is not str:
         return value
     try:
-        return parse_datetime(value)
+        parsed = _fromisoformat(value)
     except ValueError:
         return value
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
 
 
 def lenient_date(value: Any) -> Any:

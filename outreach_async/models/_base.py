@@ -222,30 +222,42 @@ def stored_id(model: Resource) -> int | None:
 
 
 class WireField:
-    """The class-level value of an attribute field whose wire name or form differs.
+    """The class-level value of an attribute field whose wire name differs (``first_name`` is
+    stored under ``firstName``): reads and writes the wire key of the instance's ``__dict__``."""
 
-    Reads and writes the wire key of the instance's ``__dict__``; a datetime or date stored as a
-    string is parsed on every read (never written back, see the storage contract). A malformed
-    value is returned as it came rather than losing the record.
-    """
+    __slots__ = ("name", "wire")
 
-    __slots__ = ("convert", "name", "wire")
-
-    def __init__(self, attribute: AttributeSpec, convert: Callable[[Any], Any] | None) -> None:
+    def __init__(self, attribute: AttributeSpec) -> None:
         self.name = attribute.name
         self.wire = attribute.wire
-        self.convert = convert
 
     def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
         if obj is None:
             return UNSET  # the class-level default
-        value = obj.__dict__.get(self.wire, UNSET)
-        if self.convert is not None and value.__class__ is str:
-            return self.convert(value)
-        return value
+        return obj.__dict__.get(self.wire, UNSET)
 
     def __set__(self, obj: Resource, value: Any) -> None:
         obj.__dict__[self.wire] = value
+
+
+class TimeField(WireField):
+    """A datetime or date attribute: the wire string is parsed on every read and never written
+    back (see the storage contract). A malformed value is returned as it came rather than
+    losing the record."""
+
+    __slots__ = ("convert",)
+
+    def __init__(self, attribute: AttributeSpec, convert: Callable[[Any], Any]) -> None:
+        super().__init__(attribute)
+        self.convert = convert
+
+    def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return UNSET
+        value = obj.__dict__.get(self.wire, UNSET)
+        if value.__class__ is str:
+            return self.convert(value)
+        return value
 
 
 class ServerStamp:
@@ -300,29 +312,26 @@ class LazyRelationship:
     descriptor.
     """
 
-    __slots__ = ("name", "target", "to_many", "wire")
+    __slots__ = ("make", "name", "target", "to_many", "wire")
 
     def __init__(self, rel: RelationshipSpec) -> None:
         self.name = rel.name
         self.wire = rel.wire
         self.target = rel.target
         self.to_many = rel.to_many
+        self.make = to_many_handle if rel.to_many else to_one_handle
 
     def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
         if obj is None:
             return UNSET
         values = obj.__dict__
-        raw = self.raw(values)
-        if raw is None:
-            return UNSET
-        make = to_many_handle if self.to_many else to_one_handle
-        handle = values[self.name] = make(self.target, raw, values.get(CONTEXT_KEY))
-        return handle
-
-    def raw(self, values: dict[str, Any]) -> Any:
-        """The raw relationship object a decoded model holds, or None."""
         raw_relationships = values.get(RAW_RELATIONSHIPS_KEY)
-        return raw_relationships.get(self.wire) if raw_relationships else None
+        if raw_relationships:
+            raw = raw_relationships.get(self.wire)
+            if raw is not None:
+                handle = values[self.name] = self.make(self.target, raw, values.get(CONTEXT_KEY))
+                return handle
+        return UNSET
 
 
 def _value_converter(kind: str) -> Callable[[Any], Any] | None:
@@ -335,8 +344,8 @@ def _value_converter(kind: str) -> Callable[[Any], Any] | None:
 def register_model(cls: type[R]) -> type[R]:
     """Register a model class for its resource type and install its field descriptors.
 
-    attrs removes class attributes for its fields; what goes back is a :class:`WireField` for
-    attributes stored under another name or converted on read, a :class:`LazyRelationship` for
+    attrs removes class attributes for its fields; what goes back is a :class:`TimeField` for
+    dates and datetimes, a :class:`WireField` for attributes stored under another name, a :class:`LazyRelationship` for
     relationships, and the default (``UNSET``) for the rest, which ``__dict__`` shadows when set.
     """
     spec = cls.__resource_spec__
@@ -346,9 +355,11 @@ def register_model(cls: type[R]) -> type[R]:
         if field.name in relationships:
             setattr(cls, field.name, LazyRelationship(relationships[field.name]))
         elif (attribute := attributes.get(field.name)) is not None and (
-            attribute.name != attribute.wire or attribute.kind in ("datetime", "date")
-        ):
-            setattr(cls, field.name, WireField(attribute, _value_converter(attribute.kind)))
+            convert := _value_converter(attribute.kind)
+        ) is not None:
+            setattr(cls, field.name, TimeField(attribute, convert))
+        elif attribute is not None and attribute.name != attribute.wire:
+            setattr(cls, field.name, WireField(attribute))
         elif field.name not in _BASE_FIELDS and not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             setattr(cls, field.name, field.default)
     MODELS[spec.type] = cls
