@@ -395,9 +395,10 @@ def _as_ids(value: object) -> object:
 
 def _as_id(value: object) -> object:
     if isinstance(value, Resource | Ref | ToOne):
-        if value.id is None:
+        id_ = getattr(value, "id", None)  # a model not created yet has none (reading raises)
+        if id_ is None:
             raise QueryError(f"cannot filter by {value!r}: it has no id yet")
-        return value.id
+        return id_
     return value
 
 
