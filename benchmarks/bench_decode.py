@@ -156,9 +156,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "export_us_per_record": export_us,
         "export_us_per_kb": {k: v / (line_bytes / 1000) for k, v in export_us.items()},
         "export_wire_us_per_record": _per_record_us(timings["export_wire"], records),
-        "orjson_loads_dumps_us_per_record": _per_record_us(
-            timings["orjson_loads_dumps"], records
-        ),
+        "orjson_loads_dumps_us_per_record": _per_record_us(timings["orjson_loads_dumps"], records),
         "targets": {
             "typed_decode_vs_orjson_loads": 1.2,
             "typed_reads_vs_dict_reads": 1.5,
