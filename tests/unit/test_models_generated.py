@@ -424,3 +424,18 @@ def test_generator_reproduces_the_committed_models(tmp_path: Path) -> None:
     for name in generated:
         committed = (MODELS_DIR / name).read_bytes()
         assert (out / name).read_bytes() == committed, f"{name} differs: run `nox -s generate`"
+
+
+def test_client_generator_reproduces_the_committed_repository_attributes(tmp_path: Path) -> None:
+    ruff = find_ruff()
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    out = tmp_path / "_repositories.py"
+    tool = REPO_ROOT / "tools" / "generate_client.py"
+    subprocess.run([sys.executable, str(tool), "--out", str(out)], check=True, capture_output=True)
+    config = str(REPO_ROOT / "pyproject.toml")
+    fix_imports = [ruff, "check", "--config", config, "--fix", "--select", "I", str(out)]
+    subprocess.run(fix_imports, check=True, capture_output=True)
+    subprocess.run([ruff, "format", "--config", config, str(out)], check=True, capture_output=True)
+    committed = (REPO_ROOT / "outreach_async" / "_repositories.py").read_bytes()
+    assert out.read_bytes() == committed, "_repositories.py differs: run `nox -s generate`"
