@@ -249,11 +249,12 @@ def to_many_handle(
     meta = rel.get("meta")
     handle: ToMany[Any] = _new(ToMany)
     handle.type = target
-    handle.ids = (
-        [i for d in data if (i := as_id(d.get("id"))) is not None]
-        if data.__class__ is list
-        else None
-    )
+    if data.__class__ is not list:
+        handle.ids = None
+    elif data:
+        handle.ids = [i for d in data if (i := as_id(d.get("id"))) is not None]
+    else:
+        handle.ids = []  # the common case, without a comprehension's frame
     handle.meta = meta
     handle.related = links.get("related") if links else None
     handle._context = context
