@@ -28,12 +28,11 @@ from ._query import format_datetime
 from ._relationships import HandleContext, ToMany, ToOne, as_id, to_many_handle, to_one_handle
 from ._schema import AttributeSpec
 from ._types import UNSET
-from .models._base import (
+from .models._base import Resource, model_for_type
+from .models._storage import (
     CONTEXT_KEY,
     DECODED_KEY,
     RAW_RELATIONSHIPS_KEY,
-    Resource,
-    model_for_type,
     stored_id,
     subclass_fields,
 )
@@ -66,27 +65,6 @@ def parse_datetime(value: str) -> dt.datetime:
 def parse_date(value: str) -> dt.date:
     """``YYYY-MM-DD`` (a full timestamp is cut to its date)."""
     return dt.date.fromisoformat(value[:10])
-
-
-def lenient_datetime(value: Any) -> Any:
-    # Only strings are parsed; a malformed one is kept as it came rather than losing the record.
-    # (parse_datetime inlined: every read of a datetime field runs this.)
-    if value.__class__ is not str:
-        return value
-    try:
-        parsed = _fromisoformat(value)
-    except ValueError:
-        return value
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
-
-
-def lenient_date(value: Any) -> Any:
-    if value.__class__ is not str:
-        return value
-    try:
-        return parse_date(value)
-    except ValueError:
-        return value
 
 
 # ---------------------------------------------------------------- relationships (wire -> handle)

@@ -50,35 +50,42 @@ from .._exceptions import FieldNotLoadedError
 from .._relationships import to_many_handle, to_one_handle
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
+from ._storage import (
+    BASE_FIELDS,
+    CONTEXT_KEY,
+    DECODED_KEY,
+    RAW_RELATIONSHIPS_KEY,
+    RESERVED_KEYS,
+    SERVER_STAMPS,
+    SNAPSHOT_KEY,
+    lenient_datetime,
+    stored_id,
+    subclass_fields,
+    time_parser,
+)
+from ._tracking import changed_fields, comparable, shown_fields
 
 __all__ = [
+    "CONTEXT_KEY",
+    "DECODED_KEY",
     "MODELS",
     "ON_SETATTR",
+    "RAW_RELATIONSHIPS_KEY",
+    "RESERVED_KEYS",
     "Resource",
+    "SERVER_STAMPS",
+    "SNAPSHOT_KEY",
     "ServerStamp",
     "model_for_type",
     "register_model",
+    "stored_id",
+    "subclass_fields",
 ]
 
 R = TypeVar("R", bound="Resource")
 
 #: every model class, by its JSON:API resource type ("prospect" -> Prospect)
 MODELS: dict[str, type[Resource]] = {}
-
-# Keys a decoded model keeps in its __dict__ beside the wire attributes: a flag saying it was
-# decoded, the copy of its values taken before the first assignment (to PATCH only what
-# changed), its raw relationship objects, and the response context its handles fetch through
-# (dropped when pickling).
-DECODED_KEY = "_outreach_decoded"
-SNAPSHOT_KEY = "_outreach_snapshot"
-RAW_RELATIONSHIPS_KEY = "_outreach_relationships"
-CONTEXT_KEY = "_outreach_context"
-#: keys of a model's __dict__ that are not wire attributes
-RESERVED_KEYS = frozenset(
-    {"id", "extra", "meta", DECODED_KEY, SNAPSHOT_KEY, RAW_RELATIONSHIPS_KEY, CONTEXT_KEY}
-)
-#: the attributes Outreach stamps on every stored record (typed as plain datetimes)
-SERVER_STAMPS = ("createdAt", "updatedAt")
 
 
 def remember_original(instance: Any, attribute: Any, value: Any) -> Any:
@@ -179,13 +186,9 @@ class Resource:
         Values are compared with the decoded ones; mutating a list in place is not seen, so
         assign a new list (``p.tags = [*p.tags, "vip"]``).
         """
-        from ._tracking import changed_fields
-
         return changed_fields(self)
 
     def __repr__(self) -> str:
-        from ._tracking import shown_fields
-
         shown = ", ".join(f"{name}={value!r}" for name, value in shown_fields(self))
         return f"{type(self).__name__}({shown})"
 
@@ -194,8 +197,6 @@ class Resource:
         # handle is built and no stored value is converted (== has no side effects).
         if other.__class__ is not self.__class__:
             return NotImplemented
-        from ._tracking import comparable
-
         return comparable(self) == comparable(other)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
@@ -213,12 +214,6 @@ class Resource:
 # attrs removes the class attributes of its fields; these descriptors map them to the storage.
 Resource._id = _RawId()  # type: ignore[assignment]
 Resource._origin = _Origin()  # type: ignore[assignment]
-
-
-def stored_id(model: Resource) -> int | None:
-    """The id of a model, or None for one not created yet (never raises)."""
-    value: int | None = model.__dict__.get("id")
-    return value
 
 
 class WireField:
@@ -267,13 +262,11 @@ class ServerStamp:
     read with a sparse fieldset that left it out) raises :class:`FieldNotLoadedError`.
     """
 
-    __slots__ = ("name", "parse", "type", "wire")
+    __slots__ = ("name", "wire")
 
     def __init__(self, wire: str) -> None:
         self.wire = wire
         self.name = ""
-        self.type = ""
-        self.parse: Callable[[Any], Any] | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -287,9 +280,7 @@ class ServerStamp:
             return self
         value = obj.__dict__.get(self.wire)
         if value.__class__ is str:
-            if self.parse is None:
-                self.parse = _value_converter("datetime")
-            return self.parse(value)  # type: ignore[misc]
+            return lenient_datetime(value)
         if value is None:
             kind = type(obj).__name__
             raise FieldNotLoadedError(
@@ -334,13 +325,6 @@ class LazyRelationship:
         return UNSET
 
 
-def _value_converter(kind: str) -> Callable[[Any], Any] | None:
-    # deferred: _converter imports this module (h5-structure moves these helpers to _wire.py)
-    from .._converter import lenient_date, lenient_datetime
-
-    return {"datetime": lenient_datetime, "date": lenient_date}.get(kind)
-
-
 def register_model(cls: type[R]) -> type[R]:
     """Register a model class for its resource type and install its field descriptors.
 
@@ -355,35 +339,17 @@ def register_model(cls: type[R]) -> type[R]:
         if field.name in relationships:
             setattr(cls, field.name, LazyRelationship(relationships[field.name]))
         elif (attribute := attributes.get(field.name)) is not None and (
-            convert := _value_converter(attribute.kind)
+            convert := time_parser(attribute.kind)
         ) is not None:
             setattr(cls, field.name, TimeField(attribute, convert))
         elif attribute is not None and attribute.name != attribute.wire:
             setattr(cls, field.name, WireField(attribute))
-        elif field.name not in _BASE_FIELDS and not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+        elif field.name not in BASE_FIELDS and not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             setattr(cls, field.name, field.default)
     MODELS[spec.type] = cls
     return cls
 
 
-_BASE_FIELDS = frozenset({"_id", "extra", "meta", "_origin"})
-
-
 def model_for_type(type_: str) -> type[Resource] | None:
     """The model class for a resource type, or None for a type this library does not know."""
     return MODELS.get(type_)
-
-
-def subclass_fields(cls: type[Resource]) -> tuple[attrs.Attribute[Any], ...]:
-    """The attrs fields a class adds beyond its resource spec (a user subclass's own fields)."""
-    found = _SUBCLASS_FIELDS.get(cls)
-    if found is None:
-        spec = cls.__resource_spec__
-        known = {a.name for a in spec.attributes} | {r.name for r in spec.relationships}
-        found = _SUBCLASS_FIELDS[cls] = tuple(
-            f for f in attrs.fields(cls) if f.name not in known and f.name not in _BASE_FIELDS
-        )
-    return found
-
-
-_SUBCLASS_FIELDS: dict[type[Resource], tuple[attrs.Attribute[Any], ...]] = {}

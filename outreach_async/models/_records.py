@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._relationships import ToMany, ToOne
 from .._types import UNSET
-from ._base import (
+from ._base import Resource
+from ._storage import (
     DECODED_KEY,
     RAW_RELATIONSHIPS_KEY,
     RESERVED_KEYS,
     SNAPSHOT_KEY,
-    Resource,
     subclass_fields,
 )
 from ._tracking import relationship_value

@@ -8,13 +8,19 @@ relationship handle is built and cached. ``==``, ``repr``, ``changed_fields()`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._relationships import ToMany, ToOne, to_many_handle, to_one_handle
 from .._schema import AttributeSpec, RelationshipSpec
 from .._types import UNSET
-from ._base import DECODED_KEY, RAW_RELATIONSHIPS_KEY, SNAPSHOT_KEY, subclass_fields
+from ._storage import (
+    DECODED_KEY,
+    RAW_RELATIONSHIPS_KEY,
+    SNAPSHOT_KEY,
+    subclass_fields,
+    time_parser,
+)
 
 if TYPE_CHECKING:
     from ._base import Resource
@@ -28,23 +34,12 @@ __all__ = [
     "shown_fields",
 ]
 
-_PARSERS: dict[str, Callable[[Any], Any]] = {}
-
-
-def _parser(kind: str) -> Callable[[Any], Any] | None:
-    if not _PARSERS:
-        # deferred: _converter imports the models (h5-structure moves these helpers to _wire.py)
-        from .._converter import lenient_date, lenient_datetime
-
-        _PARSERS.update(datetime=lenient_datetime, date=lenient_date)
-    return _PARSERS.get(kind)
-
 
 def attribute_value(values: dict[str, Any], attribute: AttributeSpec) -> Any:
     """An attribute's value in a storage dict (``UNSET`` when absent), dates and datetimes
     parsed; the storage is left as it is."""
     value = values.get(attribute.wire, UNSET)
-    if value.__class__ is str and (parse := _parser(attribute.kind)) is not None:
+    if value.__class__ is str and (parse := time_parser(attribute.kind)) is not None:
         return parse(value)
     return value
 
