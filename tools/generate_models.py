@@ -33,8 +33,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from outreach_async._query import SEARCHABLE_TYPES  # the types that take filter[q]=...
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC_DIR = REPO_ROOT / ".." / "shared" / "reference"
 DEFAULT_OUT_DIR = REPO_ROOT / "outreach_async" / "models"
@@ -187,6 +185,10 @@ WATERMARK_FALLBACKS = ("updatedAt", "createdAt", "eventAt", "timestamp")
 # §6): typed as plain datetimes (ServerStamp), read-only, not constructor arguments. The
 # OpenAPI marks every property nullable, so it cannot tell these apart; the documents can.
 SERVER_STAMPS = frozenset({"createdAt", "updatedAt"})
+
+# The types that take the prefix search filter[q]=... (outreach-api-facts.md §4). The generator
+# reads no module of the package it generates; a test checks this equals _query's set.
+SEARCHABLE_TYPES = frozenset({"account", "prospect"})
 
 # Names the Resource base class owns, and names the generated class body itself uses.
 RESERVED_FIELD_NAMES = frozenset({"id", "extra", "meta", "changed_fields", "_id", "_origin"})

@@ -439,3 +439,9 @@ def test_client_generator_reproduces_the_committed_repository_attributes(tmp_pat
     subprocess.run([ruff, "format", "--config", config, str(out)], check=True, capture_output=True)
     committed = (REPO_ROOT / "outreach_async" / "_repositories.py").read_bytes()
     assert out.read_bytes() == committed, "_repositories.py differs: run `nox -s generate`"
+
+
+def test_the_generator_knows_the_searchable_types(generator: ModuleType) -> None:
+    from outreach_async._query import SEARCHABLE_TYPES
+
+    assert generator.SEARCHABLE_TYPES == SEARCHABLE_TYPES
