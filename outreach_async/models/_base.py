@@ -47,9 +47,9 @@ from typing import Any, ClassVar, Never, TypeVar, overload
 import attrs
 
 from .._exceptions import FieldNotLoadedError
-from .._relationships import to_many_handle, to_one_handle
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
+from ._handles import lazy_to_many, lazy_to_one
 from ._storage import (
     BASE_FIELDS,
     CONTEXT_KEY,
@@ -310,7 +310,7 @@ class LazyRelationship:
         self.wire = rel.wire
         self.target = rel.target
         self.to_many = rel.to_many
-        self.make = to_many_handle if rel.to_many else to_one_handle
+        self.make = lazy_to_many if rel.to_many else lazy_to_one
 
     def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
         if obj is None:

@@ -10,9 +10,11 @@ import pickle
 import attrs
 import pytest
 
-from outreach_async import UNSET, FieldNotLoadedError, Prospect, ToOne
+from outreach_async import UNSET, FieldNotLoadedError, Prospect, ToMany, ToOne
 from outreach_async._converter import resource_to_wire, structure_resource
+from outreach_async._relationships import to_many_handle, to_one_handle
 from outreach_async.models._base import ON_SETATTR
+from outreach_async.models._handles import lazy_to_many, lazy_to_one
 
 RAW = {
     "type": "prospect",
@@ -137,3 +139,40 @@ def test_models_pickle_with_their_storage() -> None:
     assert back == prospect
     assert back.updated_at == prospect.updated_at
     assert back.last_name is UNSET
+
+
+TO_ONE_SHAPES = [
+    {"data": {"type": "user", "id": 3}, "meta": {"complete": True}},
+    {"data": {"type": "sequenceStep", "id": "4"}},  # polymorphic, string id
+    {"data": None},
+    {"links": {"related": "https://api.outreach.io/api/v2/users/3"}},
+    {"meta": {"note": "meta only"}},
+]
+TO_MANY_SHAPES = [
+    {"data": [{"type": "task", "id": 1}, {"type": "task", "id": "2"}], "meta": {"count": 2}},
+    {"data": [], "links": {"related": "https://api.outreach.io/api/v2/tasks?x=1"}},
+    {"links": {"related": "https://api.outreach.io/api/v2/tasks?x=1"}},
+    {"meta": {"count": 3}},
+]
+
+
+@pytest.mark.parametrize("raw", TO_ONE_SHAPES)
+def test_lazy_to_one_handles_read_as_eager_ones(raw: dict[str, object]) -> None:
+    lazy, eager = lazy_to_one("user", raw, None), to_one_handle("user", raw, None)
+    assert isinstance(lazy, ToOne)
+    fields = ("type", "id", "meta", "related", "is_null")
+    assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
+    assert lazy == eager
+    assert pickle.loads(pickle.dumps(lazy)) == eager
+    lazy.id = 9  # assigned values are kept
+    assert lazy.id == 9
+
+
+@pytest.mark.parametrize("raw", TO_MANY_SHAPES)
+def test_lazy_to_many_handles_read_as_eager_ones(raw: dict[str, object]) -> None:
+    lazy, eager = lazy_to_many("task", raw, None), to_many_handle("task", raw, None)
+    assert isinstance(lazy, ToMany)
+    fields = ("type", "ids", "meta", "related", "count")
+    assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
+    assert lazy == eager
+    assert pickle.loads(pickle.dumps(lazy)) == eager
