@@ -24,10 +24,10 @@ import cattrs
 
 from ._exceptions import ResponseFormatError
 from ._jsonapi import Document, parse_document
-from ._query import format_datetime
 from ._relationships import HandleContext, ToMany, ToOne, as_id, to_many_handle, to_one_handle
 from ._schema import AttributeSpec
 from ._types import UNSET
+from ._wire import format_datetime, parse_datetime
 from .models._base import Resource, model_for_type
 from .models._storage import (
     CONTEXT_KEY,
@@ -40,9 +40,6 @@ from .models._tracking import attribute_value, relationship_value, set_field_nam
 
 __all__ = [
     "converter",
-    "format_datetime",
-    "parse_date",
-    "parse_datetime",
     "resource_to_wire",
     "structure_resource",
     "wire_value",
@@ -51,21 +48,6 @@ __all__ = [
 R = TypeVar("R", bound=Resource)
 C = TypeVar("C")
 StructureFn = Callable[..., Resource]
-
-_UTC = dt.UTC
-_fromisoformat = dt.datetime.fromisoformat
-
-
-def parse_datetime(value: str) -> dt.datetime:
-    """An ISO 8601 timestamp as an aware datetime (a value without offset is taken as UTC)."""
-    parsed = _fromisoformat(value)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
-
-
-def parse_date(value: str) -> dt.date:
-    """``YYYY-MM-DD`` (a full timestamp is cut to its date)."""
-    return dt.date.fromisoformat(value[:10])
-
 
 # ---------------------------------------------------------------- relationships (wire -> handle)
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from outreach_async import Resource
-from outreach_async._query import format_datetime
+from outreach_async._wire import format_datetime
 from outreach_async.models import RecordFlattener
 
 if TYPE_CHECKING:

@@ -49,6 +49,7 @@ import attrs
 from .._exceptions import FieldNotLoadedError
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
+from .._wire import lenient_datetime
 from ._handles import lazy_to_many, lazy_to_one
 from ._storage import (
     BASE_FIELDS,
@@ -58,7 +59,6 @@ from ._storage import (
     RESERVED_KEYS,
     SERVER_STAMPS,
     SNAPSHOT_KEY,
-    lenient_datetime,
     stored_id,
     subclass_fields,
     time_parser,

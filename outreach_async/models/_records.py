@@ -21,11 +21,12 @@ same path at the same cost: one C-level copy of the attributes object per record
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._relationships import ToMany, ToOne
 from .._types import UNSET
+from .._wire import format_datetime
 from ._base import Resource
 from ._storage import (
     DECODED_KEY,
@@ -181,16 +182,8 @@ def _add_extra(extra: dict[str, Any], out: dict[str, Any]) -> None:
             out.setdefault(wire, value)
 
 
-_FORMAT: list[Callable[[Any], str]] = []
-
-
 def wire_time(value: Any) -> Any:
     """A value in its wire form: datetimes and dates as the API writes them, the rest as is."""
     if isinstance(value, (dt.datetime, dt.date)):
-        if not _FORMAT:
-            # deferred: _query imports the models (h5-structure moves this helper to _wire.py)
-            from .._query import format_datetime
-
-            _FORMAT.append(format_datetime)
-        return _FORMAT[0](value)
+        return format_datetime(value)
     return value

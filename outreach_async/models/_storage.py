@@ -6,11 +6,12 @@ See the storage contract in :mod:`._base`: a decoded model's ``__dict__`` is its
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from .._wire import lenient_date, lenient_datetime
 
 if TYPE_CHECKING:
     from ._base import Resource
@@ -22,8 +23,6 @@ __all__ = [
     "RESERVED_KEYS",
     "SERVER_STAMPS",
     "SNAPSHOT_KEY",
-    "lenient_date",
-    "lenient_datetime",
     "stored_id",
     "subclass_fields",
     "time_parser",
@@ -45,32 +44,6 @@ RESERVED_KEYS = frozenset(
 SERVER_STAMPS = ("createdAt", "updatedAt")
 #: the fields every model has from the base class (attrs names)
 BASE_FIELDS = frozenset({"_id", "extra", "meta", "_origin"})
-
-_UTC = dt.UTC
-_fromisoformat = dt.datetime.fromisoformat
-
-
-def lenient_datetime(value: Any) -> Any:
-    """An ISO 8601 string as an aware datetime (no offset means UTC). Only strings are parsed,
-    and a malformed one is kept as it came rather than losing the record. Every read of a
-    datetime field runs this: keep it lean."""
-    if value.__class__ is not str:
-        return value
-    try:
-        parsed = _fromisoformat(value)
-    except ValueError:
-        return value
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
-
-
-def lenient_date(value: Any) -> Any:
-    """``YYYY-MM-DD`` (a full timestamp is cut to its date); as lenient as datetimes."""
-    if value.__class__ is not str:
-        return value
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return value
 
 
 def time_parser(kind: str) -> Callable[[Any], Any] | None:

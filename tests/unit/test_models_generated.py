@@ -442,6 +442,6 @@ def test_client_generator_reproduces_the_committed_repository_attributes(tmp_pat
 
 
 def test_the_generator_knows_the_searchable_types(generator: ModuleType) -> None:
-    from outreach_async._query import SEARCHABLE_TYPES
+    from outreach_async._filters import SEARCHABLE_TYPES
 
     assert generator.SEARCHABLE_TYPES == SEARCHABLE_TYPES
