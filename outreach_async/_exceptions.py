@@ -17,6 +17,7 @@ Every exception the library raises is defined here and derives from :class:`Outr
     │   └── NotFoundError 404
     │       └── MissingResourcesError    resolve() found nothing for some ids (.type, .ids)
     ├── ResponseFormatError              the answer is not the JSON:API document expected
+    ├── FieldNotLoadedError (also AttributeError)  a model's id or stamp it does not hold
     ├── ClientClosedError                the client was closed
     ├── DetachedHandleError              a handle asked to fetch without a live client
     ├── AuthorizationError               the OAuth login redirect failed or never came
@@ -54,6 +55,7 @@ __all__ = [
     "ConnectError",
     "DetachedHandleError",
     "ErrorObject",
+    "FieldNotLoadedError",
     "MissingResourcesError",
     "NotFoundError",
     "OutputLockedError",
@@ -290,6 +292,12 @@ class UntrackedOutputError(OutputMismatchError):
         self.output = output
         #: its size in bytes
         self.size = size
+
+
+class FieldNotLoadedError(OutreachError, AttributeError):
+    """A model does not hold this field: the ``id`` of a model not created yet, or a server
+    stamp (``created_at``, ``updated_at``) a sparse fieldset left out. An ``AttributeError``,
+    so ``getattr(model, "id", None)`` gives None."""
 
 
 class SinkError(OutreachError):
