@@ -20,8 +20,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ..models import model_for_type
-from ._events import WebhookEvent, _wrapped_relationship
+from ..models import RecordFlattener, model_for_type
+from ._events import WebhookEvent, _resource_object
 
 __all__ = ["EventSink", "SinkEventHandler", "flat_record"]
 
@@ -37,26 +37,15 @@ class EventSink(Protocol):
         """Mark these ids deleted at ``at`` (inserting a tombstone for an id not yet stored)."""
 
 
-def _relationship_id(value: Any, wire: str, resource_type: str) -> Any:
-    cls = model_for_type(resource_type)
-    wrapped = _wrapped_relationship(value, wire, cls.__resource_spec__ if cls else None)
-    data = wrapped.get("data") if isinstance(wrapped, Mapping) else None
-    if isinstance(data, list):
-        return [item.get("id") for item in data if isinstance(item, Mapping)]
-    return data.get("id") if isinstance(data, Mapping) else None
-
-
-def flat_record(event: WebhookEvent) -> dict[str, Any]:
+def flat_record(event: WebhookEvent) -> dict[str, Any] | None:
     """The event's resource as a flat export record (``type``, ``id``, the attributes it carried
-    by wire name, each relationship it carried as an id or a list of ids)."""
-    data = event.raw
-    record: dict[str, Any] = {"type": event.resource_type, "id": event.resource_id}
-    record.update(data.get("attributes") or {})
-    for wire, value in (data.get("relationships") or {}).items():
-        if isinstance(value, Mapping) and "data" not in value and "id" not in value:
-            continue  # links or meta only: nothing to store
-        record[wire] = _relationship_id(value, wire, event.resource_type)
-    return record
+    by wire name, each relationship it carried as an id or a list of ids); None for a type this
+    library has no model for."""
+    cls = model_for_type(event.resource_type)
+    if cls is None:
+        return None
+    spec = cls.__resource_spec__
+    return RecordFlattener(spec).from_wire(_resource_object(event.raw, spec))
 
 
 class SinkEventHandler:
@@ -82,5 +71,5 @@ class SinkEventHandler:
             return
         if event.action == "destroyed":
             await sink.mark_deleted([event.resource_id], event.delivered_at or self._clock())
-        else:
-            await sink.apply_partial(flat_record(event))
+        elif (record := flat_record(event)) is not None:
+            await sink.apply_partial(record)
