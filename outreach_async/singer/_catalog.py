@@ -8,13 +8,13 @@ tap-outreach names them, so a Meltano project keeps its stream selection when it
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from outreach_async import ResourceSpec
+from outreach_async._wire import camel_to_snake
 from outreach_async.models import ALL_SPECS
 
 __all__ = ["Stream", "catalog", "schema", "selected_streams", "stream_name"]
@@ -35,7 +35,7 @@ _SCALARS: dict[str, Document] = {
 
 def stream_name(spec: ResourceSpec) -> str:
     """``sequenceStates`` -> ``sequence_states``."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", spec.path).lower()
+    return camel_to_snake(spec.path)
 
 
 def _attribute_schema(kind: str, item_kind: str) -> Document:

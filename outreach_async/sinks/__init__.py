@@ -58,13 +58,16 @@ def is_database_url(destination: str) -> bool:
 def open_sink(
     destination: str, resource: str | type[Resource] | ResourceSpec, *, table: str | None = None
 ) -> DatabaseSink:
-    """The sink for a database URL: ``postgresql://...`` or ``duckdb:///path.duckdb``
-    (``duckdb://:memory:`` for a database that lives as long as the sink)."""
+    """The sink for a database URL: ``postgresql://...``, or ``duckdb:///relative.duckdb`` and
+    ``duckdb:////absolute/path.duckdb`` as SQLAlchemy spells them (``duckdb:///:memory:`` for a
+    database that lives as long as the sink)."""
     spec = _spec(resource)
     if destination.startswith(("postgresql://", "postgres://")):
         return PostgresSink(destination, spec, table=table)
     if destination.startswith("duckdb://"):
-        return DuckDBSink(destination.removeprefix("duckdb://"), spec, table=table)
+        # as SQLAlchemy reads them: duckdb:///relative.duckdb, duckdb:////absolute/path.duckdb
+        path = destination.removeprefix("duckdb://").removeprefix("/")
+        return DuckDBSink(path or ":memory:", spec, table=table)
     raise SinkError(f"not a database URL: {destination!r} (postgresql://... or duckdb:///path)")
 
 

@@ -29,6 +29,7 @@ import attrs
 import orjson
 
 from outreach_async import ResourceSpec
+from outreach_async._wire import camel_to_snake
 
 __all__ = ["Column", "ColumnKind", "Dialect", "TableLayout", "quote", "table_layout"]
 
@@ -267,7 +268,8 @@ def table_layout(spec: ResourceSpec) -> TableLayout:
     columns += [Column(EXTRA, "json", None), Column(DELETED_AT, "timestamptz", None)]
     columns.append(Column(SYNCED_AT, "timestamptz", None))
     version = spec.attribute("updatedAt")
-    return TableLayout(spec.path, tuple(columns), version.name if version is not None else None)
+    table = camel_to_snake(spec.path)  # sequenceStates -> sequence_states
+    return TableLayout(table, tuple(columns), version.name if version is not None else None)
 
 
 # Converters: a record's JSON value to the column's Python value, or TypeError/ValueError when

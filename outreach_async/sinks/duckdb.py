@@ -36,18 +36,14 @@ CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (
 
 
 class DuckDBSink(DatabaseSink):
-    """One resource type's table in a DuckDB file (``":memory:"`` for a throwaway one)."""
+    """One resource type's table in a DuckDB file (a path; ``":memory:"`` for a throwaway one)."""
 
     def __init__(self, path: str, spec: ResourceSpec, *, table: str | None = None) -> None:
         layout = table_layout(spec)
         if table is not None:
             layout = TableLayout(table, layout.columns, layout.version_column)
-        self.path = (
-            path
-            if path == ":memory:"
-            else os.path.abspath(path.removeprefix("/") if path.startswith("//") else path)
-        )
-        super().__init__(layout, f"duckdb://{self.path}#{layout.table}")
+        self.path = path if path == ":memory:" else os.path.abspath(path)
+        super().__init__(layout, f"duckdb:///{self.path}#{layout.table}")
         self.dialect = "duckdb"
         self._json_columns = frozenset(c.name for c in layout.columns if c.kind == "json")
         self._db: Any = None

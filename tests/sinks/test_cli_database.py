@@ -88,10 +88,10 @@ async def test_kill_9_then_rerun_leaves_every_record_once_and_current(
 async def test_duckdb_export_and_rerun(outreach_sandbox: Sandbox, tmp_path: Path) -> None:
     duckdb = pytest.importorskip("duckdb")
     path = tmp_path / "outreach.duckdb"
-    status, errors = await run(command(outreach_sandbox, f"duckdb://{path}"))
+    status, errors = await run(command(outreach_sandbox, f"duckdb:///{path}"))
     assert status == 0, errors
     outreach_sandbox.store.update("prospect", 11, {"title": "Changed"})
-    status, errors = await run(command(outreach_sandbox, f"duckdb://{path}"))
+    status, errors = await run(command(outreach_sandbox, f"duckdb:///{path}"))
     assert status == 0, errors
     with duckdb.connect(str(path)) as db:
         assert db.execute("SELECT count(*), count(DISTINCT id) FROM prospects").fetchone() == (

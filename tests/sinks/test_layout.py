@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -95,3 +96,23 @@ def test_any_record_gives_a_full_row_and_loses_no_value(record: dict[str, Any]) 
     for column in PROSPECT.columns:
         if column.source in record and record[column.source] is not None:
             assert row[column.name] is not None or column.source in extra
+
+
+def test_database_urls_are_read_as_sqlalchemy_spells_them(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from outreach_async.sinks import DuckDBSink, PostgresSink, SinkError, open_sink
+
+    relative = open_sink("duckdb:///outreach.duckdb", "prospects")
+    assert isinstance(relative, DuckDBSink)
+    assert relative.path == str(Path("outreach.duckdb").resolve())
+    absolute = open_sink(f"duckdb:///{tmp_path}/o.duckdb", "accounts")
+    assert isinstance(absolute, DuckDBSink)
+    assert absolute.path == f"{tmp_path}/o.duckdb"
+    assert absolute.name == f"duckdb:///{tmp_path}/o.duckdb#accounts"
+    assert isinstance(open_sink("duckdb:///:memory:", "prospects"), DuckDBSink)
+    postgres = open_sink("postgresql://me:secret@db/crm", "sequence_states")
+    assert isinstance(postgres, PostgresSink)
+    assert postgres.name == "postgresql://me@db/crm#sequence_states"  # no password
+    with pytest.raises(SinkError, match="not a database URL: 'mysql://x'"):
+        open_sink("mysql://x", "prospects")

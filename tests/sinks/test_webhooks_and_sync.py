@@ -38,7 +38,7 @@ def sink_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         return str(request.getfixturevalue("database"))
     pytest.importorskip("duckdb")
-    return f"duckdb://{tmp_path / 'o.duckdb'}"
+    return f"duckdb:///{tmp_path / 'o.duckdb'}"
 
 
 @pytest.fixture
