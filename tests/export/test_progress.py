@@ -6,14 +6,7 @@ import io
 
 from outreach_async.export import ProgressBar
 from outreach_async.export._progress import format_duration, render_progress
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FakeClock
 
 
 def test_render_with_a_known_total_shows_percent_rate_and_eta() -> None:
@@ -30,7 +23,7 @@ def test_durations() -> None:
 
 
 def test_the_bar_redraws_in_place_at_most_ten_times_a_second() -> None:
-    clock, stream = Clock(), io.StringIO()
+    clock, stream = FakeClock(100.0), io.StringIO()
     bar = ProgressBar("prospects", stream=stream, enabled=True, clock=clock)
     bar(10, 100)
     clock.now += 0.05
@@ -47,7 +40,7 @@ def test_the_bar_redraws_in_place_at_most_ten_times_a_second() -> None:
 
 def test_off_a_terminal_the_bar_says_nothing() -> None:
     stream = io.StringIO()  # not a tty
-    bar = ProgressBar("prospects", stream=stream, clock=Clock())
+    bar = ProgressBar("prospects", stream=stream, clock=FakeClock(100.0))
     bar(10, 100)
     bar.close()
     assert stream.getvalue() == ""

@@ -108,15 +108,30 @@ class VirtualClock:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._driver
 
+    @contextlib.asynccontextmanager
+    async def on_the_wire(self) -> AsyncIterator[None]:
+        """Time stands still while the block runs (a Redis command, say: not an HTTP request)."""
+        self._wire_started()
+        try:
+            yield
+        finally:
+            self._wire_ended()
+
     async def _request_started(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
     ) -> None:
-        self.in_flight += 1
-        self._touch()
+        self._wire_started()
 
     async def _request_ended(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
     ) -> None:
+        self._wire_ended()
+
+    def _wire_started(self) -> None:
+        self.in_flight += 1
+        self._touch()
+
+    def _wire_ended(self) -> None:
         self.in_flight -= 1
         self._touch()
 
