@@ -48,13 +48,24 @@ CADENCE = {AT_CHECKPOINT: "0", BETWEEN_CHECKPOINTS: "3600", MID_PAGE: "0.02"}
 
 
 def export_command(
-    base_url: str, token: str, out: Path, state: Path, extra: Sequence[str]
+    sandbox: Sandbox,
+    out: Path,
+    state: Path,
+    extra: Sequence[str],
+    *,
+    base_url: str | None = None,
+    page_size: int = 40,
+    checkpoint_every: str | None = "0.02",
 ) -> list[str]:
-    return [
+    """The CLI export of prospects from ``sandbox`` (or through ``base_url`` to it)."""
+    command = [
         sys.executable, "-m", "outreach_async.cli", "export", "prospects",
-        "--out", str(out), "--state", str(state), "--base-url", base_url,
-        "--token", token, "--page-size", "25", "-q", *extra,
+        "--out", str(out), "--state", str(state), "--base-url", base_url or sandbox.base_url,
+        "--token", sandbox.token, "--page-size", str(page_size), "-q", *extra,
     ]  # fmt: skip
+    if checkpoint_every is not None:
+        command += ["--checkpoint-every", checkpoint_every]
+    return command
 
 
 def size_of(path: Path) -> int:
@@ -199,7 +210,13 @@ async def test_kill_9_at_many_points_then_rerun_leaves_each_record_once(
     kills: list[Kill] = []
     async with gate_to(outreach_sandbox) as gate:
         command = export_command(
-            gate.url, outreach_sandbox.token, out, state, ["--partitions", partitions]
+            outreach_sandbox,
+            out,
+            state,
+            ["--partitions", partitions],
+            base_url=gate.url,
+            page_size=25,
+            checkpoint_every=None,
         )
         kinds = [AT_CHECKPOINT, BETWEEN_CHECKPOINTS, MID_PAGE]  # in this order, see run_and_kill
         for round_ in range(rounds):
@@ -233,7 +250,7 @@ async def test_sigterm_exits_4_and_a_rerun_finishes(
 ) -> None:
     out, state = tmp_path / "prospects.jsonl", tmp_path / "sync.db"
     async with gate_to(outreach_sandbox) as gate:
-        command = export_command(gate.url, outreach_sandbox.token, out, state, [])
+        command = export_command(outreach_sandbox, out, state, [], base_url=gate.url, page_size=25)
         gate.arm(4)
         child = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
