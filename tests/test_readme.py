@@ -39,7 +39,7 @@ from outreach_async.sandbox.thread import SandboxThread
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 PLACEHOLDER_TOKEN = "ACCESS_TOKEN"
-DIRECTIVE = re.compile(r"<!-- readme-test: (?P<kind>skip|pytest) \((?P<reason>[^)]*)\) -->")
+DIRECTIVE = re.compile(r"<!-- readme-test: (?P<kind>skip|pytest) \((?P<reason>.*)\) -->")
 #: what the README tells a user to install for the fixture (and nothing else)
 FIXTURE_INSTALL_LINE = "pip install outreach-async pytest"
 #: the distribution whose pytest plugin that install line brings
