@@ -23,7 +23,8 @@ Every exception the library raises is defined here and derives from :class:`Outr
     ├── TokenStoreError                  a token store holds no token set, or a bad one
     ├── CheckpointError                  an export checkpoint cannot be read or written
     ├── OutputMismatchError              an export's output file differs from its checkpoint
-    │   └── OutputLockedError            another export is writing the same file
+    │   ├── OutputLockedError            another export is writing the same file
+    │   └── UntrackedOutputError         it holds records no checkpoint accounts for
     ├── WebhookVerificationError         a missing or wrong webhook signature
     └── WebhookPayloadError              a signed webhook body that is not an Outreach event
 
@@ -65,6 +66,7 @@ __all__ = [
     "UnknownResourceError",
     "UnsupportedMediaTypeError",
     "UnsupportedOperationError",
+    "UntrackedOutputError",
     "ValidationError",
     "WebhookPayloadError",
     "WebhookVerificationError",
@@ -244,7 +246,16 @@ class TokenStoreError(OutreachError):
 
 
 class CheckpointError(OutreachError):
-    """A checkpoint store could not be read or written, or holds something unexpected."""
+    """A checkpoint store could not be read or written, or holds something unexpected.
+
+    ``malformed`` is True when the stored state itself is unusable (not a database, not JSON,
+    a document of the wrong shape): only starting over (``restart``) gets past it. Otherwise
+    the store failed (unreachable, disk full) and the same run may succeed later.
+    """
+
+    def __init__(self, message: str, *, malformed: bool = False) -> None:
+        super().__init__(message)
+        self.malformed = malformed
 
 
 class OutputMismatchError(OutreachError):
@@ -253,6 +264,24 @@ class OutputMismatchError(OutreachError):
 
 class OutputLockedError(OutputMismatchError):
     """Another export is writing the same output file right now."""
+
+
+class UntrackedOutputError(OutputMismatchError):
+    """An incremental export's output already holds records that its checkpoint does not
+    account for: the state is missing, empty, or was kept for another file. Appending would
+    write those records a second time, so nothing is written; ``restart=True`` (``--restart``)
+    discards the state and the file's contents and starts over."""
+
+    def __init__(self, output: str, size: int) -> None:
+        super().__init__(
+            f"{output} already holds {size:,} bytes that no checkpoint accounts for (the state "
+            "is missing, empty or kept for another file); appending would repeat its records: "
+            "restart to discard the state and the file's contents and export everything again"
+        )
+        #: the output file's path
+        self.output = output
+        #: its size in bytes
+        self.size = size
 
 
 class WebhookVerificationError(OutreachError):
