@@ -22,6 +22,7 @@ from outreach_async.sandbox.faults import (
     fault_middleware,
     plan_request,
 )
+from tests.clock import FakeClock
 
 # -- the spec parser --
 
@@ -217,21 +218,11 @@ class Recorder:
         return web.json_response({"ok": True}, status=201 if request.method == "POST" else 200)
 
 
-class FakeSleep:
-    """Records the waits instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 def _app(
-    config: FaultConfig, recorder: Recorder, state: FaultState, sleep: FakeSleep | None = None
+    config: FaultConfig, recorder: Recorder, state: FaultState, sleep: FakeClock | None = None
 ) -> web.Application:
     middleware = fault_middleware(
-        config, sleep if sleep is not None else FakeSleep(), lambda: 150.0, state=state
+        config, (sleep if sleep is not None else FakeClock()).sleep, lambda: 150.0, state=state
     )
     app = web.Application(middlewares=[middleware])
     app.router.add_route("*", "/api/v2/{tail:.*}", recorder.handle)
@@ -310,14 +301,14 @@ async def test_reset_after_a_write_lets_it_take_effect_unanswered() -> None:
 
 
 async def test_latency_and_jitter_go_through_the_injected_sleep() -> None:
-    recorder, sleep = Recorder(), FakeSleep()
+    recorder, sleep = Recorder(), FakeClock()
     config = FaultConfig(latency=2.0, jitter=1.0, seed=5)
     async with _served(_app(config, recorder, FaultState(), sleep)) as client:
         for _ in range(3):
             assert (await client.get("/api/v2/prospects")).status == 200
     expected = [plan.delay for plan in _plans(config, count=3)]
-    assert sleep.waits == expected
-    assert all(2.0 <= wait < 3.0 for wait in sleep.waits)
+    assert sleep.sleeps == expected
+    assert all(2.0 <= wait < 3.0 for wait in sleep.sleeps)
 
 
 async def test_a_slow_answer_outlasts_the_client_timeout() -> None:
