@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator
@@ -311,15 +312,32 @@ async def test_latency_and_jitter_go_through_the_injected_sleep() -> None:
     assert all(2.0 <= wait < 3.0 for wait in sleep.sleeps)
 
 
-async def test_a_slow_answer_outlasts_the_client_timeout() -> None:
+async def test_a_slow_answer_holds_the_request_past_the_client_timeout() -> None:
+    """The slow answer waits ``slow_delay`` through the injected sleep, which here never ends:
+    the client gives up (cancelled by the test, as its timeout would) and the handler is never
+    reached. No real time passes."""
     recorder, state = Recorder(), FaultState()
-    config = FaultConfig(slow_rate=1.0, slow_delay=0.05)
-    app = web.Application(middlewares=[fault_middleware(config, clock=lambda: 0.0, state=state)])
+    asked: list[float] = []
+    waiting = asyncio.Event()
+
+    async def sleep_forever(seconds: float) -> None:
+        asked.append(seconds)
+        waiting.set()
+        await asyncio.Event().wait()
+
+    config = FaultConfig(slow_rate=1.0, slow_delay=35.0)
+    middleware = fault_middleware(config, sleep_forever, clock=lambda: 0.0, state=state)
+    app = web.Application(middlewares=[middleware])
     app.router.add_get("/api/v2/prospects", recorder.handle)
     async with _served(app) as client:
-        with pytest.raises(TimeoutError):
-            await client.get("/api/v2/prospects", timeout=aiohttp.ClientTimeout(total=0.01))
+        request = asyncio.ensure_future(client.get("/api/v2/prospects"))
+        await asyncio.wait_for(waiting.wait(), 30)  # a hang guard, not a timing
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+    assert asked == [35.0]
     assert state.injected["slow"] == 1
+    assert recorder.calls == 0
 
 
 async def test_a_heavy_page_is_an_html_502() -> None:
