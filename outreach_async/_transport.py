@@ -25,6 +25,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeAlias
 
 import aiohttp
@@ -89,6 +90,9 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _RETRY_AFTER_MAX = 3600.0
 
 Sleep: TypeAlias = Callable[[float], Awaitable[Any]]
+#: How a request's ``timeout`` is enforced: ``timer(seconds)`` is an async context manager that
+#: raises ``TimeoutError`` when the block outlasts it (``asyncio.timeout``, or a test clock's).
+Timer: TypeAlias = Callable[[float], AbstractAsyncContextManager[Any]]
 
 
 def map_client_error(
@@ -194,6 +198,7 @@ class Transport:
         base_url: URL,
         auth: TokenProvider,
         timeout: float = 30.0,
+        timer: Timer = asyncio.timeout,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -228,7 +233,10 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+        # The whole request runs under ``timer`` (a test's clock can move it); aiohttp's own
+        # timer keeps only the connect phase, so a connect timeout still proves "never sent".
+        self._timer = timer
+        self._client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._closed = False
         # OAuth2Refresh calls the token endpoint through us (its module imports no aiohttp).
         bind = getattr(auth, "bind", None)
@@ -349,14 +357,17 @@ class Transport:
         session = self._ensure_session()
         async with self._slots:
             try:
-                async with session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body,
-                    timeout=self._client_timeout,
-                    allow_redirects=False,
-                ) as answer:
+                async with (
+                    self._timer(self.timeout),
+                    session.request(
+                        method,
+                        url,
+                        headers=headers,
+                        data=body,
+                        timeout=self._client_timeout,
+                        allow_redirects=False,
+                    ) as answer,
+                ):
                     payload = await answer.read()
                     return Response(
                         status=answer.status,
