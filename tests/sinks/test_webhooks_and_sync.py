@@ -74,7 +74,9 @@ async def test_created_updated_destroyed_then_a_sync_ends_in_the_right_rows(
             await o.prospects.update(sally.id, title="CEO")
             await o.prospects.delete(bob.id)
             await o.prospects.delete(3)  # one the sync had already stored
-            await asyncio.wait_for(outreach_sandbox.dispatcher.drain(), 5)
+            await asyncio.wait_for(
+                outreach_sandbox.on_own_loop(outreach_sandbox.dispatcher.drain()), 5
+            )
             await until(lambda: app[WEBHOOK_STATS].handled >= 5)
 
             after_hooks = await rows(sink)
