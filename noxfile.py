@@ -45,7 +45,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmarks in benchmarks/ (figures go in the README)."""
-    session.install("-e", ".[redis]")
+    # pytest: the sinks suite starts its PostgreSQL with tests/postgres_server.py
+    session.install("-e", ".[redis,postgres,duckdb]", "pytest")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 
