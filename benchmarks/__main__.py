@@ -14,7 +14,7 @@ import platform
 import sys
 from importlib import metadata
 
-SUITES = ("client", "sandbox", "resolve", "ratelimit", "export", "churn")
+SUITES = ("client", "sandbox", "resolve", "ratelimit", "export", "churn", "sinks")
 
 
 def machine() -> dict[str, object]:

@@ -27,23 +27,10 @@ from outreach_async import (
 )
 from outreach_async.auth import AppTokenProvider, FileTokenStore, TokenSet, login
 from outreach_async.sandbox import Sandbox
+from tests.clock import FakeClock
 
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"
-
-
-class Clock:
-    """Wall time for the sandbox and the provider, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 async def read_browser_page(url: str) -> tuple[int, str]:
@@ -104,7 +91,7 @@ async def test_login_stores_tokens_that_work(outreach_sandbox: Sandbox, tmp_path
 
 
 async def test_an_expired_login_refreshes_and_saves_the_rotated_token(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "tokens.json"
     async with Sandbox(clock=clock, seed=3) as sandbox:
         first, _ = await log_in(sandbox, FileTokenStore(path), "prospects.all")
@@ -200,18 +187,6 @@ async def test_a_wrong_client_secret_fails_in_the_browser_too(
     assert not path.exists()
 
 
-class RecordingClock(Clock):
-    """A :class:`Clock` whose ``sleep`` records every wait: a request that waited shows here."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sleeps: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        await super().sleep(seconds)
-
-
 def mint_elsewhere(sandbox: Sandbox) -> dict[str, Any]:
     """Another process of the same user refreshes now, so the mint throttle runs for 60 s."""
     return sandbox.authority.grant(
@@ -225,7 +200,7 @@ def mint_elsewhere(sandbox: Sandbox) -> dict[str, Any]:
 
 
 async def test_a_valid_token_keeps_serving_while_the_early_refresh_is_throttled() -> None:
-    clock = RecordingClock()
+    clock = FakeClock()
     async with Sandbox(clock=clock, seed=3) as sandbox:
         saved = mint_elsewhere(sandbox)  # our token set, minted 7000 s ago
         clock.now += 7000
@@ -261,7 +236,7 @@ async def test_a_valid_token_keeps_serving_while_the_early_refresh_is_throttled(
 async def test_a_failing_early_refresh_leaves_the_valid_token_in_use_until_it_expires(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = RecordingClock()
+    clock = FakeClock()
     async with Sandbox(clock=clock, seed=3) as sandbox:
         saved = mint_elsewhere(sandbox)
         clock.now += 7000
@@ -309,7 +284,7 @@ def rsa_private_pem() -> str:
 
 async def test_an_s2s_install_token_is_minted_renewed_and_replaced_after_a_401() -> None:
     pem = rsa_private_pem()
-    clock = Clock()
+    clock = FakeClock()
     async with Sandbox(clock=clock, seed=2) as sandbox:
         provider = AppTokenProvider(
             s2s_guid="app-guid", private_key=pem, install_id=7, base=sandbox.origin, clock=clock

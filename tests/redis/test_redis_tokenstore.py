@@ -23,26 +23,17 @@ from redis.asyncio import Redis
 
 from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet
 from outreach_async.sandbox import Sandbox
+from tests.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"
 
 
-class Clock:
-    """Wall time for the sandbox, near the real one (the workers' clocks are real), moved by
-    hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-async def rotating_sandbox() -> AsyncIterator[tuple[Sandbox, Clock]]:
-    clock = Clock()
+async def rotating_sandbox() -> AsyncIterator[tuple[Sandbox, FakeClock]]:
+    # near the real time: the workers' clocks are real until a round sets them
+    clock = FakeClock(time.time())
     async with Sandbox(clock=clock, seed=4) as sandbox:
         sandbox.authority.strict_rotation = True  # a refresh token works once
         yield sandbox, clock
@@ -92,7 +83,7 @@ async def read_line(process: asyncio.subprocess.Process) -> str:
 
 
 async def test_four_workers_hit_401_at_once_and_the_server_sees_one_refresh_per_rotation(
-    rotating_sandbox: tuple[Sandbox, Clock], redis_url: str
+    rotating_sandbox: tuple[Sandbox, FakeClock], redis_url: str
 ) -> None:
     sandbox, clock = rotating_sandbox
     tenant = f"acme-{uuid.uuid4().hex}"
@@ -138,7 +129,7 @@ async def test_four_workers_hit_401_at_once_and_the_server_sees_one_refresh_per_
 
 
 async def test_a_worker_killed_holding_the_lock_does_not_lock_the_tenant_out(
-    rotating_sandbox: tuple[Sandbox, Clock], redis_url: str
+    rotating_sandbox: tuple[Sandbox, FakeClock], redis_url: str
 ) -> None:
     sandbox, clock = rotating_sandbox
     tenant = f"acme-{uuid.uuid4().hex}"
@@ -171,7 +162,7 @@ async def test_a_worker_killed_holding_the_lock_does_not_lock_the_tenant_out(
 
 
 async def test_an_early_refresh_adopts_what_another_worker_saved_and_never_waits_for_the_lock(
-    rotating_sandbox: tuple[Sandbox, Clock], redis_url: str
+    rotating_sandbox: tuple[Sandbox, FakeClock], redis_url: str
 ) -> None:
     sandbox, clock = rotating_sandbox
     tenant = f"acme-{uuid.uuid4().hex}"

@@ -26,7 +26,7 @@ from outreach_async._exceptions import (
 from outreach_async._http import Response
 from outreach_async.auth import AppTokenProvider
 from outreach_async.auth._apptoken import build_app_token
-from tests.unit.conftest import WALL_EPOCH, FakeClock
+from tests.clock import WALL_EPOCH, FakeClock
 
 jwt: Any = pytest.importorskip("jwt", reason="PyJWT is not installed: pip install '.[jwt]'")
 rsa: Any = pytest.importorskip(

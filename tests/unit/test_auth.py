@@ -39,7 +39,8 @@ from outreach_async.auth import (
     TokenSet,
 )
 from outreach_async.auth._oauth import MINT_INTERVAL
-from tests.unit.conftest import FakeClock, Serve
+from tests.clock import FakeClock
+from tests.unit.conftest import Serve
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
 SECRET = "client-secret-do-not-print"

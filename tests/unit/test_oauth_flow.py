@@ -33,7 +33,7 @@ from outreach_async.auth import (
     login,
 )
 from outreach_async.auth._login import new_state
-from tests.unit.conftest import WALL_EPOCH, FakeClock
+from tests.clock import WALL_EPOCH, FakeClock
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
 SECRET = "client-secret-do-not-print"
