@@ -24,6 +24,7 @@ Every exception the library raises is defined here and derives from :class:`Outr
     ├── CheckpointError                  an export checkpoint cannot be read or written
     ├── OutputMismatchError              an export's output file differs from its checkpoint
     │   └── OutputLockedError            another export is writing the same file
+    ├── FleetConfigError                 a fleet.toml that cannot be used (names file and key)
     ├── WebhookVerificationError         a missing or wrong webhook signature
     └── WebhookPayloadError              a signed webhook body that is not an Outreach event
 
@@ -49,6 +50,7 @@ __all__ = [
     "ConnectError",
     "DetachedHandleError",
     "ErrorObject",
+    "FleetConfigError",
     "MissingResourcesError",
     "NotFoundError",
     "OutputLockedError",
@@ -253,6 +255,11 @@ class OutputMismatchError(OutreachError):
 
 class OutputLockedError(OutputMismatchError):
     """Another export is writing the same output file right now."""
+
+
+class FleetConfigError(OutreachError):
+    """A fleet configuration (``fleet.toml``) that cannot be used: the message names the file,
+    the key and what was expected."""
 
 
 class WebhookVerificationError(OutreachError):
