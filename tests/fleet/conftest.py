@@ -1,0 +1,67 @@
+"""Fixtures of the fleet tests: a real redis-server, a fresh fleet namespace per test, and
+``fleet.toml`` files for sandboxes on loopback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.redis_server import redis_server_url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis to test against: ``REDIS_URL``, or a throwaway redis-server, or skip."""
+    with redis_server_url() as url:
+        yield url
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A fleet namespace (and Dramatiq queue) of this test's own."""
+    return f"test-fleet-{uuid.uuid4().hex[:12]}"
+
+
+def fleet_toml(
+    redis_url: str,
+    namespace: str,
+    out_dir: Path,
+    tenants: Sequence[tuple[str, str, str]],
+    *,
+    resources: Sequence[str] = ("prospects", "accounts"),
+    worker: str = "",
+    extra: str = "",
+) -> str:
+    """A fleet.toml for ``(name, base_url, token)`` tenants, each with its own budget user."""
+    lines = [
+        f'redis = "{redis_url}"',
+        f'namespace = "{namespace}"',
+        "[defaults]",
+        f"resources = {list(resources)!r}".replace("'", '"'),
+        'every = "1h"',
+        f'out = "{out_dir}/{{tenant}}/{{resource}}.jsonl"',
+        "max_retries = 1",
+        extra,
+        "[worker]",
+        f'queue = "{namespace}"',
+        worker,
+    ]
+    for name, base_url, token in tenants:
+        lines += [
+            f"[tenants.{name}]",
+            f'base_url = "{base_url}"',
+            f'token = "{token}"',
+            f'rate_limit_user = "{namespace}-{name}"',
+        ]
+    return "\n".join(lines) + "\n"
