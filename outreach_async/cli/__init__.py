@@ -2,6 +2,7 @@
 
     outreach-async export RESOURCE [--out FILE] [--state sync.db] [--sandbox] ...
     outreach-async sandbox serve [--port 8787] [--seed 10000] ...
+    outreach-async fleet worker|sync|status --config fleet.toml ...
 
 Each command lives in its own module with a ``register(subcommands)`` function that adds its
 parser and sets ``handler`` (a function of the parsed arguments returning the exit status, or
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 
 from outreach_async import (
     APIError,
+    FleetConfigError,
     OutreachError,
     QueryError,
     ResponseFormatError,
@@ -39,7 +41,7 @@ from ._status import ExitStatus, UsageError
 __all__ = ["COMMANDS", "ExitStatus", "UsageError", "build_parser", "main"]
 
 #: modules (under this package) that register a top-level command, in help order
-COMMANDS = ("_export", "_sandbox", "auth")
+COMMANDS = ("_export", "_sandbox", "auth", "_fleet")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,7 +133,7 @@ def classify(exc: BaseException) -> tuple[ExitStatus, str]:
                 "/dev/null", "w"
             )
         return ExitStatus.INTERRUPTED, "the output was closed"
-    if isinstance(exc, (UsageError, QueryError)):
+    if isinstance(exc, (UsageError, QueryError, FleetConfigError)):
         return ExitStatus.USAGE, str(exc)
     if isinstance(exc, (OutputMismatchError, CheckpointError)):
         return ExitStatus.STATE, str(exc)

@@ -89,10 +89,12 @@ async def sync_tenant_resource(
     try:
         fingerprint = target.credential_fingerprint()
     except OutreachError as exc:  # token_env unset on this worker
+        await redis.delete(keys.queued(tenant, resource))
         await _record_failure(statuses, target, resource, now, exc, will_retry)
         return SyncOutcome(tenant, resource, "retrying" if will_retry else "error", error=str(exc))
     current = await statuses.read(tenant, resource)
     if current.state == "auth" and current.credential == fingerprint:
+        await redis.delete(keys.queued(tenant, resource))  # before the time: see below
         return await _held_back(statuses, current, now)
     lock = LeaseLock(redis, keys.lock(tenant, resource), lease=config.worker.lock_lease)
     if not await lock.acquire_unless_alive():

@@ -1,0 +1,152 @@
+"""Real worker processes on a real Redis, syncing sandboxes on loopback.
+
+Each test starts ``outreach-async fleet worker`` processes and runs ``fleet sync --wait`` as
+a user would, then reads the outputs: every record of every tenant x resource exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from outreach_async.fleet import FleetKeys, StatusStore
+from outreach_async.sandbox import Sandbox
+from outreach_async.sandbox.faults import FaultConfig
+from tests.export.helpers import ids_of, stored_ids
+from tests.fleet.conftest import fleet_toml
+from tests.fleet.processes import fleet, run_fleet, wait_for, worker
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+#: low, so a killed worker's job is handed over quickly (the default is 60 s)
+FAST_HANDOVER = 'heartbeat_timeout = "1s"\nlock_lease = "1s"\nretry_backoff = "100ms"'
+
+
+def _exactly_once(path: Path, sandbox: Sandbox, type_: str) -> None:
+    counts = ids_of(path)
+    assert set(counts) == stored_ids(sandbox, type_), path
+    assert set(counts.values()) == {1}, path
+
+
+async def test_two_workers_sync_every_tenant_x_resource_exactly_once(
+    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=60) as acme, Sandbox(seed=40, random_seed=3) as globex:
+        config = tmp_path / "fleet.toml"
+        tenants = [("acme", acme.base_url, acme.token), ("globex", globex.base_url, globex.token)]
+        config.write_text(fleet_toml(redis_url, namespace, tmp_path, tenants, worker=FAST_HANDOVER))
+        async with worker(config, tmp_path / "w1.log"), worker(config, tmp_path / "w2.log"):
+            status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 0, (out, err)
+            assert "queued 4 syncs" in out
+            again, out_again, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert again == 0
+            assert "acme prospects: ok (0 records)" in out_again
+        for sandbox, name in ((acme, "acme"), (globex, "globex")):
+            _exactly_once(tmp_path / name / "prospects.jsonl", sandbox, "prospect")
+            _exactly_once(tmp_path / name / "accounts.jsonl", sandbox, "account")
+        shown, listing, _ = await run_fleet("status", "--config", str(config), "--json")
+        assert shown == 0
+        rows = {(r["tenant"], r["resource"]): r for r in json.loads(listing)}
+        assert rows[("acme", "prospects")]["state"] == "ok"
+        assert rows[("acme", "prospects")]["records"] == 60
+        assert rows[("globex", "accounts")]["records"] == len(stored_ids(globex, "account"))
+        assert all(r["lag"] is not None and r["last_error"] is None for r in rows.values())
+        # each tenant spent its own budget: one rate-limit key per rate_limit_user
+        for name in ("acme", "globex"):
+            assert await redis_client.exists(f"outreach:ratelimit:{namespace}-{name}")
+
+
+async def test_a_worker_killed_mid_job_loses_nothing_and_another_takes_the_job_up(
+    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    slow = FaultConfig(latency=0.25)  # each page takes a while: the kill lands mid-job
+    async with Sandbox(seed=4000, faults=slow) as acme:
+        config = tmp_path / "fleet.toml"
+        config.write_text(
+            fleet_toml(
+                redis_url,
+                namespace,
+                tmp_path,
+                [("acme", acme.base_url, acme.token)],
+                resources=["prospects"],
+                worker=FAST_HANDOVER,
+                extra="",
+            )
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        out = tmp_path / "acme" / "prospects.jsonl"
+        async with fleet("sync", "--config", str(config), "--wait") as waiting:
+            async with worker(config, tmp_path / "w1.log") as first:
+
+                async def mid_job() -> bool:
+                    state = (await statuses.read("acme", "prospects")).state
+                    return state == "running" and out.exists() and out.stat().st_size > 0
+
+                await wait_for(mid_job)
+                first.send_signal(signal.SIGKILL)
+                await first.wait()
+            assert (await statuses.read("acme", "prospects")).state == "running"
+            async with worker(config, tmp_path / "w2.log"):
+                await asyncio.wait_for(waiting.wait(), 120)
+            assert waiting.returncode == 0
+    _exactly_once(out, acme, "prospect")
+    assert (await statuses.read("acme", "prospects")).records == 4000
+
+
+async def test_a_tenant_whose_api_fails_does_not_stall_the_others(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    broken = FaultConfig(error_rate_503=1.0)
+    async with Sandbox(seed=30) as good, Sandbox(seed=30, faults=broken) as bad:
+        config = tmp_path / "fleet.toml"
+        tenants = [("good", good.base_url, good.token), ("bad", bad.base_url, bad.token)]
+        config.write_text(
+            fleet_toml(
+                redis_url,
+                namespace,
+                tmp_path,
+                tenants,
+                worker=FAST_HANDOVER + "\nmax_retries = 1\nthreads = 1",
+            )
+        )
+        async with worker(config, tmp_path / "w1.log"):
+            status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
+    assert status == 3, (out, err)
+    assert "good prospects: ok (30 records)" in out
+    assert "bad prospects: error (ServerError" in out
+    assert "failed: bad" in err
+    _exactly_once(tmp_path / "good" / "prospects.jsonl", good, "prospect")
+
+
+async def test_a_revoked_token_fails_with_auth_and_a_new_one_resumes(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=20) as acme:
+        config = tmp_path / "fleet.toml"
+        revoked = fleet_toml(
+            redis_url,
+            namespace,
+            tmp_path,
+            [("acme", acme.base_url, "revoked-token")],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+        )
+        config.write_text(revoked)
+        async with worker(config, tmp_path / "w1.log"):
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 3
+            assert "acme prospects: auth (AuthenticationError" in out
+            requests = len(acme.requests)
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 3
+            assert len(acme.requests) == requests  # held back: no request sent
+            config.write_text(revoked.replace("revoked-token", acme.token))
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 0, out
+            assert "acme prospects: ok (20 records)" in out
