@@ -102,6 +102,8 @@ class Tenant:
     #: the client's per-request timeout and retries, seconds and count
     timeout: float = 30.0
     max_retries: int = 5
+    #: records per request (1..1000; fewer means more, smaller requests)
+    page_size: int = 1000
 
     def output_for(self, resource: str) -> str:
         """The output of one resource (a path or a database URL)."""
@@ -226,7 +228,15 @@ def parse_config(
     )
 
 
-_TENANT_DEFAULT_KEYS = {"resources", "every", "base_url", "out", "timeout", "max_retries"}
+_TENANT_DEFAULT_KEYS = {
+    "resources",
+    "every",
+    "base_url",
+    "out",
+    "timeout",
+    "max_retries",
+    "page_size",
+}
 _TENANT_KEYS = _TENANT_DEFAULT_KEYS | {"token", "token_env", "oauth", "rate_limit_user"}
 
 
@@ -264,7 +274,15 @@ def _tenant(
         oauth=_oauth(reader, raw["oauth"], f"{where}.oauth") if "oauth" in raw else None,
         timeout=reader.duration(merged, "timeout", where=where, default=30.0),
         max_retries=reader.count(merged, "max_retries", where=where, default=5, least=0),
+        page_size=_page_size(reader, merged, where),
     )
+
+
+def _page_size(reader: _Reader, merged: Mapping[str, Any], where: str) -> int:
+    size = reader.count(merged, "page_size", where=where, default=1000, least=1)
+    if size > 1000:
+        raise reader.error(f"{where}.page_size", "at most 1000 (the API's largest page)", size)
+    return size
 
 
 def _resources(reader: _Reader, merged: Mapping[str, Any], where: str) -> tuple[str, ...]:

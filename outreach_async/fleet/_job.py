@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -103,7 +104,9 @@ async def sync_tenant_resource(
     # (and so queued nothing) is answered by a run that starts after it asked.
     await redis.delete(keys.queued(tenant, resource))
     started = await now()
-    await statuses.update(tenant, resource, state="running", started_at=started)
+    await statuses.update(
+        tenant, resource, state="running", started_at=started, worker=_this_worker()
+    )
     try:
         ran = await lock.run(lambda: _export(config, target, resource, redis, keys))
     except asyncio.CancelledError:
@@ -170,7 +173,9 @@ async def _export(
         max_retries=target.max_retries,
         rate_limiter=limiter,
     ) as client:
-        return await export_resource(client, resource, output, checkpoint=store)
+        return await export_resource(
+            client, resource, output, checkpoint=store, page_size=target.page_size
+        )
 
 
 async def _held_back(
@@ -205,6 +210,10 @@ async def _interrupted(statuses: StatusStore, target: Tenant, resource: str) -> 
     await statuses.update(
         target.name, resource, state="retrying", last_error="interrupted (worker stopping)"
     )
+
+
+def _this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _one_line(exc: BaseException) -> str:

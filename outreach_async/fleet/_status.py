@@ -80,6 +80,8 @@ class SyncStatus:
     last_error: str | None = None
     #: the credentials' fingerprint when Outreach refused them (state ``auth``)
     credential: str | None = None
+    #: ``host:pid`` of the process that ran (or runs) the last run
+    worker: str | None = None
 
     def lag(self, now: float) -> float | None:
         """Seconds since the start of the last successful run (None before any)."""

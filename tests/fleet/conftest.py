@@ -42,6 +42,7 @@ def fleet_toml(
     resources: Sequence[str] = ("prospects", "accounts"),
     worker: str = "",
     extra: str = "",
+    every: str = "1h",
 ) -> str:
     """A fleet.toml for ``(name, base_url, token)`` tenants, each with its own budget user."""
     lines = [
@@ -49,7 +50,7 @@ def fleet_toml(
         f'namespace = "{namespace}"',
         "[defaults]",
         f"resources = {list(resources)!r}".replace("'", '"'),
-        'every = "1h"',
+        f'every = "{every}"',
         f'out = "{out_dir}/{{tenant}}/{{resource}}.jsonl"',
         "max_retries = 1",
         extra,

@@ -103,6 +103,7 @@ BASE = 'redis = "redis://h/0"\n[tenants.a]\ntoken = "t"\nout = "{resource}.jsonl
         (BASE + 'tokn = "X"\n', "tenants.a.tokn", "one of"),
         (BASE.replace("{resource}", "all"), "tenants.a.out", "{resource}"),
         (BASE + "max_retries = -1\n", "tenants.a.max_retries", "at least 0"),
+        (BASE + "page_size = 1001\n", "tenants.a.page_size", "at most 1000"),
         (BASE + "[worker]\nthreads = 0\n", "worker.threads", "at least 1"),
         (BASE + "[worker]\nheartbeat_timeout = true\n", "worker.heartbeat_timeout", "duration"),
         (BASE + "[defaults]\ntoken = 'x'\n", "defaults.token", "one of"),
@@ -159,3 +160,17 @@ def test_parse_duration_returns_a_positive_number_or_raises_value_error(
     except ValueError:
         return
     assert 0 < seconds < float("inf")
+
+
+def test_the_readme_fleet_toml_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Fleets") :]
+    block = section[section.index("```toml\n") + 8 : section.index("```\n", 8)]
+    config = load_config(_write(tmp_path, block))
+    assert sorted(config.tenants) == ["acme", "globex"]
+    assert config.tenant("globex").output_for("accounts") == str(
+        tmp_path / "data/globex/accounts.jsonl"
+    )
+    assert config.tenant("acme").rate_limit_user == "sync@acme"
+    assert config.tenant("globex").every == 900.0
+    assert config.worker.heartbeat_timeout == 60.0

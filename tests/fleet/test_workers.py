@@ -7,16 +7,20 @@ a user would, then reads the outputs: every record of every tenant x resource ex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+import socket
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
+from outreach_async import OutreachClient, Prospect
 from outreach_async.fleet import FleetKeys, StatusStore
 from outreach_async.sandbox import Sandbox
 from outreach_async.sandbox.faults import FaultConfig
+from outreach_async.sandbox.ratelimit import RateLimitConfig
 from tests.export.helpers import ids_of, stored_ids
 from tests.fleet.conftest import fleet_toml
 from tests.fleet.processes import fleet, run_fleet, wait_for, worker
@@ -40,13 +44,17 @@ async def test_two_workers_sync_every_tenant_x_resource_exactly_once(
         config = tmp_path / "fleet.toml"
         tenants = [("acme", acme.base_url, acme.token), ("globex", globex.base_url, globex.token)]
         config.write_text(fleet_toml(redis_url, namespace, tmp_path, tenants, worker=FAST_HANDOVER))
-        async with worker(config, tmp_path / "w1.log"), worker(config, tmp_path / "w2.log"):
+        async with (
+            worker(config, tmp_path / "w1.log") as one,
+            worker(config, tmp_path / "w2.log") as two,
+        ):
             status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
             assert status == 0, (out, err)
             assert "queued 4 syncs" in out
             again, out_again, _ = await run_fleet("sync", "--config", str(config), "--wait")
             assert again == 0
             assert "acme prospects: ok (0 records)" in out_again
+        assert one.returncode == two.returncode == 0  # SIGTERM stops a worker cleanly
         for sandbox, name in ((acme, "acme"), (globex, "globex")):
             _exactly_once(tmp_path / name / "prospects.jsonl", sandbox, "prospect")
             _exactly_once(tmp_path / name / "accounts.jsonl", sandbox, "account")
@@ -150,3 +158,96 @@ async def test_a_revoked_token_fails_with_auth_and_a_new_one_resumes(
             status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
             assert status == 0, out
             assert "acme prospects: ok (20 records)" in out
+
+
+async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no_429(
+    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    """The issue's proof: Redis, 3 worker processes, 8 tenants (each a sandbox org with its own
+    token and budget); ``fleet sync --wait``; one worker SIGKILLed mid-run and another started.
+    Every tenant's outputs hold each record exactly once; no 429 after a budget's first window.
+    """
+    budget = RateLimitConfig(limit=10, window=1.0)
+    async with contextlib.AsyncExitStack() as stack:
+        orgs = [
+            await stack.enter_async_context(
+                Sandbox(
+                    seed=300, random_seed=i, rate_limit=budget, faults=FaultConfig(latency=0.02)
+                )
+            )
+            for i in range(8)
+        ]
+        names = [f"org{i}" for i in range(8)]
+        config = tmp_path / "fleet.toml"
+        tenants = [(n, o.base_url, o.token) for n, o in zip(names, orgs, strict=True)]
+        config.write_text(
+            fleet_toml(
+                redis_url,
+                namespace,
+                tmp_path,
+                tenants,
+                worker=FAST_HANDOVER + "\nthreads = 3",
+                extra="page_size = 20",
+            )
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        async with (
+            worker(config, tmp_path / "w1.log") as doomed,
+            worker(config, tmp_path / "w2.log"),
+            worker(config, tmp_path / "w3.log"),
+            fleet("sync", "--config", str(config), "--wait") as waiting,
+        ):
+
+            async def mid_run() -> bool:  # the doomed worker runs a job
+                current = await statuses.read_all(_targets(names))
+                return any(
+                    s.state == "running" and s.worker == f"{socket.gethostname()}:{doomed.pid}"
+                    for s in current
+                )
+
+            await wait_for(mid_run)
+            doomed.send_signal(signal.SIGKILL)
+            await doomed.wait()
+            async with worker(config, tmp_path / "w4.log"):
+                await asyncio.wait_for(waiting.wait(), 120)
+            assert waiting.returncode == 0
+        for name, org in zip(names, orgs, strict=True):
+            _exactly_once(tmp_path / name / "prospects.jsonl", org, "prospect")
+            _exactly_once(tmp_path / name / "accounts.jsonl", org, "account")
+            windows = sorted(org.rate_limit_state.windows.values(), key=lambda w: w.start)
+            assert len(windows) > 1, name  # more work than one window's budget
+            assert sum(w.rejected for w in windows[1:]) == 0, (name, windows)
+
+
+def _targets(names: list[str]) -> list[tuple[str, str]]:
+    return [(n, r) for n in names for r in ("prospects", "accounts")]
+
+
+async def test_a_finished_sync_schedules_its_next_run_after_every(
+    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=10) as acme:
+        config = tmp_path / "fleet.toml"
+        config.write_text(
+            fleet_toml(
+                redis_url,
+                namespace,
+                tmp_path,
+                [("acme", acme.base_url, acme.token)],
+                resources=["prospects"],
+                worker=FAST_HANDOVER,
+                every="1s",
+            )
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        async with worker(config, tmp_path / "w1.log"):
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 0, out
+            async with OutreachClient(acme.token, base_url=acme.base_url) as outreach:
+                await outreach.prospects.create(Prospect(first_name="Later"))
+
+            async def picked_up() -> bool:  # by a scheduled run: nobody asked again
+                return (await statuses.read("acme", "prospects")).records == 11
+
+            await wait_for(picked_up)
+    _exactly_once(tmp_path / "acme" / "prospects.jsonl", acme, "prospect")
