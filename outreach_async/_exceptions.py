@@ -292,7 +292,11 @@ class FieldNotLoadedError(OutreachError, AttributeError):
     """A model does not hold this field: the ``id`` of a model not created yet, or a server
     stamp (``created_at``, ``updated_at``) a sparse fieldset left out. An ``AttributeError``,
     so ``getattr(model, "id", None)`` gives None."""
+
+
 class FleetConfigError(OutreachError):
+    """A fleet configuration (``fleet.toml``) that cannot be used: the message names the file,
+    the key and what was expected."""
 
 
 class WebhookVerificationError(OutreachError):
