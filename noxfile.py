@@ -45,7 +45,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmarks in benchmarks/ (figures go in the README)."""
-    session.install("-e", ".[redis]")
+    session.install("-e", ".[redis,fleet]")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

@@ -172,6 +172,9 @@ class FleetApp:
 
     async def _perform(self, tenant: str, resource: str, schedule: str | None = None) -> None:
         config = self._current_config()
+        if tenant not in config.tenants:  # removed from the config since it was queued
+            logger.warning("fleet: dropping a sync of %s %s: no such tenant now", tenant, resource)
+            return
         redis = self._redis_client()
         if schedule is not None and not await self._is_live(redis, tenant, resource, schedule):
             return  # superseded by a later run's schedule

@@ -1,23 +1,14 @@
-"""Fixtures of the fleet tests: a real redis-server, a fresh fleet namespace per test, and
-``fleet.toml`` files for sandboxes on loopback."""
+"""Fixtures of the fleet tests: a client of the real redis-server (``redis_url``, from the
+root conftest), a fresh fleet namespace per test, and ``fleet.toml`` files for sandboxes."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
-
-from tests.redis_server import redis_server_url
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A Redis to test against: ``REDIS_URL``, or a throwaway redis-server, or skip."""
-    with redis_server_url() as url:
-        yield url
 
 
 @pytest.fixture
