@@ -84,132 +84,136 @@ async def sync_tenant_resource(
     unknown tenant.
     """
     target = config.tenant(tenant)
-    keys = FleetKeys(config.namespace)
-    statuses = StatusStore(redis, keys)
-    now = clock or (lambda: redis_now(redis))
-    try:
-        fingerprint = target.credential_fingerprint()
-    except OutreachError as exc:  # token_env unset on this worker
-        await redis.delete(keys.queued(tenant, resource))
-        await _record_failure(statuses, target, resource, now, exc, will_retry)
-        return SyncOutcome(tenant, resource, "retrying" if will_retry else "error", error=str(exc))
-    current = await statuses.read(tenant, resource)
-    if current.state == "auth" and current.credential == fingerprint:
-        await redis.delete(keys.queued(tenant, resource))  # before the time: see below
-        return await _held_back(statuses, current, now)
-    lock = LeaseLock(redis, keys.lock(tenant, resource), lease=config.worker.lock_lease)
-    if not await lock.acquire_unless_alive():
-        return SyncOutcome(tenant, resource, "busy")
-    # The queued marker goes before the start time is taken: an asker who saw the marker
-    # (and so queued nothing) is answered by a run that starts after it asked.
-    await redis.delete(keys.queued(tenant, resource))
-    started = await now()
-    await statuses.update(
-        tenant, resource, state="running", started_at=started, worker=_this_worker()
-    )
-    try:
-        ran = await lock.run(lambda: _export(config, target, resource, redis, keys))
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(_interrupted(statuses, target, resource))
-        raise
-    except AuthenticationError as exc:
-        await statuses.update(
-            tenant,
-            resource,
-            state="auth",
-            finished_at=await now(),
-            last_error=_one_line(exc),
-            credential=fingerprint,
+    return await _Run(config, target, resource, redis, will_retry, clock).perform()
+
+
+class _Run:
+    """One call of :func:`sync_tenant_resource`: its steps share these."""
+
+    def __init__(
+        self,
+        config: FleetConfig,
+        target: Tenant,
+        resource: str,
+        redis: Redis,
+        will_retry: bool,
+        clock: Callable[[], Awaitable[float]] | None,
+    ) -> None:
+        self.config, self.target, self.resource, self.redis = config, target, resource, redis
+        self.keys = FleetKeys(config.namespace)
+        self.statuses = StatusStore(redis, self.keys)
+        self.now = clock or (lambda: redis_now(redis))
+        #: the state of a failed run: the caller tries again, or not
+        self.failed = "retrying" if will_retry else "error"
+
+    async def perform(self) -> SyncOutcome:
+        try:
+            fingerprint = self.target.credential_fingerprint()
+        except OutreachError as exc:  # token_env unset on this worker
+            await self._unmark()
+            return await self._failure(exc)
+        current = await self.statuses.read(self.target.name, self.resource)
+        if current.state == "auth" and current.credential == fingerprint:
+            await self._unmark()
+            return await self._held_back(current)
+        lock = LeaseLock(self.redis, self._key(self.keys.lock), lease=self.config.worker.lock_lease)
+        if not await lock.acquire_unless_alive():
+            return self._outcome("busy")
+        await self._unmark()
+        return await self._locked(lock, fingerprint)
+
+    async def _locked(self, lock: LeaseLock, fingerprint: str) -> SyncOutcome:
+        started = await self.now()
+        await self._update(state="running", started_at=started, worker=_this_worker())
+        try:
+            ran = await lock.run(self._export)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._update(state="retrying", last_error=_INTERRUPTED))
+            raise
+        except AuthenticationError as exc:
+            error = _one_line(exc)
+            await self._update(
+                state="auth", finished_at=await self.now(), last_error=error, credential=fingerprint
+            )
+            return self._outcome("auth", error=error)
+        except (OutreachError, OSError) as exc:
+            return await self._failure(exc)
+        except Exception as exc:  # a bug: recorded for `fleet status`, then raised
+            await self._failure(exc)
+            raise
+        if ran is LOST:
+            return await self._failure(OSError(_LOST))
+        assert isinstance(ran, ExportResult)
+        return await self._success(ran, started)
+
+    async def _export(self) -> ExportResult:
+        target, resource = self.target, self.resource
+        limiter = RedisRateLimiter(self.redis, target.rate_limit_user)
+        store = RedisCheckpointStore(self.redis, prefix=self.keys.checkpoints(target.name))
+        output = target.output_for(resource)
+        if target.is_database():
+            # The sinks issue's database outputs plug in here (their checkpoint lives in the
+            # database); until they land, a database URL is refused with the reason.
+            raise OSError(f"tenant {target.name!r}: database outputs are not supported yet")
+        await asyncio.to_thread(os.makedirs, os.path.dirname(output) or ".", exist_ok=True)
+        token = target.access_token()
+        if token is None:
+            raise OSError(f"tenant {target.name!r}: OAuth tenants need the shared token store")
+        async with OutreachClient(
+            token,
+            base_url=target.base_url,
+            timeout=target.timeout,
+            max_retries=target.max_retries,
+            rate_limiter=limiter,
+        ) as client:
+            return await export_resource(
+                client, resource, output, checkpoint=store, page_size=target.page_size
+            )
+
+    async def _success(self, ran: ExportResult, started: float) -> SyncOutcome:
+        finished = await self.now()
+        await self._update(
+            state="ok",
+            finished_at=finished,
+            last_success=finished,
+            last_success_started=started,
+            watermark=_watermark_text(ran.watermark),
+            records=ran.exported,
+            last_run_records=ran.records,
+            last_error=None,
+            credential=None,
         )
-        return SyncOutcome(tenant, resource, "auth", error=_one_line(exc))
-    except (OutreachError, OSError) as exc:
-        await _record_failure(statuses, target, resource, now, exc, will_retry)
-        state = "retrying" if will_retry else "error"
-        return SyncOutcome(tenant, resource, state, error=_one_line(exc))
-    except Exception as exc:  # a bug: recorded for `fleet status`, then raised
-        await _record_failure(statuses, target, resource, now, exc, will_retry)
-        raise
-    if ran is LOST:
-        lost = OSError("the run lost its lock (Redis unreachable or the worker stalled)")
-        await _record_failure(statuses, target, resource, now, lost, will_retry)
-        state = "retrying" if will_retry else "error"
-        return SyncOutcome(tenant, resource, state, error=_one_line(lost))
-    assert isinstance(ran, ExportResult)
-    await statuses.update(
-        tenant,
-        resource,
-        state="ok",
-        finished_at=await now(),
-        last_success=await now(),
-        last_success_started=started,
-        watermark=_watermark_text(ran.watermark),
-        records=ran.exported,
-        last_run_records=ran.records,
-        last_error=None,
-        credential=None,
-    )
-    return SyncOutcome(tenant, resource, "ok", records=ran.records)
+        return self._outcome("ok", records=ran.records)
+
+    async def _held_back(self, current: SyncStatus) -> SyncOutcome:
+        """Credentials refused before and unchanged since: no request is sent."""
+        at = await self.now()
+        await self._update(started_at=at, finished_at=at)
+        return self._outcome("auth", error=current.last_error)
+
+    async def _failure(self, exc: BaseException) -> SyncOutcome:
+        error = _one_line(exc)
+        await self._update(state=self.failed, finished_at=await self.now(), last_error=error)
+        return self._outcome(self.failed, error=error)
+
+    async def _unmark(self) -> None:
+        """Drop the queued marker, *before* the run takes its start time: an asker who saw the
+        marker (and so queued nothing) is answered by a run that starts after it asked."""
+        await self.redis.delete(self._key(self.keys.queued))
+
+    def _key(self, kind: Callable[[str, str], str]) -> str:
+        return kind(self.target.name, self.resource)
+
+    async def _update(self, **fields: object) -> None:
+        await self.statuses.update(self.target.name, self.resource, **fields)
+
+    def _outcome(self, state: str, *, records: int = 0, error: str | None = None) -> SyncOutcome:
+        return SyncOutcome(self.target.name, self.resource, state, records=records, error=error)
 
 
-async def _export(
-    config: FleetConfig, target: Tenant, resource: str, redis: Redis, keys: FleetKeys
-) -> ExportResult:
-    limiter = RedisRateLimiter(redis, target.rate_limit_user)
-    store = RedisCheckpointStore(redis, prefix=keys.checkpoints(target.name))
-    output = target.output_for(resource)
-    if target.is_database():
-        # The sinks issue's database outputs plug in here (their checkpoint lives in the
-        # database); until they land, a database URL is refused with the reason.
-        raise OSError(f"tenant {target.name!r}: database outputs are not supported yet")
-    await asyncio.to_thread(os.makedirs, os.path.dirname(output) or ".", exist_ok=True)
-    token = target.access_token()
-    if token is None:
-        raise OSError(f"tenant {target.name!r}: OAuth tenants need the shared token store")
-    async with OutreachClient(
-        token,
-        base_url=target.base_url,
-        timeout=target.timeout,
-        max_retries=target.max_retries,
-        rate_limiter=limiter,
-    ) as client:
-        return await export_resource(
-            client, resource, output, checkpoint=store, page_size=target.page_size
-        )
-
-
-async def _held_back(
-    statuses: StatusStore, current: SyncStatus, now: Callable[[], Awaitable[float]]
-) -> SyncOutcome:
-    """A tenant whose credentials were refused and have not changed: no request is sent."""
-    at = await now()
-    await statuses.update(current.tenant, current.resource, started_at=at, finished_at=at)
-    return SyncOutcome(current.tenant, current.resource, "auth", error=current.last_error)
-
-
-async def _record_failure(
-    statuses: StatusStore,
-    target: Tenant,
-    resource: str,
-    now: Callable[[], Awaitable[float]],
-    exc: BaseException,
-    will_retry: bool,
-) -> None:
-    await statuses.update(
-        target.name,
-        resource,
-        state="retrying" if will_retry else "error",
-        finished_at=await now(),
-        last_error=_one_line(exc),
-    )
-
-
-async def _interrupted(statuses: StatusStore, target: Tenant, resource: str) -> None:
-    """A run cancelled (worker stopping, time limit): its job is delivered again, and resumes
-    from its checkpoint. Not finished: no ``finished_at``."""
-    await statuses.update(
-        target.name, resource, state="retrying", last_error="interrupted (worker stopping)"
-    )
+_INTERRUPTED = "interrupted (worker stopping); the run resumes from its checkpoint"
+_LOST = "the run lost its lock (Redis unreachable or the worker stalled)"
 
 
 def _this_worker() -> str:
