@@ -4,8 +4,9 @@ root conftest), a fresh fleet namespace per test, and ``fleet.toml`` files for s
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -57,3 +58,17 @@ def fleet_toml(
             f'rate_limit_user = "{namespace}-{name}"',
         ]
     return "\n".join(lines) + "\n"
+
+
+#: writes ``fleet.toml`` in the test's directory (see :func:`fleet_toml`) and returns its path
+WriteFleet = Callable[..., Path]
+
+
+@pytest.fixture
+def write_fleet(redis_url: str, namespace: str, tmp_path: Path) -> WriteFleet:
+    def write(tenants: Sequence[tuple[str, str, str]], **options: Any) -> Path:
+        path = tmp_path / "fleet.toml"
+        path.write_text(fleet_toml(redis_url, namespace, tmp_path, tenants, **options))
+        return path
+
+    return write

@@ -22,7 +22,7 @@ from outreach_async.sandbox import Sandbox
 from outreach_async.sandbox.faults import FaultConfig
 from outreach_async.sandbox.ratelimit import RateLimitConfig
 from tests.export.helpers import ids_of, stored_ids
-from tests.fleet.conftest import fleet_toml
+from tests.fleet.conftest import WriteFleet
 from tests.fleet.processes import fleet, run_fleet, wait_for, worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -38,12 +38,11 @@ def _exactly_once(path: Path, sandbox: Sandbox, type_: str) -> None:
 
 
 async def test_two_workers_sync_every_tenant_x_resource_exactly_once(
-    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
 ) -> None:
     async with Sandbox(seed=60) as acme, Sandbox(seed=40, random_seed=3) as globex:
-        config = tmp_path / "fleet.toml"
         tenants = [("acme", acme.base_url, acme.token), ("globex", globex.base_url, globex.token)]
-        config.write_text(fleet_toml(redis_url, namespace, tmp_path, tenants, worker=FAST_HANDOVER))
+        config = write_fleet(tenants, worker=FAST_HANDOVER)
         async with (
             worker(config, tmp_path / "w1.log") as one,
             worker(config, tmp_path / "w2.log") as two,
@@ -71,21 +70,15 @@ async def test_two_workers_sync_every_tenant_x_resource_exactly_once(
 
 
 async def test_a_worker_killed_mid_job_loses_nothing_and_another_takes_the_job_up(
-    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
 ) -> None:
     slow = FaultConfig(latency=0.25)  # each page takes a while: the kill lands mid-job
     async with Sandbox(seed=4000, faults=slow) as acme:
-        config = tmp_path / "fleet.toml"
-        config.write_text(
-            fleet_toml(
-                redis_url,
-                namespace,
-                tmp_path,
-                [("acme", acme.base_url, acme.token)],
-                resources=["prospects"],
-                worker=FAST_HANDOVER,
-                extra="",
-            )
+        config = write_fleet(
+            [("acme", acme.base_url, acme.token)],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+            extra="",
         )
         statuses = StatusStore(redis_client, FleetKeys(namespace))
         out = tmp_path / "acme" / "prospects.jsonl"
@@ -108,20 +101,14 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_another_takes_the_job_u
 
 
 async def test_a_tenant_whose_api_fails_does_not_stall_the_others(
-    redis_url: str, namespace: str, tmp_path: Path
+    write_fleet: WriteFleet, tmp_path: Path
 ) -> None:
     broken = FaultConfig(error_rate_503=1.0)
     async with Sandbox(seed=30) as good, Sandbox(seed=30, faults=broken) as bad:
-        config = tmp_path / "fleet.toml"
         tenants = [("good", good.base_url, good.token), ("bad", bad.base_url, bad.token)]
-        config.write_text(
-            fleet_toml(
-                redis_url,
-                namespace,
-                tmp_path,
-                tenants,
-                worker=FAST_HANDOVER + "\nmax_retries = 1\nthreads = 1",
-            )
+        config = write_fleet(
+            tenants,
+            worker=FAST_HANDOVER + "\nmax_retries = 1\nthreads = 1",
         )
         async with worker(config, tmp_path / "w1.log"):
             status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
@@ -133,19 +120,14 @@ async def test_a_tenant_whose_api_fails_does_not_stall_the_others(
 
 
 async def test_a_revoked_token_fails_with_auth_and_a_new_one_resumes(
-    redis_url: str, namespace: str, tmp_path: Path
+    write_fleet: WriteFleet, tmp_path: Path
 ) -> None:
     async with Sandbox(seed=20) as acme:
-        config = tmp_path / "fleet.toml"
-        revoked = fleet_toml(
-            redis_url,
-            namespace,
-            tmp_path,
+        config = write_fleet(
             [("acme", acme.base_url, "revoked-token")],
             resources=["prospects"],
             worker=FAST_HANDOVER,
         )
-        config.write_text(revoked)
         async with worker(config, tmp_path / "w1.log"):
             status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
             assert status == 3
@@ -154,14 +136,14 @@ async def test_a_revoked_token_fails_with_auth_and_a_new_one_resumes(
             status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
             assert status == 3
             assert len(acme.requests) == requests  # held back: no request sent
-            config.write_text(revoked.replace("revoked-token", acme.token))
+            config.write_text(config.read_text().replace("revoked-token", acme.token))
             status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
             assert status == 0, out
             assert "acme prospects: ok (20 records)" in out
 
 
 async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no_429(
-    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
 ) -> None:
     """The issue's proof: Redis, 3 worker processes, 8 tenants (each a sandbox org with its own
     token and budget); ``fleet sync --wait``; one worker SIGKILLed mid-run and another started.
@@ -178,17 +160,11 @@ async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no
             for i in range(8)
         ]
         names = [f"org{i}" for i in range(8)]
-        config = tmp_path / "fleet.toml"
         tenants = [(n, o.base_url, o.token) for n, o in zip(names, orgs, strict=True)]
-        config.write_text(
-            fleet_toml(
-                redis_url,
-                namespace,
-                tmp_path,
-                tenants,
-                worker=FAST_HANDOVER + "\nthreads = 3",
-                extra="page_size = 20",
-            )
+        config = write_fleet(
+            tenants,
+            worker=FAST_HANDOVER + "\nthreads = 3",
+            extra="page_size = 20",
         )
         statuses = StatusStore(redis_client, FleetKeys(namespace))
         async with (
@@ -224,20 +200,14 @@ def _targets(names: list[str]) -> list[tuple[str, str]]:
 
 
 async def test_a_finished_sync_schedules_its_next_run_after_every(
-    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
 ) -> None:
     async with Sandbox(seed=10) as acme:
-        config = tmp_path / "fleet.toml"
-        config.write_text(
-            fleet_toml(
-                redis_url,
-                namespace,
-                tmp_path,
-                [("acme", acme.base_url, acme.token)],
-                resources=["prospects"],
-                worker=FAST_HANDOVER,
-                every="1s",
-            )
+        config = write_fleet(
+            [("acme", acme.base_url, acme.token)],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+            every="1s",
         )
         statuses = StatusStore(redis_client, FleetKeys(namespace))
         async with worker(config, tmp_path / "w1.log"):
