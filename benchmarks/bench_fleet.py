@@ -4,7 +4,8 @@ Each tenant is a sandbox org (in this process, on loopback) whose every answer t
 a sync is bound by waiting, as against Outreach. A fresh fleet namespace per run; ``fleet sync
 --wait`` is timed from its start to its exit. Figures per worker count: wall seconds, the ideal
 (the one-worker time divided by the workers), the speed-up, and the workers' CPU seconds per
-thousand records (``RUSAGE_CHILDREN`` around the run).
+thousand records (``RUSAGE_CHILDREN`` around the run: each worker's start-up is included, so
+more workers cost more CPU on a small fleet).
 
 ``python -m benchmarks fleet`` (``--quick``: 4 tenants, fewer records). Needs ``redis-server``
 on PATH and the ``fleet`` extra.
