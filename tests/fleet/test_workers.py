@@ -100,22 +100,34 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_another_takes_the_job_u
     assert (await statuses.read("acme", "prospects")).records == 4000
 
 
-async def test_a_tenant_whose_api_fails_does_not_stall_the_others(
+async def test_tenants_whose_api_fails_or_hangs_do_not_stall_the_others(
     write_fleet: WriteFleet, tmp_path: Path
 ) -> None:
     broken = FaultConfig(error_rate_503=1.0)
-    async with Sandbox(seed=30) as good, Sandbox(seed=30, faults=broken) as bad:
-        tenants = [("good", good.base_url, good.token), ("bad", bad.base_url, bad.token)]
+    hanging = FaultConfig(slow_rate=1.0, slow_delay=5.0)  # past the tenants' 1 s timeout
+    async with (
+        Sandbox(seed=30) as good,
+        Sandbox(seed=30, faults=broken) as bad,
+        Sandbox(seed=30, faults=hanging) as stuck,
+    ):
+        tenants = [
+            ("good", good.base_url, good.token),
+            ("bad", bad.base_url, bad.token),
+            ("stuck", stuck.base_url, stuck.token),
+        ]
         config = write_fleet(
             tenants,
-            worker=FAST_HANDOVER + "\nmax_retries = 1\nthreads = 1",
+            resources=["prospects"],
+            worker=FAST_HANDOVER + "\nmax_retries = 1\nthreads = 2",
+            extra='timeout = "1s"',
         )
         async with worker(config, tmp_path / "w1.log"):
             status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
     assert status == 3, (out, err)
     assert "good prospects: ok (30 records)" in out
     assert "bad prospects: error (ServerError" in out
-    assert "failed: bad" in err
+    assert "stuck prospects: error (RequestTimeout" in out
+    assert "failed: bad, stuck" in err
     _exactly_once(tmp_path / "good" / "prospects.jsonl", good, "prospect")
 
 
