@@ -233,3 +233,30 @@ async def test_a_finished_sync_schedules_its_next_run_after_every(
 
             await wait_for(picked_up)
     _exactly_once(tmp_path / "acme" / "prospects.jsonl", acme, "prospect")
+
+
+async def test_sigterm_lets_a_running_sync_finish_then_the_worker_exits_0(
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=1500, faults=FaultConfig(latency=0.1)) as acme:
+        config = write_fleet(
+            [("acme", acme.base_url, acme.token)],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+            extra="page_size = 100",
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        async with (
+            worker(config, tmp_path / "w1.log") as stopping,
+            fleet("sync", "--config", str(config), "--wait") as waiting,
+        ):
+
+            async def running() -> bool:
+                return (await statuses.read("acme", "prospects")).state == "running"
+
+            await wait_for(running)
+            stopping.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(stopping.wait(), 120) == 0
+            assert (await statuses.read("acme", "prospects")).state == "ok"
+            assert await asyncio.wait_for(waiting.wait(), 120) == 0
+    _exactly_once(tmp_path / "acme" / "prospects.jsonl", acme, "prospect")
