@@ -14,7 +14,7 @@ import platform
 import sys
 from importlib import metadata
 
-SUITES = ("client", "sandbox", "resolve", "ratelimit", "export", "churn", "fleet")
+SUITES = ("client", "sandbox", "resolve", "ratelimit", "export", "churn", "sinks", "fleet")
 
 
 def machine() -> dict[str, object]:
