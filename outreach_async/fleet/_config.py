@@ -258,7 +258,12 @@ def _tenant(
     if len(credentials) != 1:
         raise reader.error(where, "exactly one of token, token_env or an oauth table", credentials)
     out = reader.string(merged, "out", where=where, required=True)
-    if "{resource}" not in out and not out.startswith(_DATABASE_SCHEMES):
+    if out.startswith(_DATABASE_SCHEMES):
+        # one database per tenant: a database keeps one table per resource type, and one
+        # checkpoint per resource, so two tenants sharing one would mix their records
+        if "{tenant}" not in out:
+            raise reader.error(f"{where}.out", "a database URL with {tenant} in it", out)
+    elif "{resource}" not in out:
         raise reader.error(f"{where}.out", "a path with {resource} in it, or a database URL", out)
     if base_dir is not None and not out.startswith(_DATABASE_SCHEMES):
         out = os.fspath(base_dir / out)

@@ -36,6 +36,7 @@ from outreach_async import (
     RedisRateLimiter,
 )
 from outreach_async.export import ExportResult, RedisCheckpointStore, export_resource
+from outreach_async.sinks import open_sink
 
 from ._config import FleetConfig, Tenant
 from ._lock import LOST, LeaseLock
@@ -148,15 +149,7 @@ class _Run:
         return await self._success(ran, started)
 
     async def _export(self) -> ExportResult:
-        target, resource = self.target, self.resource
-        limiter = RedisRateLimiter(self.redis, target.rate_limit_user)
-        store = RedisCheckpointStore(self.redis, prefix=self.keys.checkpoints(target.name))
-        output = target.output_for(resource)
-        if target.is_database():
-            # The sinks issue's database outputs plug in here (their checkpoint lives in the
-            # database); until they land, a database URL is refused with the reason.
-            raise OSError(f"tenant {target.name!r}: database outputs are not supported yet")
-        await asyncio.to_thread(os.makedirs, os.path.dirname(output) or ".", exist_ok=True)
+        target = self.target
         token = target.access_token()
         if token is None:
             raise OSError(f"tenant {target.name!r}: OAuth tenants need the shared token store")
@@ -165,10 +158,26 @@ class _Run:
             base_url=target.base_url,
             timeout=target.timeout,
             max_retries=target.max_retries,
-            rate_limiter=limiter,
+            rate_limiter=RedisRateLimiter(self.redis, target.rate_limit_user),
         ) as client:
+            if target.is_database():
+                return await self._export_to_database(client)
+            return await self._export_to_file(client)
+
+    async def _export_to_file(self, client: OutreachClient) -> ExportResult:
+        """JSON Lines, with the checkpoint in Redis under the tenant's own prefix."""
+        output = self.target.output_for(self.resource)
+        await asyncio.to_thread(os.makedirs, os.path.dirname(output) or ".", exist_ok=True)
+        store = RedisCheckpointStore(self.redis, prefix=self.keys.checkpoints(self.target.name))
+        return await export_resource(
+            client, self.resource, output, checkpoint=store, page_size=self.target.page_size
+        )
+
+    async def _export_to_database(self, client: OutreachClient) -> ExportResult:
+        """A database sink keeps the checkpoint with the rows, in one transaction."""
+        async with open_sink(self.target.output_for(self.resource), self.resource) as sink:
             return await export_resource(
-                client, resource, output, checkpoint=store, page_size=target.page_size
+                client, self.resource, sink, page_size=self.target.page_size
             )
 
     async def _success(self, ran: ExportResult, started: float) -> SyncOutcome:

@@ -104,6 +104,7 @@ BASE = 'redis = "redis://h/0"\n[tenants.a]\ntoken = "t"\nout = "{resource}.jsonl
         (BASE.replace("{resource}", "all"), "tenants.a.out", "{resource}"),
         (BASE + "max_retries = -1\n", "tenants.a.max_retries", "at least 0"),
         (BASE + "page_size = 1001\n", "tenants.a.page_size", "at most 1000"),
+        (BASE.replace("{resource}.jsonl", "duckdb:///x.db"), "tenants.a.out", "with {tenant}"),
         (BASE + "[worker]\nthreads = 0\n", "worker.threads", "at least 1"),
         (BASE + "[worker]\nheartbeat_timeout = true\n", "worker.heartbeat_timeout", "duration"),
         (BASE + "[defaults]\ntoken = 'x'\n", "defaults.token", "one of"),

@@ -147,3 +147,29 @@ async def test_an_unknown_tenant_is_a_config_error(
     config = _config(redis_url, namespace, tmp_path, ("acme", "http://127.0.0.1:9", "t"))
     with pytest.raises(FleetConfigError, match="no tenant 'nope'"):
         await sync_tenant_resource(config, "nope", "prospects", redis_client)
+
+
+async def test_a_database_output_gets_one_database_per_tenant_every_record_once(
+    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    async with Sandbox(seed=40) as one, Sandbox(seed=25, random_seed=5) as two:
+        text = fleet_toml(
+            redis_url,
+            namespace,
+            tmp_path,
+            [("one", one.base_url, one.token), ("two", two.base_url, two.token)],
+        ).replace(
+            f'"{tmp_path}/{{tenant}}/{{resource}}.jsonl"', f'"duckdb:///{tmp_path}/{{tenant}}.db"'
+        )
+        config = parse_config(tomllib.loads(text))
+        for _ in range(2):  # the second run finds everything written already
+            for tenant in ("one", "two"):
+                for resource in ("prospects", "accounts"):
+                    outcome = await sync_tenant_resource(config, tenant, resource, redis_client)
+                    assert outcome.state == "ok", outcome
+        for tenant, sandbox in (("one", one), ("two", two)):
+            with duckdb.connect(str(tmp_path / f"{tenant}.db")) as db:
+                for table, type_ in (("prospects", "prospect"), ("accounts", "account")):
+                    ids = [row[0] for row in db.execute(f"SELECT id FROM {table}").fetchall()]
+                    assert sorted(ids) == sorted(stored_ids(sandbox, type_)), (tenant, table)
