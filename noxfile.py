@@ -46,7 +46,7 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmarks in benchmarks/ (figures go in the README)."""
     # pytest: the sinks suite starts its PostgreSQL with tests/postgres_server.py
-    session.install("-e", ".[redis,postgres,duckdb]", "pytest")
+    session.install("-e", ".[redis,postgres,duckdb,fleet]", "pytest")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 
