@@ -16,7 +16,16 @@ from .app import RecordedRequest
 from .config import SandboxConfig
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
+from .seed import SeedProfile
 from .server import Sandbox
 from .store import Store
 
-__all__ = ["FaultConfig", "RateLimitConfig", "RecordedRequest", "Sandbox", "SandboxConfig", "Store"]
+__all__ = [
+    "FaultConfig",
+    "RateLimitConfig",
+    "RecordedRequest",
+    "Sandbox",
+    "SandboxConfig",
+    "SeedProfile",
+    "Store",
+]
