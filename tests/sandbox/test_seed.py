@@ -202,14 +202,19 @@ def test_counts_follow_the_plan(seed: int | SeedProfile) -> None:
 
 
 def test_ten_thousand_prospects_make_a_mid_size_org() -> None:
-    plan = SeedPlan.from_size(10_000)
-    assert (plan.accounts, plan.opportunities, plan.users, plan.teams) == (500, 200, 5, 2)
-    assert (plan.tasks, plan.mailings, plan.calls, plan.email_addresses) == (
-        2500,
-        2500,
-        1000,
-        10_000,
-    )
+    # The README's table ("The sandbox") quotes these.
+    store = _seeded(10_000)
+    counts = {t: store.count(t) for t in ALL_SPECS}
+    assert counts["prospect"] == counts["emailAddress"] == 10_000
+    assert counts["phoneNumber"] == 10_000 // 3
+    assert (counts["account"], counts["opportunity"]) == (500, 200)
+    assert counts["task"] == counts["mailing"] == counts["event"] == 2500
+    assert counts["call"] == counts["sequenceState"] == 1000
+    assert (counts["user"], counts["team"], counts["sequence"]) == (5 + 1, 2, 2)
+    email_steps = counts["sequenceTemplate"]
+    assert (counts["template"] - email_steps, counts["snippet"]) == (10, 10)
+    reference = ("stage", "persona", "opportunityStage", "taskPriority", "duty", "profile")
+    assert all(3 <= counts[t] <= 8 for t in reference)
 
 
 def test_the_minimal_profile_gives_one_or_two_of_everything() -> None:
