@@ -4,9 +4,8 @@ Org structure (profiles, roles with their hierarchy, duties, teams with their us
 process (opportunity stages, rulesets on the sequences, task purposes and dispositions), content
 (templates used by the email steps through sequence templates, snippets, content categories with
 their memberships and owning teams), opportunities with their prospects and roles, the prospects'
-email addresses and phone numbers, notes, products and purchases, recipients, favorites, mail
-aliases, Kaia recordings, audit logs, finished batches and compliance requests, an inactive
-webhook, the org settings and an import. Runs after :mod:`.seed_activity` with its own RNG.
+email addresses and phone numbers, notes, products and purchases; then :mod:`.seed_history`
+(engagement, history, settings). Runs after :mod:`.seed_activity` with its own RNG.
 
 Relationships hold together: every id points at a seeded record, and both sides of a stored
 to-many pair agree (``opportunity.prospects`` / ``prospect.opportunities``, ``team.users`` /
@@ -321,23 +320,18 @@ def _contacts(seeding: Seeding) -> None:
 # -- notes, products, purchases ----------------------------------------------------------------
 
 
+def _notes(seeding: Seeding, type_: str, about: str, count: int, message: str) -> None:
+    """``count`` notes on random records of type ``about`` (none when there are none)."""
+    targets = seeding.ids.get(about, [])
+    for _ in range(count if targets else 0):
+        note = {"message": message, "noteType": seeding.rng.choice(NOTE_TYPES), "pinned": False}
+        seeding.add(type_, note, {about: seeding.rng.choice(targets), "creator": 1})
+
+
 def _notes_and_purchases(seeding: Seeding) -> None:
-    rng = seeding.rng
-    prospects, accounts = seeding.ids.get("prospect", []), seeding.ids.get("account", [])
-    for _ in range(seeding.plan.prospect_notes if prospects else 0):
-        note = {"message": "Spoke about their goals.", "noteType": rng.choice(NOTE_TYPES)}
-        seeding.add(
-            "prospectNote",
-            {**note, "pinned": False},
-            {"prospect": rng.choice(prospects), "creator": 1},
-        )
-    for _ in range(seeding.plan.account_notes if accounts else 0):
-        note = {"message": "Quarterly review booked.", "noteType": rng.choice(NOTE_TYPES)}
-        seeding.add(
-            "accountNote",
-            {**note, "pinned": False},
-            {"account": rng.choice(accounts), "creator": 1},
-        )
+    rng, accounts = seeding.rng, seeding.ids.get("account", [])
+    _notes(seeding, "prospectNote", "prospect", seeding.plan.prospect_notes, "Spoke about goals.")
+    _notes(seeding, "accountNote", "account", seeding.plan.account_notes, "Quarterly review.")
     for i in range(seeding.plan.products):
         name = PRODUCTS[i % len(PRODUCTS)] + ("" if i < len(PRODUCTS) else f" {i + 1}")
         attributes = {
