@@ -15,8 +15,9 @@
 
 The sandbox is the default one except for the OAuth mint throttle, which is off here: Airbyte
 mints one token per stream and waits out Outreach's one-mint-a-minute throttle with its own
-backoff (``--measure`` times exactly that). ``--measure`` also writes ``results.json`` beside
-this file (see :mod:`.measure`). Exits 1 when a check fails.
+backoff (``--measure`` times exactly that). ``--measure [PARTS]`` also measures the Airbyte
+connector into ``results.json`` beside this file (see :mod:`.measure`; ``--skip-proof`` for the
+figures alone). Exits 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from benchmarks.peers._host import SandboxThread
 from outreach_async.sandbox import Sandbox
 
 from ._connectors import Airbyte, default_config, run_tap
+from .measure import PARTS, measure
 
 #: streams each connector declares (tap-outreach's schemas/, the connector's manifest)
 TAP_STREAMS = 20
@@ -81,6 +83,17 @@ def prove_airbyte(python: str, sandbox: Sandbox, scratch: Path) -> list[str]:
     return failures
 
 
+def prove(airbyte_python: str | None, scratch: Path) -> list[str]:
+    """Both connectors (Airbyte's when it has a Python) on one default-seeded sandbox."""
+    failures: list[str] = []
+    with SandboxThread(default_config(mint_throttle=0.0)) as host:
+        print(f"sandbox: {host.sandbox.config.seed} prospects (the serve default)")
+        failures += prove_tap(host.sandbox, scratch)
+        if airbyte_python is not None:
+            failures += prove_airbyte(airbyte_python, host.sandbox, scratch)
+    return failures
+
+
 def airbyte_unavailable(python: str | None) -> str | None:
     """Why the Airbyte connector cannot run here, or None."""
     if not python:
@@ -93,24 +106,29 @@ def airbyte_unavailable(python: str | None) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.connectors")
     parser.add_argument("--airbyte-python", default=None, help="a Python with source-outreach")
-    parser.add_argument("--measure", action="store_true", help="also measure (results.json)")
+    parser.add_argument(
+        "--measure",
+        nargs="?",
+        const=",".join(PARTS),
+        default=None,
+        help=f"also measure these (default: {','.join(PARTS)}) into results.json",
+    )
+    parser.add_argument("--skip-proof", action="store_true", help="only measure")
     args = parser.parse_args(argv)
+    parts = tuple(args.measure.split(",")) if args.measure else ()
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown measurement {sorted(unknown)}; choose from {', '.join(PARTS)}")
     skipped = airbyte_unavailable(args.airbyte_python)
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="connectors-") as tmp:
         scratch = Path(tmp)
-        with SandboxThread(default_config(mint_throttle=0.0)) as host:
-            print(f"sandbox: {host.sandbox.config.seed} prospects (the serve default)")
-            failures += prove_tap(host.sandbox, scratch)
-            if skipped is None:
-                assert args.airbyte_python is not None
-                failures += prove_airbyte(args.airbyte_python, host.sandbox, scratch)
+        if not args.skip_proof:
+            failures += prove(args.airbyte_python if skipped is None else None, scratch)
         if skipped is not None:
             print(f"airbyte source-outreach: skipped: {skipped}")
-        if args.measure and skipped is None:
-            from .measure import measure
-
-            measure(args.airbyte_python, scratch)
+        elif parts:
+            assert args.airbyte_python is not None
+            measure(args.airbyte_python, scratch, parts)
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)
     if not failures:

@@ -22,10 +22,10 @@ import importlib.metadata
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from outreach_async.sandbox import Sandbox
 
 from ._connectors import Airbyte, default_config, stream_spec
 
-__all__ = ["RESULTS", "measure"]
+__all__ = ["PARTS", "RESULTS", "measure"]
 
 RESULTS = Path(__file__).with_name("results.json")
 ROUNDS = 3
@@ -42,15 +42,17 @@ ROUNDS = 3
 START_DATE = "2024-07-01T00:00:00Z"
 
 
-def measure(python: str, scratch: Path) -> dict[str, Any]:
-    """Run all three, write :data:`RESULTS`, return what was written."""
-    results = {
-        "stamp": _stamp(python),
-        "throughput": _throughput(python, scratch / "throughput"),
-        "start_date": _start_date(python, scratch / "start-date"),
-        "throttle": _throttle(python, scratch / "throttle"),
-    }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+PARTS = ("throughput", "start_date", "throttle")
+
+
+def measure(python: str, scratch: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """Run ``parts``, update :data:`RESULTS` with them (each stamped), return the results."""
+    runners = {"throughput": _throughput, "start_date": _start_date, "throttle": _throttle}
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for part in parts:
+        stamp = _stamp(python)
+        results[part] = {"stamp": stamp, **runners[part](python, scratch / part)}
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")
     return results
 
@@ -102,7 +104,26 @@ def _start_date(python: str, scratch: Path) -> dict[str, Any]:
         streams = airbyte.discover(config)
         read = airbyte.read(config, streams)
         qualifying = {s["name"]: _at_or_after(host.sandbox, s["name"]) for s in streams}
-    return {"start_date": START_DATE, "qualifying": qualifying, "read": read.records}
+    return {
+        "start_date": START_DATE,
+        "qualifying": qualifying,
+        "read": read.records,
+        "read_qualifying": _read_since(scratch / "read.jsonl"),
+    }
+
+
+def _read_since(messages: Path) -> dict[str, int]:
+    """Records per stream of a read's messages whose ``updatedAt`` is at or after the date."""
+    start = START_DATE.replace("Z", ".000Z")
+    found: Counter[str] = Counter()
+    with messages.open() as lines:
+        for line in lines:
+            if '"RECORD"' not in line[:40]:
+                continue
+            record = json.loads(line)["record"]
+            if str(record["data"].get("updatedAt") or "") >= start:
+                found[record["stream"]] += 1
+    return dict(found)
 
 
 def _at_or_after(sandbox: Sandbox, stream: str) -> int:
@@ -176,16 +197,3 @@ def _stamp(python: str) -> dict[str, Any]:
 
 def _cpus() -> int:
     return os.cpu_count() or 0
-
-
-def summary(results: dict[str, Any]) -> dict[str, Any]:
-    """The figures the README quotes: ranges over the rounds."""
-    rounds = results["throughput"]["rounds"]
-    airbyte = [r["airbyte_records"] / r["airbyte_seconds"] for r in rounds]
-    ours = [r["export_records"] / r["export_seconds"] for r in rounds]
-    runs = results["throttle"]["runs"]
-    return {
-        "airbyte_per_s": (min(airbyte), statistics.median(airbyte), max(airbyte)),
-        "export_per_s": (min(ours), statistics.median(ours), max(ours)),
-        "throttle_minutes": [r["seconds"] / 60 for r in runs],
-    }
