@@ -51,7 +51,7 @@ def _throttle(results: dict[str, Any]) -> str:
     return (
         f"- **One token mint per stream, Retry-After ignored.** A full read of its 17 streams "
         f"with the sandbox's default one-mint-a-minute OAuth throttle (Outreach's) took "
-        f"**{minutes}** ({len(runs)} runs at once, each on its own sandbox; at least {streams} "
+        f"**{minutes}** ({len(runs)} runs at once, each on its own sandbox; {streams} of 17 "
         f"streams with records in each): it minted {mints} access tokens, one per stream, and "
         f"the token endpoint refused {refusals} requests with a Retry-After the connector does "
         f"not read (its CDK backs off exponentially instead)."
@@ -70,11 +70,12 @@ def _start_date(results: dict[str, Any]) -> str:
     total = sum(qualifying.values())
     return (
         f"- **A `start_date` that silently drops records.** With `start_date` "
-        f"{found['start_date'][:10]} a full read delivered {total_kept:,} of the {total:,} records "
-        f"updated on or after it ({sum(read.values()):,} records in all) and ended without an "
-        f"error: {cells}. It asks for `sort=updatedAt` (oldest first) and declares its streams "
-        f"`is_data_feed` (newest first), so its CDK stops paging at the first page holding a "
-        f"record older than `start_date`, which is the first page."
+        f"{found['start_date'][:10]} (run at {found['stamp']['commit']}) a full read delivered "
+        f"{sum(read.values()):,} records, only "
+        f"{total_kept:,} of them updated on or after it, of the {total:,} that were, and ended "
+        f"without an error: {cells}. It asks for `sort=updatedAt` (oldest first) and "
+        f"declares its streams `is_data_feed` (newest first), so its CDK stops paging at the "
+        f"first page holding a record older than `start_date`, which is the first page."
     )
 
 
