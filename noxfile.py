@@ -26,29 +26,31 @@ LINT_PATHS = ["outreach_async", "tests", "benchmarks", "tools", "noxfile.py"]
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole test suite (unit, integration against the sandbox, Redis when available)."""
-    session.install("-e", ".[test,redis,jwt]")
+    session.install("-e", ".[test,redis,jwt,postgres,duckdb]")
     session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install("ruff>=0.6")
+    """ruff (lint and formatting), and import-linter: the layers and no cycles (pyproject)."""
+    session.install("ruff>=0.6", "import-linter>=2.1")
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the benchmarks and the tools."""
-    session.install("-e", ".[test,redis]", "mypy>=1.11")
+    session.install("-e", ".[test,redis,postgres,duckdb]", "mypy>=1.11")
     session.run("mypy", "--strict")
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmarks in benchmarks/ (figures go in the README)."""
-    session.install("-e", ".[redis]")
+    # pytest: the sinks suite starts its PostgreSQL with tests/postgres_server.py
+    session.install("-e", ".[redis,postgres,duckdb,fleet]", "pytest")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 
@@ -119,6 +121,15 @@ def connectors(session: nox.Session) -> None:
     airbyte = _airbyte_python(session)
     args = ["--airbyte-python", airbyte] if airbyte else []
     session.run("python", "-m", "benchmarks.connectors", *args, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def singer(session: nox.Session) -> None:
+    """The Singer tap against a real target: tap-outreach-async | target-postgres (meltanolabs),
+    the tap SIGKILLed mid-run and resumed from the target's last STATE; every stream's table must
+    hold each sandbox record exactly once. Needs PostgreSQL's binaries (Debian's postgresql)."""
+    session.install("-e", ".[postgres]", "pytest", "meltanolabs-target-postgres==0.8.1")
+    session.run("python", "tools/singer_proof.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -74,6 +74,8 @@ class ExportResult:
     exported: int = 0
     #: fleet: this share is done and waits for the other shares of its run
     waiting: bool = False
+    #: one-off exports: older versions of records changed during the run, dropped from the file
+    superseded: int = 0
 
 
 def _output_name(sink: Sink) -> str:
@@ -90,15 +92,17 @@ def _watermark(job: ExportJob) -> dt.datetime | int | None:
     return job.cursor.filter_value(job.base.watermark)
 
 
-def _open_output(sink: Sink, start: RunStart, fresh: bool) -> Output:
+def _open_output(sink: Sink, start: RunStart, *, one_off: bool, restart: bool) -> Output:
     if isinstance(sink, Output):
         output = sink
     elif isinstance(sink, str | os.PathLike):
         output = FileOutput(sink)
     else:
         output = StreamOutput(sink)
-    if isinstance(output, FileOutput):
-        output.open(resume_at=start.resume_at, overwrite=fresh)
+    if isinstance(output, FileOutput) and one_off:
+        output.open_one_off()  # FILE.partial, swapped in when complete
+    elif isinstance(output, FileOutput):
+        output.open(resume_at=start.resume_at, overwrite=restart)
     return output
 
 
@@ -121,6 +125,7 @@ async def export_resource(
     dedupe: bool = False,
     commit_interval: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
+    restart: bool = False,
 ) -> ExportResult:
     """Export one resource type to JSON Lines (``format="jsonl"``) or CSV.
 
@@ -133,12 +138,17 @@ async def export_resource(
     - ``checkpoint``: a store (SQLite, Redis) that makes the export a resumable, incremental
       sync: a file sink is appended to, and a re-run after any interruption continues where
       the last checkpoint left off, each record written exactly once. A later run writes what
-      changed since (new versions of changed records included). Without a store a file sink
-      is overwritten.
+      changed since (new versions of changed records included). A file that already holds
+      records the store knows nothing of raises :class:`~outreach_async.UntrackedOutputError`
+      (nothing is written); ``restart=True`` discards the store's checkpoint of this export
+      and the file's contents, and starts over. Without a store a file sink is written beside
+      the target (``FILE.partial``) and replaces it only when complete.
     - ``partitions``: split the cursor range into this many spans streamed concurrently.
       ``partition="i/N"``: run only share ``i`` of ``N`` (fleets; give them a shared store).
-    - ``dedupe``: write each id at most once in this run (a record changed during the run
-      would otherwise appear again, as its new version).
+    - A record changed during the run is read again, as its new version. A one-off file (no
+      ``checkpoint``) is compacted at the end to the newest line of each id
+      (``ExportResult.superseded`` counts the lines dropped); ``dedupe`` writes each id at
+      most once as it is first read, for streams, which cannot be compacted.
     - ``progress(records, total)`` is called as records are written; ``count`` asks the
       server for the total (default: when ``progress`` is given).
 
@@ -152,6 +162,8 @@ async def export_resource(
     share = parse_share(partition) if isinstance(partition, str) else partition
     if partitions < 1:
         raise QueryError(f"partitions must be at least 1, got {partitions}")
+    if restart and share is not None:
+        raise QueryError("restart starts a local sync over; a fleet's shared plan cannot be")
     if page_size < 1 or page_size > 1000:
         raise QueryError(f"page_size must be between 1 and 1000, got {page_size}")
     _check_filter(spec, cursor, filter or {})
@@ -172,36 +184,48 @@ async def export_resource(
     if job.since is not None and job.until is not None and job.until < job.since:
         raise QueryError(f"until ({until}) is before since ({since})")
     job.listing(job.since, job.until)  # validates the whole query before any request
+    if checkpoint is None and isinstance(sink, Output):
+        checkpoint = sink.checkpoints  # a database sink keeps them with its rows
     store = checkpoint if checkpoint is not None else MemoryCheckpointStore()
     identity = job.identity()
     run: Coordinator
     if share is None:
-        run = LocalRun(store, checkpoint_key(spec.type, identity), identity, cursor)
+        key = checkpoint_key(spec.type, identity)
+        run = LocalRun(store, key, identity, cursor, restart=restart)
     else:
         key = checkpoint_key(spec.type, {**identity, "shares": share.total})
         run = FleetRun(store, key, identity, cursor, share)
     output_name = _output_name(sink)
     start = await run.begin(output_name, job.plan)
-    output = _open_output(sink, start, fresh=checkpoint is None)
+    output = _open_output(sink, start, one_off=checkpoint is None, restart=restart)
     try:
         exported = await _run(job, run, start, output, partitions, progress, count)
     finally:
         await job.settle()
         output.close()
+    # A one-off file was compacted just before it was swapped in (see _output.finish_one_off).
+    compacted = output.compacted if isinstance(output, FileOutput) else None
+    superseded = compacted.dropped if compacted is not None else 0
     return ExportResult(
         resource=spec.path,
-        records=job.written,
+        records=job.written - superseded,
         output=output.name,
-        offset=output.offset,
+        offset=output.offset if compacted is None else compacted.size,
         spans=len(start.spans),
         resumed=start.resumed,
         watermark=_watermark(job),
         total=job.total,
         elapsed=clock() - started,
         out_of_order=sum(s.out_of_order for s in start.spans.values()),
-        exported=exported,
-        waiting=start.waiting,
+        exported=exported - superseded,
+        waiting=start.waiting or _catching_up(job, start),
+        superseded=superseded,
     )
+
+
+def _catching_up(job: ExportJob, start: RunStart) -> bool:
+    """Whether this fleet member's last span still waits for its catch-up pass."""
+    return job.catch_up is not None and not start.spans[job.catch_up].done
 
 
 async def _run(
@@ -221,10 +245,11 @@ async def _run(
     pending = [(i, s) for i, s in sorted(start.spans.items()) if not s.done]
     if not pending:
         return start.exported
+    job.catch_up = await _catch_up_span(run, start, pending)
     job.progress = progress
     job.report()  # starts the progress clock: planning and connecting are not the export
     wanted = count or (count is None and progress is not None)
-    counter = _start_counting(job, [s for _, s in pending]) if wanted else None
+    counter = _start_counting(job, list(pending)) if wanted else None
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * workers + 2)
     try:
         async with asyncio.TaskGroup() as group:
@@ -233,7 +258,7 @@ async def _run(
                 group.create_task(job.work(pending, queue))
                 for _ in range(min(workers, len(pending)))
             ]
-            group.create_task(_close_when_done(streams, queue))
+            group.create_task(_close_when_done(job, run, start, streams, queue))
     except BaseExceptionGroup as group_error:
         raise _first_cause(group_error) from None
     finally:
@@ -244,13 +269,40 @@ async def _run(
     return writer.result()
 
 
-def _start_counting(job: ExportJob, spans: list[Span]) -> asyncio.Task[None]:
+def _start_counting(job: ExportJob, spans: list[tuple[int, Span]]) -> asyncio.Task[None]:
     """Ask the server for the total in the background: the export does not wait for it."""
     return asyncio.create_task(job.count_total(spans))
 
 
-async def _close_when_done(streams: list[asyncio.Task[None]], queue: asyncio.Queue[Any]) -> None:
+async def _catch_up_span(
+    run: Coordinator, start: RunStart, pending: list[tuple[int, Span]]
+) -> int | None:
+    """The last span, when it is read beside other spans and so needs a catch-up pass.
+
+    A record changed during the run moves past every span's end, to the top of the last one.
+    If the last span's stream has already passed there while a lower span had not reached the
+    record's old place, no stream reads it. A pass over the last span that starts once every
+    other span is done reads whatever moved before it started, and what moves while it runs
+    lands ahead of it."""
+    last = start.last_span if start.last_span is not None else max(start.spans)
+    if last not in dict(pending):
+        return None
+    if len(pending) > 1 or not await run.others_done(last):
+        return last
+    return None
+
+
+async def _close_when_done(
+    job: ExportJob,
+    run: Coordinator,
+    start: RunStart,
+    streams: list[asyncio.Task[None]],
+    queue: asyncio.Queue[Any],
+) -> None:
     await asyncio.gather(*streams)
+    last = job.catch_up
+    if last is not None and await run.others_done(last):
+        await job.stream(last, start.spans[last], queue)  # the final pass
     await queue.put(END)
 
 

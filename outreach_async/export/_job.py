@@ -8,9 +8,7 @@ span states last written, the counters).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -20,6 +18,7 @@ from outreach_async import OutreachClient, Paginator, Range, Resource
 from ._checkpoint import Document
 from ._output import Output
 from ._plan import Base, Span, Verdict, plan_spans, run_start
+from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
 from ._resources import Cursor, CursorValue, choose_cursor
 from ._runs import Coordinator
@@ -39,9 +38,6 @@ class _Batch:
     data: bytes
     count: int
     snapshot: Document
-
-
-END = object()
 
 
 class ExportJob:
@@ -77,10 +73,15 @@ class ExportJob:
         self.clock = clock
         self.snapshots: dict[int, Document] = {}
         self.written = 0
+        #: records written by this run per span (partition) index, and the server's counts
+        self.span_written: dict[int, int] = {}
+        self.span_totals: dict[int, int] = {}
         self.total: int | None = None
         self.progress: ProgressCallback | None = None
         self.base: Base | None = None
         self.syncing: asyncio.Future[None] | None = None
+        #: the last span, while its first pass runs beside other spans (see :meth:`work`)
+        self.catch_up: int | None = None
 
     # -------------------------------------------------------------- queries
 
@@ -163,23 +164,30 @@ class ExportJob:
         found = await listing.first()
         return None if found is None else self.cursor.value_of(found)
 
-    async def count_total(self, spans: Sequence[Span]) -> None:
-        """The server's count of the records the open spans will read (for the ETA)."""
+    async def count_total(self, spans: Sequence[tuple[int, Span]]) -> None:
+        """The server's count of the records the open spans will read (for the ETA), in all
+        and per partition."""
+
+        spans = list(spans)  # the workers take spans off the caller's list as they go
 
         async def one(span: Span) -> int:
             return await self.listing(span.resume_from, span.hi, probe=True).count()
 
         try:
-            counts = await asyncio.gather(*(one(s) for s in spans))
+            counts = await asyncio.gather(*(one(s) for _, s in spans))
         except Exception:  # the ETA is a nicety: a server without counts loses only that
             return
+        self.span_totals = {index: n for (index, _), n in zip(spans, counts, strict=True)}
         self.total = sum(counts)
         self.report()
 
     # -------------------------------------------------------------- streaming
 
-    async def stream(self, index: int, span: Span, queue: asyncio.Queue[Any]) -> None:
-        """Read one span in ascending cursor order and queue its pages, encoded."""
+    async def stream(
+        self, index: int, span: Span, queue: asyncio.Queue[Any], *, final: bool = True
+    ) -> None:
+        """Read one span in ascending cursor order and queue its pages, encoded; a pass that
+        is not ``final`` leaves the span open (its watermark saved) for another pass."""
         pages = self.listing(span.resume_from, span.hi).pages()
         try:
             async for page in pages:
@@ -187,16 +195,15 @@ class ExportJob:
                 # awaiting a queue with room never suspends, so without this the next request
                 # would leave only once this page is done (no overlap with the server's work).
                 await asyncio.sleep(0)
-                with _collector_paused():
-                    keep, stop = self.select(span, page.items)
-                    span.written += len(keep)
-                    data = self.encoder.encode(keep) if keep else b""
+                keep, stop = self.select(span, page.items)
+                span.written += len(keep)
+                data = self.encoder.encode(keep) if keep else b""
                 await queue.put(_Batch(index, data, len(keep), span.snapshot()))
                 if stop:
                     break
         finally:
             await _close(pages)  # cancels the paginator's prefetch when we stop early
-        span.done = True
+        span.done = final
         await queue.put(_Batch(index, b"", 0, span.snapshot()))
 
     def select(self, span: Span, models: Sequence[Resource]) -> tuple[list[Resource], bool]:
@@ -220,10 +227,15 @@ class ExportJob:
         return True
 
     async def work(self, pending: list[tuple[int, Span]], queue: asyncio.Queue[Any]) -> None:
-        """One worker: streams spans from ``pending`` until none is left."""
+        """One worker: streams spans from ``pending`` until none is left.
+
+        The first pass over the :attr:`catch_up` span is not final: a record changed while the
+        other spans run moves past every span's end, to the top of the last one, possibly
+        after its stream has passed there. A pass that starts once the others are done reads
+        it (see ``_engine``)."""
         while pending:
             index, span = pending.pop(0)
-            await self.stream(index, span, queue)
+            await self.stream(index, span, queue, final=index != self.catch_up)
 
     # -------------------------------------------------------------- writing
 
@@ -246,22 +258,28 @@ class ExportJob:
                     output.write(item.data)
                 self.snapshots[item.index] = item.snapshot
                 self.written += item.count
+                self.span_written[item.index] = self.span_written.get(item.index, 0) + item.count
             self.report()
             if finished or self.clock() - last_commit >= self.commit_interval:
                 await self.commit(output, run, exported + self.written)
                 last_commit = self.clock()
             if finished:
+                await self._in_thread(output.finish)  # a one-off file is swapped in
                 return exported + self.written
 
     async def commit(self, output: Output, run: Coordinator, exported: int) -> None:
         """fsync the output, *then* record its offset with the span states."""
-        # Shielded and remembered: if the export is cancelled meanwhile, the thread still runs
-        # and the file must not be closed under it (see :meth:`settle`).
-        self.syncing = asyncio.get_running_loop().run_in_executor(None, output.sync)
-        await asyncio.shield(self.syncing)
+        await self._in_thread(output.sync)
         base = await run.commit(self.snapshots, output.name, output.offset, exported)
         if base is not None:
             self.base = base
+
+    async def _in_thread(self, work: Callable[[], None]) -> None:
+        """Run blocking file work (fsync, the one-off swap) in a thread. Shielded and
+        remembered: if the export is cancelled meanwhile, the thread still runs and the file
+        must not be closed under it (see :meth:`settle`)."""
+        self.syncing = asyncio.get_running_loop().run_in_executor(None, work)
+        await asyncio.shield(self.syncing)
 
     async def settle(self) -> None:
         """Wait for an fsync still running in its thread (after a cancellation or an error)."""
@@ -269,27 +287,14 @@ class ExportJob:
             await asyncio.wait([self.syncing])
 
     def report(self) -> None:
-        """Tell the progress callback where the export stands."""
-        if self.progress is not None:
-            self.progress(self.written, self.total)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while one page is flattened and encoded.
-
-    That allocates about 1000 dicts of 250 keys at once, which triggers collections that each
-    walk every live object (the decoded pages included): a third of the time, for garbage that
-    holds no cycles. A synchronous section: no other task runs meanwhile.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+        """Tell the progress callback where the export stands (and each partition, when it
+        asks and there are several)."""
+        if self.progress is None:
+            return
+        self.progress(self.written, self.total)
+        if len(self.span_written) > 1 and isinstance(self.progress, PartitionProgress):
+            for index, written in sorted(self.span_written.items()):
+                self.progress.partition(index, written, self.span_totals.get(index))
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:

@@ -13,6 +13,7 @@ member actions with their state rules, OAuth, the per-user rate limit, webhooks 
 """
 
 from .app import RecordedRequest
+from .churn import ChurnConfig
 from .config import SandboxConfig
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
@@ -21,6 +22,7 @@ from .server import Sandbox
 from .store import Store
 
 __all__ = [
+    "ChurnConfig",
     "FaultConfig",
     "RateLimitConfig",
     "RecordedRequest",

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import attrs
 
+from .churn import ChurnConfig, churn_config
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
 from .seed import SeedProfile
@@ -33,6 +35,9 @@ class SandboxConfig:
     default_page_size: int = attrs.field(default=50, validator=attrs.validators.in_(range(1, 1001)))
     rate_limit: RateLimitConfig = attrs.field(factory=RateLimitConfig)
     faults: FaultConfig = attrs.field(factory=FaultConfig)
+    #: records changed while the sandbox serves: ``"100/s"``, updates per second, or a
+    #: :class:`~outreach_async.sandbox.churn.ChurnConfig` (see :mod:`.churn`)
+    churn: ChurnConfig = attrs.field(factory=ChurnConfig, converter=churn_config)
     #: access token lifetime of the OAuth token endpoint, seconds (Outreach: 2 h)
     token_lifetime: float = 7200.0
     #: one access-token mint per user per this many seconds, else 429 (Outreach: 60 s)
@@ -45,5 +50,7 @@ class SandboxConfig:
     #: wall clock in epoch seconds for tokens, rate-limit windows, faults and timestamps;
     #: tests replace it to move time without sleeping
     clock: Callable[[], float] = time.time
+    #: how the faults' latency and slow answers wait; tests pass their clock's sleep with it
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
     #: keep a log of every request in ``Sandbox.requests``
     record_requests: bool = True

@@ -13,15 +13,18 @@ exactly as to Outreach, so everything between them and the wire is exercised.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
 from ..models import ALL_SPECS
 from .app import RecordedRequest, build_app
 from .backend import Backend
+from .churn import Churn, churn_middleware
 from .config import SandboxConfig
 from .faults import FaultState
 from .oauth import TokenAuthority
@@ -34,6 +37,8 @@ from .times import MonotonicClock
 from .webhooks import WebhookDispatcher
 
 __all__ = ["Sandbox"]
+
+T = TypeVar("T")
 
 _FREEZE_THRESHOLD = 10_000
 
@@ -59,6 +64,8 @@ class Sandbox:
         )
         self.dispatcher = WebhookDispatcher(lambda: self.store.table("webhook"), clock=clock)
         self.backend = Backend(schema, self.store, self.dispatcher.publish)
+        #: the records changed while serving (``churn=``); ``churn.updates`` counts them
+        self.churn = Churn(self.config.churn, self.store, clock)
         #: every request received, in order (the Authorization header left out)
         self.requests: list[RecordedRequest] = []
         self.rate_limit_state = RateLimitState()
@@ -68,6 +75,7 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._origin = ""
         self._frozen = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def origin(self) -> str:
@@ -95,6 +103,7 @@ class Sandbox:
         """Seed the store and start serving."""
         if self._runner is not None:
             return self
+        self._loop = asyncio.get_running_loop()
         self._seed()
         app = build_app(
             self.config,
@@ -104,6 +113,8 @@ class Sandbox:
             rate_limit_state=self.rate_limit_state,
             fault_state=self.fault_state,
         )
+        app.middlewares.append(churn_middleware(self.churn))
+        self.churn.start()
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -132,6 +143,14 @@ class Sandbox:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def on_own_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await one of the sandbox's coroutines (``dispatcher.drain()``) on the loop it serves
+        from: the ``outreach_sandbox`` fixture runs it in a thread with a loop of its own."""
+        loop = self._loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return await coroutine
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, loop))
 
     async def __aenter__(self) -> Self:
         return await self.start()
