@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .query import Record
+from .seed_plan import SeedPlan
 from .store import Store
 from .times import format_epoch_ms
-
-if TYPE_CHECKING:
-    from .seed import SeedPlan
 
 __all__ = ["ANCHOR_MS", "DAY_MS", "Seeding", "make_record"]
 
