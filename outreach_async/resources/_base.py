@@ -29,7 +29,7 @@ from .._converter import (
 from .._exceptions import NotFoundError, QueryError, ResponseFormatError
 from .._http import Request, Response
 from .._jsonapi import Document, build_resource_document, dumps, parse_document
-from .._pagination import Page, Paginator
+from .._pagination import FetchedPage, Page, Paginator, next_link_hint
 from .._query import snake_to_camel
 from .._relationships import DetachedHandleError, ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
@@ -196,7 +196,8 @@ class Repository(Generic[R]):
             "GET", url, operation=f"{self.spec.path}.list", no_retry_statuses=_PAGE_502
         )
         response = await self._core.send(request)
-        return functools.partial(self._decode_page, response.body, url)
+        decode = functools.partial(self._decode_page, response.body, url)
+        return FetchedPage(decode, next_link_hint(response.body))
 
     def _decode_page(self, body: bytes, url: URL) -> Page[R]:
         # Collection models are not indexed in the identity map: a model a caller keeps would
