@@ -7,8 +7,8 @@ fetched while the caller works (prefetch). The next request leaves before the cu
 decoded: its link is read from the raw bytes first (:func:`next_link_hint`, a backwards byte
 search, no parsing), so decoding overlaps the wire; the decoded ``links.next`` is the authority,
 and a request sent on a wrong guess is cancelled. A next link seen before raises instead of
-looping forever. A 502 on a big page halves ``page[size]`` and asks for the same cursor again, because
-Outreach's gateway gives up on heavy pages (mailings at 1000 per page, facts section 7).
+looping forever. A 502 on a big page halves ``page[size]`` and asks for the same cursor again,
+because Outreach's gateway gives up on heavy pages (mailings at 1000 per page, facts section 7).
 """
 
 from __future__ import annotations
