@@ -15,8 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+)
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -194,7 +202,8 @@ class Paginator(Generic[T]):
                 pending, hint = None, self._hint(decode, seen)
                 if hint is not None:  # the next request leaves before this page decodes
                     pending = await self._send_ahead(hint)
-                page: Page[T] | None = decode()
+                with _collector_paused():
+                    page: Page[T] | None = decode()
                 decode = None  # type: ignore[assignment]  # the bytes go once decoded
                 url = self._next(page, seen)  # type: ignore[arg-type]
                 if pending is not None and url != hint:  # a wrong guess: ask for the right one
@@ -267,6 +276,26 @@ class Paginator(Generic[T]):
         if not isinstance(count, int):
             raise ResponseFormatError("the server did not answer meta.count for count=true")
         return count
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while one page is decoded.
+
+    Decoding allocates tens of thousands of containers at once (a 1000-prospect page: about
+    50,000 dicts), which sets off dozens of collections per page, some walking every live object
+    (the page the caller holds included): a third of a streaming loop's time, for garbage that
+    holds no cycles. A synchronous section: no other task runs meanwhile, and the collector is
+    back on (and runs as usual) before the page is handed over.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
