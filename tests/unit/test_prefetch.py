@@ -5,6 +5,7 @@ one cancelled request, never a wrong or repeated record."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from typing import Any
 
@@ -127,3 +128,20 @@ async def test_without_prefetch_nothing_is_sent_ahead() -> None:
     items = [item async for item in Paginator(server.fetch, server.url(0), prefetch=False)]
     assert items == list(range(6))
     assert server.log == ["fetch 0", "decode 0", "fetch 1", "decode 1", "fetch 2", "decode 2"]
+
+
+async def test_the_collector_is_paused_while_a_page_decodes_and_back_on_after() -> None:
+    seen: list[bool] = []
+
+    async def fetch(url: URL) -> FetchedPage[int]:
+        def decode() -> Page[int]:
+            seen.append(gc.isenabled())
+            return Page([1], {}, {}, url)
+
+        return FetchedPage(decode)
+
+    assert gc.isenabled()
+    items = [item async for item in Paginator(fetch, URL(BASE))]
+    assert items == [1]
+    assert seen == [False]
+    assert gc.isenabled()
