@@ -13,23 +13,37 @@ import platform
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: The distributions whose versions decide the client's figures.
 PACKAGES = ("outreach-async", "aiohttp", "orjson", "attrs", "cattrs", "yarl")
 
 
+#: Files a benchmark run itself rewrites: they do not make the measured code differ from HEAD.
+OUTPUTS = ("benchmarks/results.json", "benchmarks/peers/results.json", "README.md")
+
+
 def tree_commit() -> str:
-    """The project's commit, marked ``+changes`` when tracked files differ from it."""
+    """The project's commit, marked ``+changes`` when tracked files other than the results
+    files and the README differ from it."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             check=True,
+            cwd=ROOT,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."]
+            + [f":!{path}" for path in OUTPUTS],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
