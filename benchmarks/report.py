@@ -127,6 +127,60 @@ def client_rows(figures: Figures) -> Iterator[Row]:
     )
 
 
+def _span(figure: Figures, unit: str = "x") -> str:
+    """``1.21x (1.18-1.25x)``: a median with the min-max of the per-round values."""
+    return f"{figure['median']:.2f}{unit} ({figure['min']:.2f}-{figure['max']:.2f}{unit})"
+
+
+def decode_rows(figures: Figures) -> Iterator[Row]:
+    """Typed decoding and reads against orjson and dict reads; the export's CPU per record
+    (``bench_decode``: CPU time, medians of the per-round ratios with their range)."""
+    targets = figures["targets"]
+    page = (
+        f"a {figures['records']}-prospect sandbox page ({figures['page_mb']:.1f} MB, "
+        f"{figures['fields_per_record']} fields a record)"
+    )
+    ms = figures["median_ms"]
+    rows = (
+        (
+            "typed_decode_vs_orjson_loads",
+            f"typed decoding of {page}",
+            f"{ms['typed_decode']:.0f} ms vs {ms['orjson_loads']:.0f} ms: **"
+            + _span(figures["typed_decode_vs_orjson_loads"])
+            + "** `orjson.loads`",
+        ),
+        (
+            "typed_reads_vs_dict_reads",
+            f"reading every field of every record of {page}: typed attribute reads vs "
+            "`orjson.loads` + dict reads + datetime parsing of the same fields",
+            f"{ms['typed_reads']:.0f} ms vs {ms['dict_reads']:.0f} ms: **"
+            + _span(figures["typed_reads_vs_dict_reads"])
+            + "**",
+        ),
+    )
+    for key, what, measured in rows:
+        value = figures[key]["median"]
+        yield Row(
+            what,
+            measured,
+            f"<= {targets[key]}x",
+            value <= targets[key],
+            f"{what.split(' of ')[0]}: {value:.2f}x (target <= {targets[key]}x)",
+        )
+    per_kb = figures["export_us_per_kb"]["median"]
+    yield Row(
+        f"export CPU per record to JSON Lines ({figures['record_jsonl_kb']:.1f} KB a line), "
+        "decoding included",
+        f"{_span(figures['export_us_per_record'], ' us')} a record = **"
+        f"{_span(figures['export_us_per_kb'], ' us')}** a KB; from the wire dicts "
+        f"{_span(figures['export_wire_us_per_record'], ' us')}; orjson loads + dumps alone "
+        f"{_span(figures['orjson_loads_dumps_us_per_record'], ' us')} a record",
+        f"<= {targets['export_us_per_kb']} us a KB",
+        per_kb <= targets["export_us_per_kb"],
+        f"export CPU: {per_kb:.1f} us a KB (target <= {targets['export_us_per_kb']} us)",
+    )
+
+
 def sandbox_rows(figures: Figures) -> Iterator[Row]:
     """The sandbox's own serving speed (information: the client benchmarks' server)."""
     per_resource = ", ".join(
@@ -294,6 +348,7 @@ def generic_rows(suite: str, figures: Figures) -> Iterator[Row]:
 
 ROWS: dict[str, Callable[[Figures], Iterator[Row]]] = {
     "client": client_rows,
+    "decode": decode_rows,
     "sandbox": sandbox_rows,
     "resolve": resolve_rows,
     "ratelimit": ratelimit_rows,

@@ -31,15 +31,20 @@ def _time(outcome: Outcome) -> float | None:
     return outcome.elapsed if outcome.ok else None
 
 
-def paired_ratio(mine: Sequence[Outcome], ours: Sequence[Outcome], figure: Figure) -> float | None:
-    """Median over rounds of figure(peer) / figure(ours), rounds where both have a figure."""
+def round_ratios(mine: Sequence[Outcome], ours: Sequence[Outcome], figure: Figure) -> list[float]:
+    """figure(peer) / figure(ours) within each round where both have a figure."""
     by_round = {o.round: figure(o) for o in ours}
     ratios = []
     for outcome in mine:
         value, base = figure(outcome), by_round.get(outcome.round)
         if value is not None and base:
             ratios.append(value / base)
-    return median(ratios)
+    return ratios
+
+
+def paired_ratio(mine: Sequence[Outcome], ours: Sequence[Outcome], figure: Figure) -> float | None:
+    """Median over rounds of figure(peer) / figure(ours), rounds where both have a figure."""
+    return median(round_ratios(mine, ours, figure))
 
 
 def ratio_of_medians(
@@ -54,13 +59,7 @@ def per_round_range(
     mine: Sequence[Outcome], ours: Sequence[Outcome], figure: Figure
 ) -> list[float] | None:
     """[min, max] of figure(peer) / figure(ours) within each round."""
-    by_round = {o.round: figure(o) for o in ours}
-    ratios = []
-    for outcome in mine:
-        value, base = figure(outcome), by_round.get(outcome.round)
-        if value is not None and base:
-            ratios.append(value / base)
-    return [min(ratios), max(ratios)] if ratios else None
+    return value_range(round_ratios(mine, ours, figure))
 
 
 def value_range(values: Sequence[float | None]) -> list[float] | None:
