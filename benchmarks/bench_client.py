@@ -92,6 +92,6 @@ async def bench_stream(total: int, rounds: int) -> dict[str, Any]:
 
 
 def run_all(quick: bool = False) -> dict[str, Any]:
-    """``quick``: 20,000 records, one round; else 50,000 records, three rounds."""
-    total, rounds = (20_000, 1) if quick else (50_000, MIN_ROUNDS)
+    """``quick``: 20,000 records, one round; else 30,000 records, three rounds."""
+    total, rounds = (20_000, 1) if quick else (30_000, MIN_ROUNDS)
     return {"stream_prospects": asyncio.run(bench_stream(total, rounds))}

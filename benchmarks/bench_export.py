@@ -364,6 +364,8 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
         "wire_floor_s": wire,
         "client_cpu_s": spread(client),
         "server_cpu_s": spread(server),
+        "sequential_client_cpu_s": spread(cpu.client["sequential"]),
+        "sequential_server_cpu_s": spread(cpu.server["sequential"]),
         "client_cpu_us_per_record": spread([c / total * 1e6 for c in client]),
         "ideal_s": spread(ideal),
         "vs_ideal": ratio(seconds["partitioned"], ideal),
@@ -432,21 +434,21 @@ async def _server(kind: str, total: int, latency: float) -> AsyncIterator[tuple[
 def run_all(quick: bool = False) -> dict[str, Any]:
     """Every export figure (``quick``: smaller data, one round)."""
     rounds = 1 if quick else MIN_ROUNDS
-    small, big = (20_000, 200_000) if quick else (50_000, 500_000)
+    small, big = (20_000, 200_000) if quick else (40_000, 400_000)
     return {
         # records written to JSON Lines, against a raw loop writing them as the API sent them
         "throughput_sandbox_50ms": asyncio.run(
             bench_throughput(5_000 if quick else 10_000, rounds, "sandbox")
         ),
         "throughput_fast_server_50ms": asyncio.run(
-            bench_throughput(20_000 if quick else 50_000, rounds, "fast")
+            bench_throughput(20_000 if quick else 30_000, rounds, "fast")
         ),
         # latency-bound pages of 100 (the target: <= 1.3x the ideal), and CPU-bound pages of 1000
         "partitions_sandbox_50ms_pages_of_100": asyncio.run(
-            bench_partitions(5_000 if quick else 20_000, rounds, 100)
+            bench_partitions(5_000 if quick else 15_000, rounds, 100)
         ),
         "partitions_sandbox_50ms_pages_of_1000": asyncio.run(
-            bench_partitions(10_000 if quick else 30_000, rounds, 1000)
+            bench_partitions(10_000 if quick else 20_000, rounds, 1000)
         ),
         "memory": bench_memory([small, big]),
     }

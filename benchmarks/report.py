@@ -217,7 +217,7 @@ def resolve_rows(figures: Figures) -> Iterator[Row]:
 
 def _utilisation(run: Figures, budget: Figures, least: float, label: str) -> Row:
     inside = run["served_per_window"][1:-1]
-    used = f"**{run['utilisation']:.0%}**" if run["utilisation"] is not None else "no full window"
+    used = f"**{run['utilisation']:.1%}**" if run["utilisation"] is not None else "no full window"
     if inside:
         used += f" ({min(inside)}-{max(inside)} of {budget['limit']} per full window)"
     after = run["429s_after_first_window"]
@@ -228,7 +228,8 @@ def _utilisation(run: Figures, budget: Figures, least: float, label: str) -> Row
         f"{run['requests']} requests in {run['elapsed_s']:.1f} s",
         f">= {least:.0%}, 0 after the first window",
         met,
-        f"{label}: {run['utilisation']}, {after} 429s after the first window",
+        f"{label}: {run['utilisation'] or 0:.1%} of the budget, {after} 429s after the first "
+        "window",
     )
 
 
