@@ -28,10 +28,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install("ruff>=0.6")
+    """ruff (lint and formatting), and import-linter: the layers and no cycles (pyproject)."""
+    session.install("ruff>=0.6", "import-linter>=2.1")
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

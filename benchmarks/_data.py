@@ -12,7 +12,7 @@ import json
 import random
 from typing import Any
 
-from outreach_async._schema import AttributeSpec, RelationshipSpec, ResourceSpec
+from outreach_async import AttributeSpec, RelationshipSpec, ResourceSpec
 from outreach_async.models import Prospect
 
 BASE = "http://127.0.0.1:{port}/api/v2"

@@ -26,8 +26,7 @@ from collections import Counter
 from multiprocessing.queues import Queue
 from typing import Any
 
-from outreach_async import OutreachClient, RedisRateLimiter
-from outreach_async._hooks import Hooks, ResponseEvent, RetryEvent
+from outreach_async import Hooks, OutreachClient, RedisRateLimiter, ResponseEvent, RetryEvent
 from outreach_async.sandbox import FaultConfig, RateLimitConfig, Sandbox
 from outreach_async.sandbox.ratelimit import RateLimitState
 

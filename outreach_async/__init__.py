@@ -6,15 +6,22 @@ Start with :class:`OutreachClient`; every resource type is a repository attribut
 
 from ._apptoken import AppTokenProvider
 from ._auth import OAuth2Refresh, StaticToken, TokenProvider, TokenSet
-from ._client import ClientClosedError, OutreachClient
+from ._client import OutreachClient
 from ._exceptions import (
     APIError,
     AuthenticationError,
+    AuthorizationError,
     BadRequestError,
+    CheckpointError,
+    ClientClosedError,
     ConflictError,
     ConnectError,
+    DetachedHandleError,
     ErrorObject,
+    MissingResourcesError,
     NotFoundError,
+    OutputLockedError,
+    OutputMismatchError,
     OutreachError,
     PermissionDeniedError,
     QueryError,
@@ -22,21 +29,24 @@ from ._exceptions import (
     RequestTimeout,
     ResponseFormatError,
     ServerError,
+    TokenStoreError,
     TransportError,
+    UnknownResourceError,
     UnsupportedMediaTypeError,
+    UnsupportedOperationError,
     ValidationError,
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ._hooks import Hooks
-from ._oauth_flow import AuthorizationError, authorize_url, exchange_code
+from ._hooks import Hooks, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent
+from ._oauth_flow import authorize_url, exchange_code
 from ._pagination import Page, Paginator
-from ._ratelimit import AdaptiveRateLimiter, RateLimiter
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RateLimitInfo
 from ._redis_ratelimit import RedisRateLimiter
-from ._relationships import DetachedHandleError, ToMany, ToOne
-from ._retry import RetryPolicy
+from ._relationships import ToMany, ToOne
+from ._retry import RetryContext, RetryPolicy
 from ._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
-from ._tokenstore import FileTokenStore, TokenStore, TokenStoreError
+from ._tokenstore import FileTokenStore, TokenStore
 from ._types import IS_NULL, NOT_NULL, UNSET, Range, Ref, UnsetType, since, until
 from .models import (
     Account,
@@ -91,12 +101,7 @@ from .models import (
     User,
     Webhook,
 )
-from .resources import (
-    BatchRepository,
-    MissingResourcesError,
-    Repository,
-    UnsupportedOperationError,
-)
+from .resources import BatchRepository, Repository
 from .resources.batches import batch_awaits_confirmation, batch_is_final
 
 __version__ = "0.1.0"
@@ -119,6 +124,7 @@ __all__ = [
     "Call",
     "CallDisposition",
     "CallPurpose",
+    "CheckpointError",
     "ClientClosedError",
     "ComplianceRequest",
     "ConflictError",
@@ -149,6 +155,8 @@ __all__ = [
     "OpportunityProspectRole",
     "OpportunityStage",
     "OrgSetting",
+    "OutputLockedError",
+    "OutputMismatchError",
     "OutreachClient",
     "OutreachError",
     "Page",
@@ -164,16 +172,22 @@ __all__ = [
     "QueryError",
     "Range",
     "RateLimitError",
+    "RateLimitEvent",
+    "RateLimitInfo",
     "RateLimiter",
     "Recipient",
     "RedisRateLimiter",
     "Ref",
     "RelationshipSpec",
     "Repository",
+    "RequestEvent",
     "RequestTimeout",
     "Resource",
     "ResourceSpec",
+    "ResponseEvent",
     "ResponseFormatError",
+    "RetryContext",
+    "RetryEvent",
     "RetryPolicy",
     "Role",
     "Ruleset",
@@ -199,6 +213,7 @@ __all__ = [
     "TokenStoreError",
     "TransportError",
     "UNSET",
+    "UnknownResourceError",
     "UnsetType",
     "UnsupportedMediaTypeError",
     "UnsupportedOperationError",

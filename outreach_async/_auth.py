@@ -34,6 +34,7 @@ from outreach_async._exceptions import (
     OutreachError,
     RateLimitError,
     ResponseFormatError,
+    TokenStoreError,
 )
 from outreach_async._hooks import logger, safe_url
 from outreach_async._http import Response
@@ -277,8 +278,6 @@ class OAuth2Refresh(RenewingProvider):
         :class:`~outreach_async.TokenStoreError` when the store holds no tokens yet (run
         ``outreach-async auth login`` first).
         """
-        from outreach_async._tokenstore import TokenStoreError
-
         saved = await store.load()
         if saved is None:
             raise TokenStoreError(

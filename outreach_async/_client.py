@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from yarl import URL
 
 from ._auth import StaticToken, TokenProvider
-from ._exceptions import OutreachError
+from ._exceptions import ClientClosedError
 from ._hooks import Hooks
 from ._http import Request, Response
 from ._ratelimit import RateLimiter
@@ -30,15 +30,11 @@ from .resources import SPECIAL_REPOSITORIES, Repository
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["DEFAULT_BASE_URL", "ClientClosedError", "OutreachClient"]
+__all__ = ["DEFAULT_BASE_URL", "OutreachClient"]
 
 R = TypeVar("R", bound=Resource)
 
 DEFAULT_BASE_URL = "https://api.outreach.io/api/v2"
-
-
-class ClientClosedError(OutreachError):
-    """The client was closed; open a new one (or use it as ``async with``)."""
 
 
 class OutreachClient(RepositoryAttributes):

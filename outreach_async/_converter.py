@@ -23,10 +23,10 @@ import cattrs
 
 from ._exceptions import ResponseFormatError
 from ._jsonapi import Document, parse_document
-from ._query import format_datetime
 from ._relationships import HandleContext, ToMany, ToOne, as_id, to_many_handle, to_one_handle
 from ._schema import AttributeSpec
 from ._types import UNSET
+from ._wire import format_datetime, lenient_date, lenient_datetime, parse_datetime
 from .models._base import (
     CONTEXT_KEY,
     DECODED_KEY,
@@ -38,9 +38,6 @@ from .models._base import (
 
 __all__ = [
     "converter",
-    "format_datetime",
-    "parse_date",
-    "parse_datetime",
     "resource_to_wire",
     "structure_resource",
     "wire_value",
@@ -49,40 +46,6 @@ __all__ = [
 R = TypeVar("R", bound=Resource)
 C = TypeVar("C")
 StructureFn = Callable[..., Resource]
-
-_UTC = dt.UTC
-_fromisoformat = dt.datetime.fromisoformat
-
-
-def parse_datetime(value: str) -> dt.datetime:
-    """An ISO 8601 timestamp as an aware datetime (a value without offset is taken as UTC)."""
-    parsed = _fromisoformat(value)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
-
-
-def parse_date(value: str) -> dt.date:
-    """``YYYY-MM-DD`` (a full timestamp is cut to its date)."""
-    return dt.date.fromisoformat(value[:10])
-
-
-def lenient_datetime(value: Any) -> Any:
-    # Only strings are parsed; a malformed one is kept as it came rather than losing the record.
-    if value.__class__ is not str:
-        return value
-    try:
-        return parse_datetime(value)
-    except ValueError:
-        return value
-
-
-def lenient_date(value: Any) -> Any:
-    if value.__class__ is not str:
-        return value
-    try:
-        return parse_date(value)
-    except ValueError:
-        return value
-
 
 # ---------------------------------------------------------------- relationships (wire -> handle)
 

@@ -1,20 +1,31 @@
 """The one error tree of outreach_async, and the pure mapping from an HTTP answer to it.
 
-::
+Every exception the library raises is defined here and derives from :class:`OutreachError`
+(the modules that raise them import them from here)::
 
     OutreachError
-    ├── QueryError (also ValueError)   bad arguments, raised before any request
-    ├── TransportError                 .method, .url; the aiohttp or timeout error as __cause__
+    ├── QueryError (also ValueError)     bad arguments, raised before any request
+    │   ├── UnsupportedOperationError    the endpoint lacks the operation or action
+    │   └── UnknownResourceError         the export was named a resource it cannot list
+    ├── TransportError                   .method, .url; the aiohttp or timeout error as __cause__
     │   ├── ConnectError
     │   └── RequestTimeout
-    ├── APIError                       .status, .errors, .headers, .body
+    ├── APIError                         .status, .errors, .headers, .body
     │   ├── BadRequestError 400   AuthenticationError 401   PermissionDeniedError 403
-    │   ├── NotFoundError 404     ConflictError 409          UnsupportedMediaTypeError 415
-    │   ├── ValidationError 422   RateLimitError 429 (.retry_after)
-    │   └── ServerError 5xx
-    ├── ResponseFormatError            the answer is not the JSON:API document expected
-    ├── WebhookVerificationError
-    └── WebhookPayloadError            a signed webhook body that is not an Outreach event
+    │   ├── ConflictError 409   UnsupportedMediaTypeError 415   ValidationError 422
+    │   ├── RateLimitError 429 (.retry_after)   ServerError 5xx
+    │   └── NotFoundError 404
+    │       └── MissingResourcesError    resolve() found nothing for some ids (.type, .ids)
+    ├── ResponseFormatError              the answer is not the JSON:API document expected
+    ├── ClientClosedError                the client was closed
+    ├── DetachedHandleError              a handle asked to fetch without a live client
+    ├── AuthorizationError               the OAuth login redirect failed or never came
+    ├── TokenStoreError                  a token store holds no token set, or a bad one
+    ├── CheckpointError                  an export checkpoint cannot be read or written
+    ├── OutputMismatchError              an export's output file differs from its checkpoint
+    │   └── OutputLockedError            another export is writing the same file
+    ├── WebhookVerificationError         a missing or wrong webhook signature
+    └── WebhookPayloadError              a signed webhook body that is not an Outreach event
 
 A token never appears in a message: URLs are shown without their query's secrets and headers are
 never formatted into messages.
@@ -22,7 +33,7 @@ never formatted into messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -30,11 +41,18 @@ import attrs
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "AuthorizationError",
     "BadRequestError",
+    "CheckpointError",
+    "ClientClosedError",
     "ConflictError",
     "ConnectError",
+    "DetachedHandleError",
     "ErrorObject",
+    "MissingResourcesError",
     "NotFoundError",
+    "OutputLockedError",
+    "OutputMismatchError",
     "OutreachError",
     "PermissionDeniedError",
     "QueryError",
@@ -42,12 +60,16 @@ __all__ = [
     "RequestTimeout",
     "ResponseFormatError",
     "ServerError",
+    "TokenStoreError",
     "TransportError",
+    "UnknownResourceError",
     "UnsupportedMediaTypeError",
+    "UnsupportedOperationError",
     "ValidationError",
     "WebhookPayloadError",
     "WebhookVerificationError",
     "error_for_status",
+    "valid_choices",
 ]
 
 
@@ -57,6 +79,14 @@ class OutreachError(Exception):
 
 class QueryError(OutreachError, ValueError):
     """Bad arguments (an unknown filter, sort key, field or operation); no request was sent."""
+
+
+class UnsupportedOperationError(QueryError):
+    """The endpoint does not offer this operation (raised before any request)."""
+
+
+class UnknownResourceError(QueryError):
+    """The name is not a resource this library knows, or the resource cannot be listed."""
 
 
 class TransportError(OutreachError):
@@ -157,6 +187,16 @@ class NotFoundError(APIError):
     """404: no such resource or route (also for records the user cannot see)."""
 
 
+class MissingResourcesError(NotFoundError):
+    """``resolve()`` could not find some of the resources it was asked for."""
+
+    def __init__(self, type_: str, ids: Sequence[int]) -> None:
+        shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
+        super().__init__(f"{len(ids)} {type_} resource(s) not found: {shown}", status=404)
+        self.type = type_
+        self.ids = list(ids)
+
+
 class ConflictError(APIError):
     """409."""
 
@@ -184,6 +224,35 @@ class ServerError(APIError):
 
 class ResponseFormatError(OutreachError):
     """The server answered with a body that is not the JSON:API document we expected."""
+
+
+class ClientClosedError(OutreachError):
+    """The client was closed; open a new one (or use it as ``async with``)."""
+
+
+class DetachedHandleError(OutreachError):
+    """A relationship handle was asked to fetch without a live client behind it."""
+
+
+class AuthorizationError(OutreachError):
+    """The authorization step failed: access denied, a ``state`` that does not match (a
+    redirect this app did not ask for), or no redirect in time."""
+
+
+class TokenStoreError(OutreachError):
+    """A token store holds something that is not a token set (the message never shows it)."""
+
+
+class CheckpointError(OutreachError):
+    """A checkpoint store could not be read or written, or holds something unexpected."""
+
+
+class OutputMismatchError(OutreachError):
+    """The output file is shorter than its checkpoint says: something else changed it."""
+
+
+class OutputLockedError(OutputMismatchError):
+    """Another export is writing the same output file right now."""
 
 
 class WebhookVerificationError(OutreachError):
@@ -229,6 +298,11 @@ def describe_errors(status: int, errors: Sequence[ErrorObject], body: bytes) -> 
         excerpt = body[:200].decode("utf-8", "replace").strip()
         parts.append(" ".join(excerpt.split()))
     return f"HTTP {status}" + (": " + "; ".join(parts) if parts else "")
+
+
+def valid_choices(choices: Iterable[str]) -> str:
+    """The end of a :class:`QueryError` message: ``; valid choices: a, b, c`` (sorted, unique)."""
+    return "; valid choices: " + ", ".join(sorted(set(choices)))
 
 
 def error_for_status(

@@ -41,7 +41,7 @@ from outreach_async._auth import (
     grant_refused,
     parse_token_answer,
 )
-from outreach_async._exceptions import OutreachError, QueryError, RateLimitError
+from outreach_async._exceptions import AuthorizationError, QueryError, RateLimitError
 from outreach_async._hooks import logger, safe_url
 from outreach_async._retry import parse_retry_after
 from outreach_async._tokenstore import TokenStore
@@ -66,11 +66,6 @@ LOGIN_TIMEOUT = 300.0
 
 Sleep = Callable[[float], Awaitable[Any]]
 OpenURL = Callable[[str], object]
-
-
-class AuthorizationError(OutreachError):
-    """The authorization step failed: access denied, a ``state`` that does not match (a
-    redirect this app did not ask for), or no redirect in time."""
 
 
 # -- step 1: the authorize URL ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ._exceptions import OutreachError, ResponseFormatError
+from ._exceptions import DetachedHandleError, ResponseFormatError
 from ._pagination import collect_items
 from ._types import UNSET, Ref
 
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["DetachedHandleError", "HandleContext", "ToMany", "ToOne"]
 
 R = TypeVar("R", bound="Resource")
-
-
-class DetachedHandleError(OutreachError):
-    """A relationship handle was asked to fetch without a live client behind it."""
 
 
 class HandleContext(Protocol):

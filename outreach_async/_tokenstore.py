@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from outreach_async._auth import TokenSet
-from outreach_async._exceptions import OutreachError
+from outreach_async._exceptions import TokenStoreError
 from outreach_async._hooks import logger
 
 __all__ = ["FileTokenStore", "TokenStore", "TokenStoreError", "token_set_from_json"]
@@ -34,10 +34,6 @@ __all__ = ["FileTokenStore", "TokenStore", "TokenStoreError", "token_set_from_js
 FILE_MODE = 0o600
 #: a directory the store creates: owner only too
 DIR_MODE = 0o700
-
-
-class TokenStoreError(OutreachError):
-    """A token store holds something that is not a token set (the message never shows it)."""
 
 
 @runtime_checkable

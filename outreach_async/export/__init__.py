@@ -21,7 +21,7 @@ async with OutreachClient(token) as outreach:
   checkpoint move (recording the file's byte offset). A re-run cuts the file back to that
   offset and resumes: ``kill -9`` at any moment, then a re-run, leaves each record in the file
   exactly once. A record changed *during* a run is read again later as its new version (it
-  has a newer ``updatedAt``); ask ``dedupe=True`` for a one-off export that writes each id once.
+  has a newer ``updatedAt``); a one-off file is compacted to each id's newest line at the end.
 - **Partitions.** ``partitions=N`` splits the range into N spans streamed concurrently through
   the one client (one rate limiter); ``partition="i/N"`` runs one share for fleets, with a
   shared :class:`RedisCheckpointStore` (and the Redis rate limiter).

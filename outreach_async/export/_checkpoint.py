@@ -26,6 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
+from outreach_async import CheckpointError
+
 __all__ = [
     "CheckpointError",
     "CheckpointStore",
@@ -36,10 +38,6 @@ __all__ = [
 ]
 
 Document = dict[str, Any]
-
-
-class CheckpointError(Exception):
-    """A checkpoint store could not be read or written, or holds something unexpected."""
 
 
 def canonical_json(value: Any) -> str:

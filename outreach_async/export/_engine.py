@@ -24,6 +24,7 @@ import attrs
 from outreach_async import OutreachClient, QueryError, Resource
 
 from ._checkpoint import CheckpointStore, MemoryCheckpointStore, checkpoint_key
+from ._compact import CompactResult, compact
 from ._job import END, ExportJob, ProgressCallback
 from ._output import FileOutput, Output, StreamOutput
 from ._plan import Share, Span, parse_share
@@ -74,6 +75,8 @@ class ExportResult:
     exported: int = 0
     #: fleet: this share is done and waits for the other shares of its run
     waiting: bool = False
+    #: one-off exports: older versions of records changed during the run, dropped from the file
+    superseded: int = 0
 
 
 def _output_name(sink: Sink) -> str:
@@ -137,8 +140,10 @@ async def export_resource(
       is overwritten.
     - ``partitions``: split the cursor range into this many spans streamed concurrently.
       ``partition="i/N"``: run only share ``i`` of ``N`` (fleets; give them a shared store).
-    - ``dedupe``: write each id at most once in this run (a record changed during the run
-      would otherwise appear again, as its new version).
+    - A record changed during the run is read again, as its new version. A one-off file (no
+      ``checkpoint``) is compacted at the end to the newest line of each id
+      (``ExportResult.superseded`` counts the lines dropped); ``dedupe`` writes each id at
+      most once as it is first read, for streams, which cannot be compacted.
     - ``progress(records, total)`` is called as records are written; ``count`` asks the
       server for the total (default: when ``progress`` is given).
 
@@ -185,23 +190,38 @@ async def export_resource(
     output = _open_output(sink, start, fresh=checkpoint is None)
     try:
         exported = await _run(job, run, start, output, partitions, progress, count)
+        compacted = await _compact_one_off(output, format) if checkpoint is None else None
     finally:
         await job.settle()
         output.close()
+    superseded = compacted.dropped if compacted is not None else 0
     return ExportResult(
         resource=spec.path,
-        records=job.written,
+        records=job.written - superseded,
         output=output.name,
-        offset=output.offset,
+        offset=output.offset if compacted is None else compacted.size,
         spans=len(start.spans),
         resumed=start.resumed,
         watermark=_watermark(job),
         total=job.total,
         elapsed=clock() - started,
         out_of_order=sum(s.out_of_order for s in start.spans.values()),
-        exported=exported,
-        waiting=start.waiting,
+        exported=exported - superseded,
+        waiting=start.waiting or _catching_up(job, start),
+        superseded=superseded,
     )
+
+
+async def _compact_one_off(output: Output, format: Format) -> CompactResult | None:
+    """A one-off file keeps one line per id, the newest (see :mod:`._compact`)."""
+    if not isinstance(output, FileOutput):
+        return None  # a stream went out as it was written
+    return await asyncio.to_thread(compact, output.name, format)
+
+
+def _catching_up(job: ExportJob, start: RunStart) -> bool:
+    """Whether this fleet member's last span still waits for its catch-up pass."""
+    return job.catch_up is not None and not start.spans[job.catch_up].done
 
 
 async def _run(
@@ -221,6 +241,7 @@ async def _run(
     pending = [(i, s) for i, s in sorted(start.spans.items()) if not s.done]
     if not pending:
         return start.exported
+    job.catch_up = await _catch_up_span(run, start, pending)
     job.progress = progress
     job.report()  # starts the progress clock: planning and connecting are not the export
     wanted = count or (count is None and progress is not None)
@@ -233,7 +254,7 @@ async def _run(
                 group.create_task(job.work(pending, queue))
                 for _ in range(min(workers, len(pending)))
             ]
-            group.create_task(_close_when_done(streams, queue))
+            group.create_task(_close_when_done(job, run, start, streams, queue))
     except BaseExceptionGroup as group_error:
         raise _first_cause(group_error) from None
     finally:
@@ -249,8 +270,35 @@ def _start_counting(job: ExportJob, spans: list[Span]) -> asyncio.Task[None]:
     return asyncio.create_task(job.count_total(spans))
 
 
-async def _close_when_done(streams: list[asyncio.Task[None]], queue: asyncio.Queue[Any]) -> None:
+async def _catch_up_span(
+    run: Coordinator, start: RunStart, pending: list[tuple[int, Span]]
+) -> int | None:
+    """The last span, when it is read beside other spans and so needs a catch-up pass.
+
+    A record changed during the run moves past every span's end, to the top of the last one.
+    If the last span's stream has already passed there while a lower span had not reached the
+    record's old place, no stream reads it. A pass over the last span that starts once every
+    other span is done reads whatever moved before it started, and what moves while it runs
+    lands ahead of it."""
+    last = start.last_span if start.last_span is not None else max(start.spans)
+    if last not in dict(pending):
+        return None
+    if len(pending) > 1 or not await run.others_done(last):
+        return last
+    return None
+
+
+async def _close_when_done(
+    job: ExportJob,
+    run: Coordinator,
+    start: RunStart,
+    streams: list[asyncio.Task[None]],
+    queue: asyncio.Queue[Any],
+) -> None:
     await asyncio.gather(*streams)
+    last = job.catch_up
+    if last is not None and await run.others_done(last):
+        await job.stream(last, start.spans[last], queue)  # the final pass
     await queue.put(END)
 
 

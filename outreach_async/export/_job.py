@@ -81,6 +81,8 @@ class ExportJob:
         self.progress: ProgressCallback | None = None
         self.base: Base | None = None
         self.syncing: asyncio.Future[None] | None = None
+        #: the last span, while its first pass runs beside other spans (see :meth:`work`)
+        self.catch_up: int | None = None
 
     # -------------------------------------------------------------- queries
 
@@ -178,8 +180,11 @@ class ExportJob:
 
     # -------------------------------------------------------------- streaming
 
-    async def stream(self, index: int, span: Span, queue: asyncio.Queue[Any]) -> None:
-        """Read one span in ascending cursor order and queue its pages, encoded."""
+    async def stream(
+        self, index: int, span: Span, queue: asyncio.Queue[Any], *, final: bool = True
+    ) -> None:
+        """Read one span in ascending cursor order and queue its pages, encoded; a pass that
+        is not ``final`` leaves the span open (its watermark saved) for another pass."""
         pages = self.listing(span.resume_from, span.hi).pages()
         try:
             async for page in pages:
@@ -196,7 +201,7 @@ class ExportJob:
                     break
         finally:
             await _close(pages)  # cancels the paginator's prefetch when we stop early
-        span.done = True
+        span.done = final
         await queue.put(_Batch(index, b"", 0, span.snapshot()))
 
     def select(self, span: Span, models: Sequence[Resource]) -> tuple[list[Resource], bool]:
@@ -220,10 +225,15 @@ class ExportJob:
         return True
 
     async def work(self, pending: list[tuple[int, Span]], queue: asyncio.Queue[Any]) -> None:
-        """One worker: streams spans from ``pending`` until none is left."""
+        """One worker: streams spans from ``pending`` until none is left.
+
+        The first pass over the :attr:`catch_up` span is not final: a record changed while the
+        other spans run moves past every span's end, to the top of the last one, possibly
+        after its stream has passed there. A pass that starts once the others are done reads
+        it (see ``_engine``)."""
         while pending:
             index, span = pending.pop(0)
-            await self.stream(index, span, queue)
+            await self.stream(index, span, queue, final=index != self.catch_up)
 
     # -------------------------------------------------------------- writing
 

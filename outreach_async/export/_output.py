@@ -11,15 +11,9 @@ import fcntl
 import os
 from typing import BinaryIO
 
+from outreach_async import OutputLockedError, OutputMismatchError
+
 __all__ = ["FileOutput", "Output", "OutputLockedError", "OutputMismatchError", "StreamOutput"]
-
-
-class OutputMismatchError(Exception):
-    """The output file is shorter than its checkpoint says: something else changed it."""
-
-
-class OutputLockedError(OutputMismatchError):
-    """Another export is writing the same output file right now."""
 
 
 class Output:

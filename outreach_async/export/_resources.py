@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from outreach_async import QueryError, Resource
+from outreach_async import QueryError, Resource, UnknownResourceError
+from outreach_async._wire import camel_to_snake
 from outreach_async.models import ALL_SPECS, MODELS
 
 if TYPE_CHECKING:
@@ -54,16 +54,8 @@ def from_millis(millis: int) -> dt.datetime:
     return _EPOCH + millis * _MS
 
 
-class UnknownResourceError(QueryError):
-    """The name is not a resource this library knows, or the resource cannot be listed."""
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
 def _names_of(spec: ResourceSpec) -> set[str]:
-    return {spec.path, _snake(spec.path), spec.type, _snake(spec.type)}
+    return {spec.path, camel_to_snake(spec.path), spec.type, camel_to_snake(spec.type)}
 
 
 def resolve_resource(name: str) -> type[Resource]:
@@ -78,8 +70,8 @@ def resolve_resource(name: str) -> type[Resource]:
                     f"{spec.path} cannot be listed, so it cannot be exported"
                 )
             return model
-    paths = sorted(_snake(s.path) for s in ALL_SPECS.values() if "list" in s.operations)
-    close = difflib.get_close_matches(_snake(wanted), paths, n=3)
+    paths = sorted(camel_to_snake(s.path) for s in ALL_SPECS.values() if "list" in s.operations)
+    close = difflib.get_close_matches(camel_to_snake(wanted), paths, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     raise UnknownResourceError(f"unknown resource {name!r}{hint} (resources: {', '.join(paths)})")
 

@@ -45,6 +45,8 @@ class RunStart:
     exported: int = 0
     #: fleet only: this share is done and the run waits for the other shares
     waiting: bool = False
+    #: the index of the run's last span (open above), when this process may not hold it
+    last_span: int | None = None
 
 
 class Coordinator(Protocol):
@@ -56,6 +58,9 @@ class Coordinator(Protocol):
         self, spans: Mapping[int, Document], output: str, offset: int, exported: int
     ) -> Base | None:
         """Save progress; when every span is done, finish the run and return its base."""
+
+    async def others_done(self, index: int) -> bool:
+        """Whether every span of the run held by other processes, except ``index``, is done."""
 
 
 def _base_document(base: Base, cursor: Cursor) -> Document:
@@ -144,6 +149,9 @@ class LocalRun(_Run):
         await self.store.save(self.key, document)
         return self._base if finished else None
 
+    async def others_done(self, index: int) -> bool:
+        return True  # every span is in this process
+
 
 class FleetRun(_Run):
     """One share (``i/N``) of a run whose plan all members share."""
@@ -179,18 +187,36 @@ class FleetRun(_Run):
         exported = int(mine.get("exported") or 0)
         if mine.get("generation") == current.get("generation"):
             spans = _spans_from(mine.get("spans") or {})
+            last = len(current["spans"]) - 1
             if not all(s.done for s in spans.values()):
                 self.generation = int(current["generation"])
-                return RunStart(spans, resume, True, exported)
+                return RunStart(spans, resume, True, exported, last_span=last)
             advanced = await self._advance(current, plan)
             if advanced is None:
                 self.generation = int(current["generation"])
-                return RunStart(spans, resume, False, exported, waiting=True)
+                return RunStart(spans, resume, False, exported, waiting=True, last_span=last)
             current = advanced
         self.generation = int(current["generation"])
         everything = [Span.from_snapshot(s) for s in current["spans"]]
         spans = {i: everything[i] for i in self.share.picks(range(len(everything)))}
-        return RunStart(spans, resume, False, exported)
+        return RunStart(spans, resume, False, exported, last_span=len(everything) - 1)
+
+    async def others_done(self, index: int) -> bool:
+        plan = self._check(await self.store.load(self.plan_key)) or {}
+        others = [i for i in range(len(plan.get("spans") or ())) if i != index]
+        for member in range(self.share.total):
+            if member == self.share.index:
+                continue  # this process's own spans: the engine knows them
+            held = Share(member, self.share.total).picks(others)
+            if not held:
+                continue
+            document = await self.store.load(self.member_key(member)) or {}
+            spans = document.get("spans") or {}
+            if document.get("generation") != self.generation or not all(
+                (spans.get(str(i)) or {}).get("done") for i in held
+            ):
+                return False
+        return True
 
     async def _advance(self, current: Document, plan: Planner) -> Document | None:
         """The next generation's plan once every share of this one is done, else None."""

@@ -21,6 +21,7 @@ import attrs
 from .._relationships import ToMany, ToOne, to_many_handle, to_one_handle
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
+from .._wire import lenient_date, lenient_datetime
 
 __all__ = ["MODELS", "ON_SETATTR", "Resource", "model_for_type", "register_model"]
 
@@ -170,8 +171,6 @@ class LazyRelationship:
 
 
 def _value_converter(attribute: AttributeSpec) -> Callable[[Any], Any] | None:
-    from .._converter import lenient_date, lenient_datetime
-
     return {"datetime": lenient_datetime, "date": lenient_date}.get(attribute.kind)
 
 

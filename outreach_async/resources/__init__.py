@@ -1,12 +1,8 @@
 """Repositories: one generic async repository per resource type, plus the few with actions."""
 
-from ._base import (
-    ClientCore,
-    MissingResourcesError,
-    Repository,
-    ResponseContext,
-    UnsupportedOperationError,
-)
+from .._exceptions import MissingResourcesError, UnsupportedOperationError
+from ._base import Repository
+from ._context import ClientCore, ResponseContext
 from .batches import BatchRepository
 from .compliance import ComplianceRequestRepository
 from .sequences import SequenceRepository, SequenceStateRepository, SequenceTemplateRepository

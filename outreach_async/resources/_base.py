@@ -1,9 +1,11 @@
-"""The generic async repository every resource type gets, and the per-response identity map.
+"""The generic async repository every resource type gets.
 
 A repository builds requests (validated by ``_query`` before any I/O), sends them through the
 client's transport and reads answers with ``_jsonapi`` and ``_converter``. It offers exactly the
 operations its endpoint has: asking for one the endpoint lacks raises
 :class:`UnsupportedOperationError` before any request (events are read-only, calls have no PATCH).
+Answers are read into models through a :class:`~._context.ResponseContext`; ``resolve`` leaves
+its local lookups and batching to :mod:`._resolve`.
 """
 
 from __future__ import annotations
@@ -11,140 +13,40 @@ from __future__ import annotations
 import asyncio
 import builtins
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from yarl import URL
 
 from .. import _query
 from .._converter import (
     decode_collection,
-    format_datetime,
     relationship_to_wire,
     resource_to_wire,
     structure_fn,
-    structure_resource,
     wire_value,
 )
-from .._exceptions import NotFoundError, QueryError, ResponseFormatError
-from .._http import Request, Response
+from .._exceptions import (
+    MissingResourcesError,
+    QueryError,
+    ResponseFormatError,
+    UnsupportedOperationError,
+)
+from .._http import Request
 from .._jsonapi import Document, build_resource_document, dumps, parse_document
 from .._pagination import FetchedPage, Page, Paginator, next_link_hint
-from .._query import snake_to_camel
-from .._relationships import DetachedHandleError, ToMany, ToOne, to_one_from_value
+from .._relationships import ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
 from .._types import UNSET, Ref, UnsetType
-from ..models._base import Resource, model_for_type
+from .._wire import format_datetime, snake_to_camel
+from ..models import ALL_SPECS
+from ..models._base import Resource
+from ._context import ClientCore, ResponseContext
+from ._resolve import MAX_BATCH_IDS, id_batches, resolve_locally
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = [
-    "ClientCore",
-    "MissingResourcesError",
-    "Repository",
-    "ResponseContext",
-    "UnsupportedOperationError",
-]
+__all__ = ["Repository"]
 
 R = TypeVar("R", bound=Resource)
-RepoT = TypeVar("RepoT", bound="Repository[Any]")
-
-
-class UnsupportedOperationError(QueryError):
-    """The endpoint does not offer this operation (raised before any request)."""
-
-
-class MissingResourcesError(NotFoundError):
-    """``resolve()`` could not find some of the resources it was asked for."""
-
-    def __init__(self, type_: str, ids: Sequence[int]) -> None:
-        shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
-        super().__init__(f"{len(ids)} {type_} resource(s) not found: {shown}", status=404)
-        self.type = type_
-        self.ids = list(ids)
-
-
-class ClientCore(Protocol):
-    """What repositories, paginators and handles need from the client."""
-
-    @property
-    def base_url(self) -> URL: ...
-
-    @property
-    def closed(self) -> bool: ...
-
-    async def send(self, request: Request) -> Response: ...
-
-    def repository(self, model: type[R]) -> Repository[R]: ...
-
-
-class ResponseContext:
-    """The identity map of one response: its primary data and ``included`` resources by (type, id).
-
-    Models are built from ``included`` on first use and then shared, so a cycle (a prospect whose
-    account lists it) yields the same objects, never an endless walk. Never a global cache: it
-    lives as long as the models of this response.
-    """
-
-    __slots__ = ("_core", "_included", "_index", "_models", "_primary")
-
-    def __init__(self, core: ClientCore, included: list[dict[str, Any]]) -> None:
-        self._core = core
-        self._included = included
-        self._primary: list[Resource] = []
-        self._index: dict[tuple[str, int], dict[str, Any]] | None = None
-        self._models: dict[tuple[str, int], Resource] = {}
-
-    def add_primary(self, models: list[Resource]) -> None:
-        self._primary = models
-
-    def _raw_index(self) -> dict[tuple[str, int], dict[str, Any]]:
-        if self._index is None:
-            self._index = {(r.get("type"), r.get("id")): r for r in self._included}  # type: ignore[misc]
-            for model in self._primary:
-                self._models.setdefault((model.__resource_spec__.type, model.id), model)  # type: ignore[arg-type]
-        return self._index
-
-    def included(self, type_: str, id_: int) -> Resource | None:
-        index = self._raw_index()
-        key = (type_, id_)
-        found = self._models.get(key)
-        if found is None and (raw := index.get(key)) is not None:
-            cls = model_for_type(type_)
-            if cls is not None:
-                found = self._models[key] = structure_resource(raw, cls, self)
-        return found
-
-    def included_models(self) -> list[Any]:
-        out: list[Resource] = []
-        for raw in self._included:
-            model = self.included(str(raw.get("type")), raw.get("id"))  # type: ignore[arg-type]
-            if model is not None:
-                out.append(model)
-        return out
-
-    def _live_core(self) -> ClientCore:
-        if self._core.closed:
-            raise DetachedHandleError("the client this handle came from is closed")
-        return self._core
-
-    async def fetch_one(self, type_: str, id_: int | None, related: str | None) -> Resource | None:
-        core = self._live_core()
-        cls = model_for_type(type_)
-        if cls is None:
-            raise DetachedHandleError(f"no model for resource type {type_!r}")
-        repo = core.repository(cls)
-        if id_ is not None:
-            return await repo.get(id_)
-        return await repo.list_url(URL(related, encoded=True)).first() if related else None
-
-    def follow(self, type_: str, related: str) -> AsyncIterator[Resource]:
-        core = self._live_core()
-        cls = model_for_type(type_)
-        if cls is None:
-            raise DetachedHandleError(f"no model for resource type {type_!r}")
-        return aiter(core.repository(cls).list_url(URL(related, encoded=True)))
 
 
 class Repository(Generic[R]):
@@ -398,11 +300,11 @@ class Repository(Generic[R]):
         if missing not in ("raise", "none"):
             raise QueryError('missing must be "raise" or "none"')
         handle_list = [None if h is None or h is UNSET else h for h in handles]
-        found, wanted = self._resolve_locally(handle_list)
+        found, wanted = resolve_locally(self.spec, handle_list)
         # The batches go out together; the client's max_concurrency and rate limiter pace them.
         batches = [
-            self.list(filter={"id": batch}, page_size=_MAX_BATCH_IDS).collect()
-            for batch in _id_batches(wanted)
+            self.list(filter={"id": batch}, page_size=MAX_BATCH_IDS).collect()
+            for batch in id_batches(wanted)
         ]
         for models in await asyncio.gather(*batches):
             found.update((m.id, m) for m in models if m.id is not None)
@@ -413,74 +315,8 @@ class Repository(Generic[R]):
             found.get(h.id) if h is not None and h.id is not None else None for h in handle_list
         ]
 
-    def _resolve_locally(
-        self, handles: Sequence[ToOne[R] | None]
-    ) -> tuple[dict[int, R], builtins.list[int]]:
-        """What the handles' responses already hold (by id), and the ids left to fetch: each
-        once, in first-seen order."""
-        found: dict[int, R] = {}
-        wanted: dict[int, None] = {}
-        for handle in handles:
-            if handle is None:
-                continue
-            self._check_handle(handle)
-            if handle.id is None or handle.id in found:
-                continue
-            local = handle._target or _from_included(handle)
-            if local is not None:
-                found[handle.id] = local  # type: ignore[assignment]
-                wanted.pop(handle.id, None)
-            else:
-                wanted[handle.id] = None
-        return found, builtins.list(wanted)
-
-    def _check_handle(self, handle: object) -> None:
-        # Ids are only unique per type: an account id looked up among prospects would find
-        # some other prospect, silently.
-        if not isinstance(handle, ToOne):
-            raise QueryError(f"resolve takes to-one handles, got {type(handle).__name__}")
-        if handle.type != self.spec.type:
-            raise QueryError(
-                f"{self.spec.path}.resolve got a {handle.type!r} handle; resolve it with the "
-                f"repository of {handle.type!r} resources"
-            )
-
-
-def _from_included(handle: ToOne[Any]) -> Resource | None:
-    context = handle._context
-    return (
-        context.included(handle.type, handle.id)
-        if context is not None and handle.id is not None
-        else None
-    )
-
 
 _PAGE_502 = frozenset({502})
-
-# Outreach serves at most 1000 records per page; beyond ~6000 characters of ids a URL risks
-# hitting proxies' limits (8 KiB is common), so batches also stop there.
-_MAX_BATCH_IDS = 1000
-_MAX_BATCH_CHARS = 6000
-
-
-def _id_batches(ids: list[int]) -> list[list[int]]:
-    """``ids`` cut, in order, into runs of at most 1000 whose ``filter[id]`` value (ids joined
-    by commas) stays within the character budget."""
-    batches: list[list[int]] = []
-    current: list[int] = []
-    chars = 0
-    for id_ in ids:
-        # The id and its comma: yarl sends "," as is in a query (a sub-delimiter, RFC 3986), so
-        # 1000 five-digit ids fit one request. (Counting it as "%2C" cut them at 750.)
-        width = len(str(id_)) + 1
-        if current and (len(current) >= _MAX_BATCH_IDS or chars + width > _MAX_BATCH_CHARS):
-            batches.append(current)
-            current, chars = [], 0
-        current.append(id_)
-        chars += width
-    if current:
-        batches.append(current)
-    return batches
 
 
 def _relationship_value(target: str, to_many: bool, value: Any) -> dict[str, Any]:
@@ -506,6 +342,4 @@ def _param_text(value: Any) -> str:
 
 
 def _all_specs() -> Mapping[str, ResourceSpec]:
-    from ..models import ALL_SPECS
-
     return ALL_SPECS

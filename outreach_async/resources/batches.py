@@ -17,14 +17,14 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .. import _query
+from .. import _filters
 from .._exceptions import QueryError
 from .._http import Request
 from .._jsonapi import dumps
-from .._query import snake_to_camel
 from .._relationships import ToOne
 from .._schema import ResourceSpec
 from .._types import Ref
+from .._wire import format_datetime, snake_to_camel
 from ..models._base import Resource
 from ._base import Repository, _all_specs
 
@@ -162,10 +162,10 @@ class BatchRepository(Repository["Batch"]):
             clauses = [
                 clause
                 for key, value in filter.items()
-                for clause in _query.filter_clauses(target, key, value, _all_specs())
+                for clause in _filters.filter_clauses(target, key, value, _all_specs())
             ]
-            _query._check_unique_paths(clauses)
-            params = [p for clause in clauses for p in _query.new_syntax_params(clause)]
+            _filters.check_unique_paths(clauses)
+            params = [p for clause in clauses for p in _filters.new_syntax_params(clause)]
         else:
             params = _plain_filter_params(filter or {})
         if not params and not all_records:
@@ -200,7 +200,7 @@ def _wire(value: Any) -> Any:
     if isinstance(value, Resource | Ref | ToOne):
         return value.id
     if isinstance(value, dt.datetime | dt.date):
-        return _query.format_datetime(value)
+        return format_datetime(value)
     if isinstance(value, Mapping):
         return {str(k): _wire(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

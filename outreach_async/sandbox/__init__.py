@@ -13,10 +13,19 @@ member actions with their state rules, OAuth, the per-user rate limit, webhooks 
 """
 
 from .app import RecordedRequest
+from .churn import ChurnConfig
 from .config import SandboxConfig
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
 from .server import Sandbox
 from .store import Store
 
-__all__ = ["FaultConfig", "RateLimitConfig", "RecordedRequest", "Sandbox", "SandboxConfig", "Store"]
+__all__ = [
+    "ChurnConfig",
+    "FaultConfig",
+    "RateLimitConfig",
+    "RecordedRequest",
+    "Sandbox",
+    "SandboxConfig",
+    "Store",
+]

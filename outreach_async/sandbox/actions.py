@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from .batches import BATCH_ACTIONS
 from .errors import ApiError, validation_error
 from .lifecycle import complete_task
+from .operations import Operations
 from .times import normalize_datetime
-
-if TYPE_CHECKING:
-    from .backend import Backend
 
 __all__ = ["ACTIONS", "parse_action_params", "run_action"]
 
-Action: TypeAlias = Callable[["Backend", int, Mapping[str, str], "int | None"], None]
+Action: TypeAlias = Callable[[Operations, int, Mapping[str, str], "int | None"], None]
 
 _OPEN_SEQUENCE_STATES = frozenset({"active", "paused", "pending", "failed", "bounced", "opted_out"})
 
@@ -79,7 +77,7 @@ def _state_error(type_: str, state: Any, action: str) -> ApiError:
 
 
 def _move_state(allowed: frozenset[str], target: str, verb: str, event: str) -> Action:
-    def act(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+    def act(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
         state = backend.require("sequenceState", id_)["attributes"].get("state")
         if state not in allowed:
             raise _state_error("sequence state", state, verb)
@@ -90,7 +88,7 @@ def _move_state(allowed: frozenset[str], target: str, verb: str, event: str) -> 
     return act
 
 
-def finish_sequence_state(backend: Backend, state_id: int) -> None:
+def finish_sequence_state(backend: Operations, state_id: int) -> None:
     """Finish an unfinished sequence state (tasks completed with ``finish_*`` do this too)."""
     _move_state(_OPEN_SEQUENCE_STATES, "finished", "finish", "finished")(
         backend, state_id, {}, None
@@ -101,7 +99,7 @@ def finish_sequence_state(backend: Backend, state_id: int) -> None:
 
 
 def _enable(type_: str, enabled: bool) -> Action:
-    def act(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+    def act(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
         changes: dict[str, Any] = {"enabled": enabled}
         if enabled:
             changes["enabledAt"] = backend.store.clock.now()
@@ -113,14 +111,14 @@ def _enable(type_: str, enabled: bool) -> Action:
 # -- tasks -------------------------------------------------------------------------------------
 
 
-def _open_task(backend: Backend, id_: int, verb: str) -> dict[str, Any]:
+def _open_task(backend: Operations, id_: int, verb: str) -> dict[str, Any]:
     task = backend.require("task", id_)
     if task["attributes"].get("state") == "complete":
         raise _state_error("task", "complete", verb)
     return task
 
 
-def _advance_sequence_state(backend: Backend, state_id: int) -> None:
+def _advance_sequence_state(backend: Operations, state_id: int) -> None:
     state = backend.store.get("sequenceState", state_id)
     if state is None or state["attributes"].get("state") not in ("active", "pending"):
         return
@@ -140,13 +138,15 @@ def _advance_sequence_state(backend: Backend, state_id: int) -> None:
     backend.change("sequenceState", state_id, relationships=step, event="advanced")
 
 
-def _step_ids(backend: Backend, sequence_id: int | None) -> list[int]:
+def _step_ids(backend: Operations, sequence_id: int | None) -> list[int]:
     if sequence_id is None:
         return []
     return backend.store.referencing("sequenceStep", "sequence", sequence_id)
 
 
-def _mark_complete(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+def _mark_complete(
+    backend: Operations, id_: int, params: Mapping[str, str], user: int | None
+) -> None:
     task = _open_task(backend, id_, "complete")
     extra = {"note": params["completionNote"]} if params.get("completionNote") else None
     complete_task(backend, id_, user, extra)
@@ -161,7 +161,7 @@ def _mark_complete(backend: Backend, id_: int, params: Mapping[str, str], user: 
 
 
 def _log_meet_in_person(
-    backend: Backend, id_: int, params: Mapping[str, str], user: int | None
+    backend: Operations, id_: int, params: Mapping[str, str], user: int | None
 ) -> None:
     _open_task(backend, id_, "log a meeting for")
     relationships: dict[str, Any] = {}
@@ -174,7 +174,7 @@ def _log_meet_in_person(
     complete_task(backend, id_, user, extra)
 
 
-def _existing_id(backend: Backend, type_: str, params: Mapping[str, str], name: str) -> int:
+def _existing_id(backend: Operations, type_: str, params: Mapping[str, str], name: str) -> int:
     try:
         id_ = int(params[name])
     except ValueError:
@@ -186,7 +186,7 @@ def _existing_id(backend: Backend, type_: str, params: Mapping[str, str], name: 
     return id_
 
 
-def _advance(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+def _advance(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
     task = _open_task(backend, id_, "advance")
     state_id = task["relationships"].get("sequenceState")
     if state_id is None:
@@ -197,14 +197,14 @@ def _advance(backend: Backend, id_: int, params: Mapping[str, str], user: int | 
     _advance_sequence_state(backend, state_id)
 
 
-def _deliver(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+def _deliver(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
     task = _open_task(backend, id_, "deliver")
     if task["attributes"].get("action") != "email":
         raise validation_error("Only email tasks can be delivered.", "/data/attributes/action")
     complete_task(backend, id_, user)
 
 
-def _snooze(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+def _snooze(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
     task = _open_task(backend, id_, "snooze")
     if params.get("dueAt"):
         due = _datetime_param(params, "dueAt")
@@ -216,7 +216,7 @@ def _snooze(backend: Backend, id_: int, params: Mapping[str, str], user: int | N
 
 
 def _set_field(attribute: str, param: str, *, when_open: bool = True) -> Action:
-    def act(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+    def act(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
         if when_open:
             _open_task(backend, id_, f"change the {attribute} of")
         value = _datetime_param(params, param) if attribute == "dueAt" else params[param]
@@ -226,7 +226,7 @@ def _set_field(attribute: str, param: str, *, when_open: bool = True) -> Action:
 
 
 def _reassign_owner(
-    backend: Backend, id_: int, params: Mapping[str, str], user: int | None
+    backend: Operations, id_: int, params: Mapping[str, str], user: int | None
 ) -> None:
     _open_task(backend, id_, "reassign")
     owner = _existing_id(backend, "user", params, "ownerId")
@@ -237,13 +237,13 @@ def _reassign_owner(
 
 
 def _stamp(attribute: str) -> Action:
-    def act(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+    def act(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
         backend.change("mailbox", id_, {attribute: backend.store.clock.now()})
 
     return act
 
 
-def _no_op(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+def _no_op(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
     backend.require("mailbox", id_)
 
 
@@ -277,7 +277,12 @@ ACTIONS: dict[tuple[str, str], Action] = {
 
 
 def run_action(
-    backend: Backend, type_: str, id_: int, name: str, params: Mapping[str, str], user: int | None
+    backend: Operations,
+    type_: str,
+    id_: int,
+    name: str,
+    params: Mapping[str, str],
+    user: int | None,
 ) -> None:
     """Run a member action after checking it exists and its params (404 / 400 / 422)."""
     spec = backend.spec(type_)

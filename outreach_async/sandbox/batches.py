@@ -26,14 +26,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from .errors import ApiError, validation_error
 from .filter_params import parse_filters
+from .operations import Operations
 from .query import Record
-
-if TYPE_CHECKING:
-    from .backend import Backend
 
 __all__ = [
     "AWAITING_CONFIRMATION",
@@ -55,16 +53,16 @@ _FILTER_PREFIX = "actionParams[filter]"
 #: the target type by the action name's prefix (``accountAddTags`` is singular in the API)
 _TARGETS = (("prospects", "prospect"), ("accounts", "account"), ("account", "account"))
 
-Effect: TypeAlias = Callable[["Backend", str, int, Mapping[str, Any]], None]
-Check: TypeAlias = Callable[["Backend", str, Mapping[str, Any]], None]
-MemberAction: TypeAlias = Callable[["Backend", int, Mapping[str, str], "int | None"], None]
+Effect: TypeAlias = Callable[[Operations, str, int, Mapping[str, Any]], None]
+Check: TypeAlias = Callable[[Operations, str, Mapping[str, Any]], None]
+MemberAction: TypeAlias = Callable[[Operations, int, Mapping[str, str], "int | None"], None]
 
 
 # -- starting ----------------------------------------------------------------------------------
 
 
 def start_batch(
-    backend: Backend,
+    backend: Operations,
     name: str,
     query: Sequence[tuple[str, str]],
     body: Any,
@@ -134,7 +132,10 @@ def _skip_confirmation(query: Sequence[tuple[str, str]]) -> bool:
 
 
 def _target_ids(
-    backend: Backend, target: str, query: Sequence[tuple[str, str]], attributes: Mapping[str, Any]
+    backend: Operations,
+    target: str,
+    query: Sequence[tuple[str, str]],
+    attributes: Mapping[str, Any],
 ) -> list[int]:
     """The ids a collection GET with the same filter finds (all of them without a filter)."""
     pairs = [("filter" + k[len(_FILTER_PREFIX) :], v) for k, v in query if _is_filter(k)]
@@ -169,7 +170,9 @@ def _tags(attributes: Mapping[str, Any]) -> list[str]:
     return tags
 
 
-def _modifications(backend: Backend, target: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def _modifications(
+    backend: Operations, target: str, attributes: Mapping[str, Any]
+) -> dict[str, Any]:
     """``fieldName``/``fieldValue``, ``field``/``value``, or the attributes themselves."""
     for name_key, value_key in (("fieldName", "fieldValue"), ("field", "value")):
         if name_key in attributes:
@@ -189,54 +192,54 @@ def _modifications(backend: Backend, target: str, attributes: Mapping[str, Any])
     return changes
 
 
-def _owner(backend: Backend, attributes: Mapping[str, Any]) -> int:
+def _owner(backend: Operations, attributes: Mapping[str, Any]) -> int:
     owner = attributes.get("ownerId")
     if not isinstance(owner, int) or backend.store.get("user", owner) is None:
         raise validation_error("ownerId must name an existing user.", "/data/attributes/ownerId")
     return owner
 
 
-def _add_tags(backend: Backend, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
+def _add_tags(backend: Operations, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
     tags = list(backend.require(type_, id_)["attributes"].get("tags") or [])
     tags += [t for t in _tags(attributes) if t not in tags]
     backend.change(type_, id_, {"tags": tags})
 
 
-def _remove_tags(backend: Backend, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
+def _remove_tags(backend: Operations, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
     gone = set(_tags(attributes))
     tags = backend.require(type_, id_)["attributes"].get("tags") or []
     backend.change(type_, id_, {"tags": [t for t in tags if t not in gone]})
 
 
-def _bulk_modify(backend: Backend, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
+def _bulk_modify(backend: Operations, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
     backend.change(type_, id_, _modifications(backend, type_, attributes))
 
 
-def _assign_owner(backend: Backend, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
+def _assign_owner(backend: Operations, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
     backend.change(type_, id_, relationships={"owner": _owner(backend, attributes)})
 
 
-def _destroy(backend: Backend, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
+def _destroy(backend: Operations, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
     backend.delete(type_, id_)
 
 
-def _touch(backend: Backend, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
+def _touch(backend: Operations, type_: str, id_: int, attributes: Mapping[str, Any]) -> None:
     backend.require(type_, id_)  # an item whose record is gone fails
 
 
-def _check_tags(backend: Backend, target: str, attributes: Mapping[str, Any]) -> None:
+def _check_tags(backend: Operations, target: str, attributes: Mapping[str, Any]) -> None:
     _tags(attributes)
 
 
-def _check_modifications(backend: Backend, target: str, attributes: Mapping[str, Any]) -> None:
+def _check_modifications(backend: Operations, target: str, attributes: Mapping[str, Any]) -> None:
     _modifications(backend, target, attributes)
 
 
-def _check_owner(backend: Backend, target: str, attributes: Mapping[str, Any]) -> None:
+def _check_owner(backend: Operations, target: str, attributes: Mapping[str, Any]) -> None:
     _owner(backend, attributes)
 
 
-def _check_nothing(backend: Backend, target: str, attributes: Mapping[str, Any]) -> None:
+def _check_nothing(backend: Operations, target: str, attributes: Mapping[str, Any]) -> None:
     return None
 
 
@@ -262,13 +265,13 @@ def _checks(name: str) -> Check:
 # -- advancing on reads ------------------------------------------------------------------------
 
 
-def _items(backend: Backend, batch_id: int, state: str) -> list[Record]:
+def _items(backend: Operations, batch_id: int, state: str) -> list[Record]:
     ids = backend.store.referencing("batchItem", "batch", batch_id)
     records = (backend.store.get("batchItem", i) for i in ids)
     return [r for r in records if r is not None and r["attributes"].get("state") == state]
 
 
-def advance_batch(backend: Backend, batch: Record) -> None:
+def advance_batch(backend: Operations, batch: Record) -> None:
     """One step of a processing batch: about a third of its items, then ``finished``."""
     attributes = batch["attributes"]
     if attributes.get("state") != PROCESSING:
@@ -291,7 +294,7 @@ def advance_batch(backend: Backend, batch: Record) -> None:
     backend.change("batch", batch["id"], changes)
 
 
-def _process(backend: Backend, item: Record, effect: Effect, inputs: Mapping[str, Any]) -> bool:
+def _process(backend: Operations, item: Record, effect: Effect, inputs: Mapping[str, Any]) -> bool:
     """Apply the action to one item's record; False when it failed (recorded on the item)."""
     data = json.loads(item["attributes"]["data"])
     try:
@@ -313,7 +316,7 @@ def _state_error(verb: str, state: Any) -> ApiError:
     )
 
 
-def _confirm(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+def _confirm(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
     attributes = backend.require("batch", id_)["attributes"]
     if attributes.get("state") != AWAITING_CONFIRMATION:
         raise _state_error("confirm", attributes.get("state"))
@@ -328,7 +331,7 @@ def _confirm(backend: Backend, id_: int, params: Mapping[str, str], user: int | 
     backend.change("batch", id_, {"state": PROCESSING, "confirmedAt": now, "startedAt": now})
 
 
-def _cancel(backend: Backend, id_: int, params: Mapping[str, str], user: int | None) -> None:
+def _cancel(backend: Operations, id_: int, params: Mapping[str, str], user: int | None) -> None:
     attributes = backend.require("batch", id_)["attributes"]
     if attributes.get("state") not in (AWAITING_CONFIRMATION, PROCESSING):
         raise _state_error("cancel", attributes.get("state"))

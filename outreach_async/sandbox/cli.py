@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .churn import ChurnConfig
 from .config import SandboxConfig
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
@@ -76,6 +77,9 @@ def build_parser(prog: str = "outreach-async sandbox serve") -> argparse.Argumen
         default="",
         help='fault spec, e.g. "503=0.05,502html=0.02,reset=0.01,heavy:mailing=500"',
     )
+    parser.add_argument(
+        "--churn", default="off", help="records changed while serving: 100/s, 6000/m, off"
+    )
     return parser
 
 
@@ -93,6 +97,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         port=args.port,
         rate_limit=rate_limit,
         faults=faults,
+        churn=ChurnConfig.from_spec(args.churn),
         record_requests=False,  # a long-running server must not keep every request
     )
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 import attrs
 
+from .churn import ChurnConfig, churn_config
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
 
@@ -31,6 +32,9 @@ class SandboxConfig:
     default_page_size: int = attrs.field(default=50, validator=attrs.validators.in_(range(1, 1001)))
     rate_limit: RateLimitConfig = attrs.field(factory=RateLimitConfig)
     faults: FaultConfig = attrs.field(factory=FaultConfig)
+    #: records changed while the sandbox serves: ``"100/s"``, updates per second, or a
+    #: :class:`~outreach_async.sandbox.churn.ChurnConfig` (see :mod:`.churn`)
+    churn: ChurnConfig = attrs.field(factory=ChurnConfig, converter=churn_config)
     #: access token lifetime of the OAuth token endpoint, seconds (Outreach: 2 h)
     token_lifetime: float = 7200.0
     #: one access-token mint per user per this many seconds, else 429 (Outreach: 60 s)

@@ -30,15 +30,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from .errors import ApiError, validation_error
+from .operations import Operations
 from .query import Record
 from .writes import WriteDocument
-
-if TYPE_CHECKING:
-    from .backend import Backend
 
 __all__ = [
     "COMPLIANCE_STATES",
@@ -50,9 +48,9 @@ __all__ = [
 ]
 
 Fields: TypeAlias = dict[str, Any]
-CreateRule: TypeAlias = Callable[["Backend", Fields, Fields, WriteDocument, "int | None"], None]
-AfterRule: TypeAlias = Callable[["Backend", Record, WriteDocument, "int | None"], None]
-UpdateRule: TypeAlias = Callable[["Backend", Record, Fields, Fields], None]
+CreateRule: TypeAlias = Callable[[Operations, Fields, Fields, WriteDocument, "int | None"], None]
+AfterRule: TypeAlias = Callable[[Operations, Record, WriteDocument, "int | None"], None]
+UpdateRule: TypeAlias = Callable[[Operations, Record, Fields, Fields], None]
 
 _OWNED_CONTENT = frozenset({"snippet", "template", "sequence", "ruleset"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -64,7 +62,7 @@ _DUPLICATE_EMAIL = "Contacts email hash has already been taken."
 
 
 def prepare_create(
-    backend: Backend, type_: str, document: WriteDocument, user_id: int | None
+    backend: Operations, type_: str, document: WriteDocument, user_id: int | None
 ) -> tuple[Fields, Fields]:
     """The attributes and relationships to insert for a checked create document."""
     attributes, relationships = dict(document.attributes), dict(document.relationships)
@@ -83,7 +81,7 @@ def prepare_create(
 
 
 def after_create(
-    backend: Backend, type_: str, record: Record, document: WriteDocument, user_id: int | None
+    backend: Operations, type_: str, record: Record, document: WriteDocument, user_id: int | None
 ) -> None:
     """Side effects of a create on other records (and on what tests assert)."""
     rule = _AFTER_CREATE_RULES.get(type_)
@@ -92,7 +90,7 @@ def after_create(
 
 
 def prepare_update(
-    backend: Backend, type_: str, record: Record, document: WriteDocument, user_id: int | None
+    backend: Operations, type_: str, record: Record, document: WriteDocument, user_id: int | None
 ) -> tuple[Fields, Fields]:
     """The attributes and relationships to change for a checked PATCH document."""
     attributes, relationships = dict(document.attributes), dict(document.relationships)
@@ -123,14 +121,14 @@ def _emails(value: Any) -> list[str]:
     return [e for e in value if isinstance(e, str)] if isinstance(value, list) else []
 
 
-def _excluded_domains(backend: Backend) -> list[str]:
+def _excluded_domains(backend: Operations) -> list[str]:
     settings = backend.store.get("orgSetting", 1) if "orgSetting" in backend.store.tables else None
     raw = (settings or {}).get("attributes", {}).get("prospectEmailExclusions") or ""
     return [d.lower().lstrip("@") for d in re.split(r"[\s,;]+", raw) if d]
 
 
 def _check_prospect_emails(
-    backend: Backend, emails: list[str], own_id: int | None, error_id: str, detail: str
+    backend: Operations, emails: list[str], own_id: int | None, error_id: str, detail: str
 ) -> None:
     pointer = "/data/attributes/emails"
     excluded = _excluded_domains(backend)
@@ -146,7 +144,7 @@ def _check_prospect_emails(
 
 
 def _create_prospect(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -159,7 +157,7 @@ def _create_prospect(
 
 
 def _update_prospect(
-    backend: Backend, record: Record, attributes: Fields, relationships: Fields
+    backend: Operations, record: Record, attributes: Fields, relationships: Fields
 ) -> None:
     if "emails" in attributes:
         _check_prospect_emails(
@@ -173,7 +171,7 @@ def _update_prospect(
 
 
 def _create_user(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -187,14 +185,14 @@ def _create_user(
 
 
 def _after_create_user(
-    backend: Backend, record: Record, doc: WriteDocument, user: int | None
+    backend: Operations, record: Record, doc: WriteDocument, user: int | None
 ) -> None:
     # "By default all new users will receive an email invitation" (common patterns).
     backend.store.invites[record["id"]] = doc.meta.get("sendInvite", True) is not False
 
 
 def _update_user(
-    backend: Backend, record: Record, attributes: Fields, relationships: Fields
+    backend: Operations, record: Record, attributes: Fields, relationships: Fields
 ) -> None:
     if "email" in attributes:
         raise ApiError(
@@ -208,7 +206,7 @@ def _update_user(
 
 
 def _create_account(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -221,7 +219,7 @@ def _create_account(
 
 
 def _create_sequence(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -230,14 +228,14 @@ def _create_sequence(
     attributes.update(enabled=False, locked=False)
 
 
-def _steps_of(backend: Backend, sequence_id: int) -> list[Record]:
+def _steps_of(backend: Operations, sequence_id: int) -> list[Record]:
     table = backend.store.table("sequenceStep").records
     steps = [table[i] for i in backend.store.referencing("sequenceStep", "sequence", sequence_id)]
     return sorted(steps, key=lambda s: (s["attributes"].get("order") or 0, s["id"]))
 
 
 def _create_sequence_step(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -251,7 +249,7 @@ def _create_sequence_step(
 
 
 def _after_create_sequence_step(
-    backend: Backend, record: Record, doc: WriteDocument, user: int | None
+    backend: Operations, record: Record, doc: WriteDocument, user: int | None
 ) -> None:
     sequence_id = record["relationships"]["sequence"]
     count = len(backend.store.referencing("sequenceStep", "sequence", sequence_id))
@@ -259,7 +257,7 @@ def _after_create_sequence_step(
 
 
 def _create_sequence_state(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -291,7 +289,7 @@ def _create_sequence_state(
 
 
 def _create_task(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -313,7 +311,7 @@ def _create_task(
 
 
 def complete_task(
-    backend: Backend, task_id: int, user: int | None, extra: Mapping[str, Any] | None = None
+    backend: Operations, task_id: int, user: int | None, extra: Mapping[str, Any] | None = None
 ) -> Record:
     """Mark a task complete (422 if it already is) and publish ``task.completed``."""
     task = backend.require("task", task_id)
@@ -326,7 +324,7 @@ def complete_task(
 
 
 def _create_call(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -344,7 +342,7 @@ def _create_call(
 
 
 def _after_create_call(
-    backend: Backend, record: Record, doc: WriteDocument, user: int | None
+    backend: Operations, record: Record, doc: WriteDocument, user: int | None
 ) -> None:
     task_id = record["relationships"].get("task")
     if task_id is None or doc.relationship_meta.get("task", {}).get("complete") is not True:
@@ -356,7 +354,7 @@ def _after_create_call(
 
 
 def _create_mailing(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -375,7 +373,7 @@ def _create_mailing(
 
 
 def _create_webhook(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -394,7 +392,7 @@ def _create_webhook(
 
 
 def _create_compliance_request(
-    backend: Backend,
+    backend: Operations,
     attributes: Fields,
     relationships: Fields,
     doc: WriteDocument,
@@ -420,7 +418,7 @@ def _create_compliance_request(
     relationships["requester"] = attributes["requesterId"]
 
 
-def advance_compliance_request(backend: Backend, record: Record) -> None:
+def advance_compliance_request(backend: Operations, record: Record) -> None:
     """One step of pending -> running -> done; when done, the prospect is deleted."""
     state = record["attributes"].get("state")
     if state not in COMPLIANCE_STATES[:-1]:

@@ -22,6 +22,7 @@ from aiohttp import web
 from ..models import ALL_SPECS
 from .app import RecordedRequest, build_app
 from .backend import Backend
+from .churn import Churn, churn_middleware
 from .config import SandboxConfig
 from .faults import FaultState
 from .oauth import TokenAuthority
@@ -59,6 +60,8 @@ class Sandbox:
         )
         self.dispatcher = WebhookDispatcher(lambda: self.store.table("webhook"), clock=clock)
         self.backend = Backend(schema, self.store, self.dispatcher.publish)
+        #: the records changed while serving (``churn=``); ``churn.updates`` counts them
+        self.churn = Churn(self.config.churn, self.store, clock)
         #: every request received, in order (the Authorization header left out)
         self.requests: list[RecordedRequest] = []
         self.rate_limit_state = RateLimitState()
@@ -104,6 +107,8 @@ class Sandbox:
             rate_limit_state=self.rate_limit_state,
             fault_state=self.fault_state,
         )
+        app.middlewares.append(churn_middleware(self.churn))
+        self.churn.start()
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)

@@ -26,9 +26,10 @@ from typing import Any
 import attrs
 import orjson
 
-from .._converter import parse_datetime, structure_resource
+from .._converter import structure_resource
 from .._exceptions import WebhookPayloadError, WebhookVerificationError
 from .._schema import ResourceSpec
+from .._wire import parse_datetime
 from ..models import Resource, model_for_type
 
 __all__ = [

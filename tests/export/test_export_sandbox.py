@@ -357,12 +357,18 @@ async def test_dedupe_writes_a_record_changed_during_the_run_once(
         assert lowest is not None
         first_id = lowest.id or 0
         plain, deduped = tmp_path / "plain.jsonl", tmp_path / "deduped.jsonl"
-        await export_resource(outreach, "prospects", plain, page_size=50, progress=touch_once({}))
+        result = await export_resource(
+            outreach, "prospects", plain, page_size=50, progress=touch_once({})
+        )
         set_updated_at(outreach_sandbox, [first_id], 1_600_000_000_000)  # first again
         await export_resource(
             outreach, "prospects", deduped, page_size=50, progress=touch_once({}), dedupe=True
         )
-    assert ids_of(plain)[first_id] == 2  # the old version and the new one
+    # The run read the old version and the new one; the one-off file keeps the new one only.
+    assert result.superseded == 1
+    assert ids_of(plain)[first_id] == 1
+    (kept,) = [r for r in read_jsonl(plain) if r["id"] == first_id]
+    assert kept["updatedAt"] == stamp(1_900_000_000_000)
     assert ids_of(deduped)[first_id] == 1
 
 

@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 from outreach_async import _converter
 from outreach_async._converter import (
     converter,
-    format_datetime,
-    parse_datetime,
     resource_to_wire,
     structure_resource,
 )
 from outreach_async._relationships import ToMany, ToOne
 from outreach_async._schema import AttributeSpec
 from outreach_async._types import UNSET, Ref
+from outreach_async._wire import format_datetime, parse_datetime
 from outreach_async.models import MODELS, Account, Call, Event, Prospect, Resource
 
 ms_datetimes = st.datetimes(

@@ -19,12 +19,12 @@ from outreach_async._query import (
     build_get_params,
     build_list_params,
     camel_name,
-    format_datetime,
     rails_order,
 )
 from outreach_async._relationships import ToOne
 from outreach_async._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from outreach_async._types import IS_NULL, NOT_NULL, Range, Ref, since, until
+from outreach_async._wire import format_datetime
 from outreach_async.models import ALL_SPECS, Account, Prospect, User
 from outreach_async.models._base import Resource
 

@@ -1,5 +1,5 @@
 """Relationship handles and the resolver without a network: wire forms to handles, fetching
-through a fake response context, ``resolve()`` through a fake client core, and ``_id_batches``
+through a fake response context, ``resolve()`` through a fake client core, and ``id_batches``
 (hypothesis)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from outreach_async import (
 from outreach_async._http import Request, Response
 from outreach_async._relationships import to_many_handle, to_one_handle
 from outreach_async.models._base import Resource
-from outreach_async.resources._base import _MAX_BATCH_CHARS, _MAX_BATCH_IDS, _id_batches
+from outreach_async.resources._resolve import MAX_BATCH_CHARS, MAX_BATCH_IDS, id_batches
 
 RELATED = "https://api.outreach.io/api/v2/prospects?filter%5Baccount%5D%5Bid%5D=1"
 
@@ -320,7 +320,7 @@ async def test_resolve_splits_long_ids_to_keep_urls_short() -> None:
     resolved = await prospects(core).resolve([ToOne("prospect", i) for i in ids])
     assert [p.id for p in resolved if p] == ids
     assert len(core.urls) == 6
-    assert max(len(str(u)) for u in core.urls) < _MAX_BATCH_CHARS + 200
+    assert max(len(str(u)) for u in core.urls) < MAX_BATCH_CHARS + 200
 
 
 async def test_1000_five_digit_ids_fit_one_request() -> None:
@@ -332,7 +332,7 @@ async def test_1000_five_digit_ids_fit_one_request() -> None:
     assert ",".join(map(str, ids)) in url.raw_query_string  # commas go out unencoded
 
 
-# ---------------------------------------------------------------- _id_batches
+# ---------------------------------------------------------------- id_batches
 
 
 def _long_id_lists() -> st.SearchStrategy[list[int]]:
@@ -356,20 +356,20 @@ def _long_id_lists() -> st.SearchStrategy[list[int]]:
         _long_id_lists(),
     )
 )
-def test_id_batches_cover_every_id_once_in_order_within_both_limits(ids: list[int]) -> None:
-    batches = _id_batches(ids)
+def testid_batches_cover_every_id_once_in_order_within_both_limits(ids: list[int]) -> None:
+    batches = id_batches(ids)
 
     assert [i for batch in batches for i in batch] == ids
     assert all(batch for batch in batches)
     for batch in batches:
-        assert len(batch) <= _MAX_BATCH_IDS
-        assert len(",".join(map(str, batch))) <= _MAX_BATCH_CHARS
+        assert len(batch) <= MAX_BATCH_IDS
+        assert len(",".join(map(str, batch))) <= MAX_BATCH_CHARS
     for batch, following in itertools.pairwise(batches):
         # greedy: a batch closed only because the next id would not fit (the budget counts a
         # comma for every id, the first one too)
         grown = [*batch, following[0]]
-        assert len(grown) > _MAX_BATCH_IDS or len(",".join(map(str, grown))) >= _MAX_BATCH_CHARS
+        assert len(grown) > MAX_BATCH_IDS or len(",".join(map(str, grown))) >= MAX_BATCH_CHARS
 
 
-def test_id_batches_of_nothing_is_nothing() -> None:
-    assert _id_batches([]) == []
+def testid_batches_of_nothing_is_nothing() -> None:
+    assert id_batches([]) == []
