@@ -17,13 +17,15 @@ Every exception the library raises is defined here and derives from :class:`Outr
     │   └── NotFoundError 404
     │       └── MissingResourcesError    resolve() found nothing for some ids (.type, .ids)
     ├── ResponseFormatError              the answer is not the JSON:API document expected
+    ├── FieldNotLoadedError (also AttributeError)  a model's id or stamp it does not hold
     ├── ClientClosedError                the client was closed
     ├── DetachedHandleError              a handle asked to fetch without a live client
     ├── AuthorizationError               the OAuth login redirect failed or never came
     ├── TokenStoreError                  a token store holds no token set, or a bad one
     ├── CheckpointError                  an export checkpoint cannot be read or written
     ├── OutputMismatchError              an export's output file differs from its checkpoint
-    │   └── OutputLockedError            another export is writing the same file
+    │   ├── OutputLockedError            another export is writing the same file
+    │   └── UntrackedOutputError         it holds records no checkpoint accounts for
     ├── WebhookVerificationError         a missing or wrong webhook signature
     └── WebhookPayloadError              a signed webhook body that is not an Outreach event
 
@@ -49,6 +51,7 @@ __all__ = [
     "ConnectError",
     "DetachedHandleError",
     "ErrorObject",
+    "FieldNotLoadedError",
     "MissingResourcesError",
     "NotFoundError",
     "OutputLockedError",
@@ -65,6 +68,7 @@ __all__ = [
     "UnknownResourceError",
     "UnsupportedMediaTypeError",
     "UnsupportedOperationError",
+    "UntrackedOutputError",
     "ValidationError",
     "WebhookPayloadError",
     "WebhookVerificationError",
@@ -244,7 +248,16 @@ class TokenStoreError(OutreachError):
 
 
 class CheckpointError(OutreachError):
-    """A checkpoint store could not be read or written, or holds something unexpected."""
+    """A checkpoint store could not be read or written, or holds something unexpected.
+
+    ``malformed`` is True when the stored state itself is unusable (not a database, not JSON,
+    a document of the wrong shape): only starting over (``restart``) gets past it. Otherwise
+    the store failed (unreachable, disk full) and the same run may succeed later.
+    """
+
+    def __init__(self, message: str, *, malformed: bool = False) -> None:
+        super().__init__(message)
+        self.malformed = malformed
 
 
 class OutputMismatchError(OutreachError):
@@ -253,6 +266,30 @@ class OutputMismatchError(OutreachError):
 
 class OutputLockedError(OutputMismatchError):
     """Another export is writing the same output file right now."""
+
+
+class UntrackedOutputError(OutputMismatchError):
+    """An incremental export's output already holds records that its checkpoint does not
+    account for: the state is missing, empty, or was kept for another file. Appending would
+    write those records a second time, so nothing is written; ``restart=True`` (``--restart``)
+    discards the state and the file's contents and starts over."""
+
+    def __init__(self, output: str, size: int) -> None:
+        super().__init__(
+            f"{output} already holds {size:,} bytes that no checkpoint accounts for (the state "
+            "is missing, empty or kept for another file); appending would repeat its records: "
+            "restart to discard the state and the file's contents and export everything again"
+        )
+        #: the output file's path
+        self.output = output
+        #: its size in bytes
+        self.size = size
+
+
+class FieldNotLoadedError(OutreachError, AttributeError):
+    """A model does not hold this field: the ``id`` of a model not created yet, or a server
+    stamp (``created_at``, ``updated_at``) a sparse fieldset left out. An ``AttributeError``,
+    so ``getattr(model, "id", None)`` gives None."""
 
 
 class WebhookVerificationError(OutreachError):

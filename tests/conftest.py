@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.clock import FakeClock
+from tests.redis_server import redis_server_url
 
 # Property tests run on a 2-core CI machine next to loopback servers: no deadline flakiness.
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=50
 )
 settings.load_profile("default")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis to test against: ``REDIS_URL``, or a throwaway redis-server, or skip."""
+    with redis_server_url() as url:
+        yield url
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A fresh :class:`FakeClock` (see ``tests/clock.py``)."""
+    return FakeClock()

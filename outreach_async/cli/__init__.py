@@ -34,9 +34,9 @@ from outreach_async import (
 )
 from outreach_async.export import CheckpointError, OutputMismatchError
 
-from ._status import ExitStatus, UsageError
+from ._status import ExitStatus, StateConflict, UsageError
 
-__all__ = ["COMMANDS", "ExitStatus", "UsageError", "build_parser", "main"]
+__all__ = ["COMMANDS", "ExitStatus", "StateConflict", "UsageError", "build_parser", "main"]
 
 #: modules (under this package) that register a top-level command, in help order
 COMMANDS = ("_export", "_sandbox", "auth")
@@ -133,7 +133,7 @@ def classify(exc: BaseException) -> tuple[ExitStatus, str]:
         return ExitStatus.INTERRUPTED, "the output was closed"
     if isinstance(exc, (UsageError, QueryError)):
         return ExitStatus.USAGE, str(exc)
-    if isinstance(exc, (OutputMismatchError, CheckpointError)):
+    if isinstance(exc, (OutputMismatchError, CheckpointError, StateConflict)):
         return ExitStatus.STATE, str(exc)
     if isinstance(exc, APIError):
         return ExitStatus.API, f"Outreach answered {exc.status}: {exc}"
@@ -141,6 +141,8 @@ def classify(exc: BaseException) -> tuple[ExitStatus, str]:
         return ExitStatus.API, f"network error: {exc}"
     if isinstance(exc, (ResponseFormatError, OutreachError)):
         return ExitStatus.API, str(exc)
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError):  # a path that cannot be read or written
+        if exc.filename is not None:
+            return ExitStatus.USAGE, f"cannot use {exc.filename}: {exc.strerror}"
         return ExitStatus.USAGE, str(exc)
     return ExitStatus.INTERNAL, ""

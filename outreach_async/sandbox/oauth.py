@@ -125,9 +125,13 @@ class TokenAuthority:
 
     # -- issuing outside the token endpoint (the sandbox itself and tests) --
 
-    def issue_static_token(self, scope: str = "") -> str:
-        """A token that never expires; unrestricted unless ``scope`` names scopes."""
-        token = _new_token()
+    def issue_static_token(self, scope: str = "", *, token: str | None = None) -> str:
+        """A token that never expires; unrestricted unless ``scope`` names scopes.
+
+        ``token`` accepts a token string of your choosing (a documentation placeholder such as
+        ``"ACCESS_TOKEN"``) instead of a random one.
+        """
+        token = _new_token() if token is None else token
         self._access[token] = _AccessToken(self.user_id, _parse_scope(scope), None)
         return token
 

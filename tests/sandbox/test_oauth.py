@@ -21,19 +21,10 @@ from outreach_async.sandbox.oauth import (
     required_scope,
 )
 from outreach_async.sandbox.ratelimit import USER_ID_KEY
+from tests.clock import FakeClock
 
 REDIRECT = "http://127.0.0.1:9/callback"
 CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _code_params(code: str) -> dict[str, str]:
