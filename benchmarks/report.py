@@ -325,6 +325,42 @@ def export_rows(figures: Figures) -> Iterator[Row]:
         )
 
 
+def churn_rows(figures: Figures) -> Iterator[Row]:
+    """Exports while the sandbox changes records (``bench_churn``, one run each): every id
+    there, none missing; and what the guarantee costs on a million records."""
+    for key, table in figures.items():
+        if key.startswith("issue_table"):
+            for name, run in table.items():
+                complete = run["missing"] == 0 and run["distinct_ids"] == run["lines"] - run.get(
+                    "repeated_ids", 0
+                )
+                setting = re.sub(
+                    r"issue_table_(\d+)_pages_of_(\d+)_(\d+)ms",
+                    r"\1 prospects, pages of \2, \3 ms latency",
+                    key,
+                )
+                yield Row(
+                    f"export while the sandbox changes prospects ({setting}): "
+                    + name.replace("_", " "),
+                    f"{run['seconds']:.1f} s, {run['prospects_changed_during_run']:,} changed "
+                    f"during the run; {run['lines']:,} lines, {run['distinct_ids']:,} ids, "
+                    f"**{run['missing']} missing**, {run['repeated_ids']:,} repeated",
+                    "none missing",
+                    complete,
+                    f"churn, {name}: {run['missing']} missing",
+                )
+    cost = figures.get("one_off_cost")
+    if cost:
+        yield Row(
+            f"one-off export of {cost['records']:,} prospects (fast server), quiet vs "
+            f"{cost['churn_per_s']:g} changes a second",
+            f"{cost['quiet_s']:.1f} s at {cost['quiet_peak_mb']:.1f} MB vs {cost['churn_s']:.1f} s "
+            f"at {cost['churn_peak_mb']:.1f} MB; compaction dropped "
+            f"{cost['compaction_dropped']:,} older lines in {cost['compaction_s']:.1f} s "
+            f"({cost['compaction_peak_mb']:.1f} MB)",
+        )
+
+
 def _leaf(value: Any) -> str | None:
     if isinstance(value, bool):
         return str(value)
@@ -354,6 +390,7 @@ ROWS: dict[str, Callable[[Figures], Iterator[Row]]] = {
     "resolve": resolve_rows,
     "ratelimit": ratelimit_rows,
     "export": export_rows,
+    "churn": churn_rows,
 }
 
 
