@@ -26,6 +26,10 @@ Every exception the library raises is defined here and derives from :class:`Outr
     ├── OutputMismatchError              an export's output file differs from its checkpoint
     │   ├── OutputLockedError            another export is writing the same file
     │   └── UntrackedOutputError         it holds records no checkpoint accounts for
+    ├── SinkError                        a database sink cannot be used; nothing was written
+    │   ├── SinkConnectError             the database is unreachable or refuses the login
+    │   ├── SinkPermissionError          the role may not create or write its tables
+    │   └── SinkLayoutError              a table exists with columns typed otherwise
     ├── WebhookVerificationError         a missing or wrong webhook signature
     └── WebhookPayloadError              a signed webhook body that is not an Outreach event
 
@@ -63,6 +67,10 @@ __all__ = [
     "RequestTimeout",
     "ResponseFormatError",
     "ServerError",
+    "SinkConnectError",
+    "SinkError",
+    "SinkLayoutError",
+    "SinkPermissionError",
     "TokenStoreError",
     "TransportError",
     "UnknownResourceError",
@@ -290,6 +298,22 @@ class FieldNotLoadedError(OutreachError, AttributeError):
     """A model does not hold this field: the ``id`` of a model not created yet, or a server
     stamp (``created_at``, ``updated_at``) a sparse fieldset left out. An ``AttributeError``,
     so ``getattr(model, "id", None)`` gives None."""
+
+
+class SinkError(OutreachError):
+    """A database sink cannot be used; nothing was written."""
+
+
+class SinkConnectError(SinkError):
+    """The database cannot be reached or refuses the login (the CLI exits 3)."""
+
+
+class SinkPermissionError(SinkError):
+    """The role may not create or write the tables, or the database is read-only (exit 3)."""
+
+
+class SinkLayoutError(SinkError):
+    """A table exists with columns typed otherwise than the layout (the CLI exits 2)."""
 
 
 class WebhookVerificationError(OutreachError):

@@ -33,6 +33,7 @@ from outreach_async import (
     __version__,
 )
 from outreach_async.export import CheckpointError, OutputMismatchError
+from outreach_async.sinks import SinkLayoutError
 
 from ._status import ExitStatus, StateConflict, UsageError
 
@@ -131,7 +132,7 @@ def classify(exc: BaseException) -> tuple[ExitStatus, str]:
                 "/dev/null", "w"
             )
         return ExitStatus.INTERRUPTED, "the output was closed"
-    if isinstance(exc, (UsageError, QueryError)):
+    if isinstance(exc, (UsageError, QueryError, SinkLayoutError)):
         return ExitStatus.USAGE, str(exc)
     if isinstance(exc, (OutputMismatchError, CheckpointError, StateConflict)):
         return ExitStatus.STATE, str(exc)

@@ -38,6 +38,7 @@ from outreach_async.export import (
     parse_share,
     resolve_resource,
 )
+from outreach_async.sinks import DatabaseSink, is_database_url, open_sink
 
 from ._checks import api_path_hint, check_base_url, check_writable, lacks_api_path
 from ._filters import parse_filters
@@ -76,8 +77,10 @@ def register(commands: Any) -> None:
         "-o",
         default="-",
         metavar="FILE",
-        help="FILE (replaced only once the export is complete; appended to with --state), or "
-        "- for stdout (the default; a re-run after a crash may repeat records there)",
+        help="FILE (replaced only once the export is complete; appended to with --state), - "
+        "for stdout (the default; a re-run after a crash may repeat records there), or a "
+        "database: postgresql://... or duckdb:///path.duckdb (a table per resource, upserted, "
+        "its checkpoints kept beside it in the same transaction)",
     )
     output.add_argument(
         "--format", choices=("jsonl", "csv"), help="jsonl (default; csv when FILE ends in .csv)"
@@ -318,6 +321,7 @@ async def run_export(args: argparse.Namespace) -> int:
     hooks = Hooks() if args.quiet else _show_retries(bar, err)
     try:
         async with (
+            _database(options["sink"]),  # reached (and checked) before any API request
             _connection(args) as (base_url, auth),
             _client(auth, base_url, args.max_concurrency, limiter, hooks) as client,
         ):
@@ -330,7 +334,14 @@ async def run_export(args: argparse.Namespace) -> int:
         if limiter is not None:
             await limiter.aclose()
     if not args.quiet:
-        print(summary(result, share=args.partition, incremental=store is not None), file=err)
+        print(
+            summary(
+                result,
+                share=args.partition,
+                incremental=store is not None or isinstance(options["sink"], DatabaseSink),
+            ),
+            file=err,
+        )
     return 0
 
 
@@ -384,6 +395,30 @@ def _restart_note(args: argparse.Namespace) -> str:
     )
 
 
+@contextlib.asynccontextmanager
+async def _database(sink: object) -> AsyncIterator[None]:
+    """Connect a database sink (its table and checkpoints checked) for the export's duration."""
+    if not isinstance(sink, DatabaseSink):
+        yield
+        return
+    async with sink:
+        yield
+
+
+def _sink(args: argparse.Namespace, model: Any) -> Any:
+    """Where the records go: a database (its own checkpoints), stdout, or a file."""
+    if is_database_url(args.out):
+        if args.state:
+            raise UsageError(
+                "--state is for files: a database keeps its checkpoints itself, in the same "
+                "transaction as the rows (drop --state)"
+            )
+        if args.format == "csv":
+            raise UsageError("--format csv is for files, not databases")
+        return open_sink(args.out, model)
+    return sys.stdout.buffer if args.out == "-" else args.out
+
+
 def export_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`export_resource` (but the client, store and progress)."""
     model = resolve_resource(args.resource)
@@ -392,7 +427,7 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
     fields = [f for f in args.fields.split(",") if f.strip()] if args.fields else None
     return {
         "resource": model,
-        "sink": sys.stdout.buffer if args.out == "-" else args.out,
+        "sink": _sink(args, model),
         "format": "csv" if _format(args) == "csv" else "jsonl",
         "filter": parse_filters(model.__resource_spec__, args.filter),
         "since": args.since,
@@ -426,7 +461,13 @@ def _check_paths(args: argparse.Namespace) -> None:
     base_url = _base_url(args)
     if base_url is not None:
         check_base_url(base_url, "--base-url" if args.base_url else "OUTREACH_BASE_URL")
-    if args.out != "-":  # a one-off export writes FILE.partial beside FILE
+    if is_database_url(args.out):
+        if args.restart:
+            raise UsageError(
+                "--restart is for files: to start a database sync over, drop its table and its "
+                "row in outreach_checkpoints"
+            )
+    elif args.out != "-":  # a one-off export writes FILE.partial beside FILE
         check_writable(args.out, "--out", beside=args.state is None)
     if args.state is not None and not _is_redis(args.state):
         check_writable(args.state, "--state")

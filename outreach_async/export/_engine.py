@@ -184,6 +184,8 @@ async def export_resource(
     if job.since is not None and job.until is not None and job.until < job.since:
         raise QueryError(f"until ({until}) is before since ({since})")
     job.listing(job.since, job.until)  # validates the whole query before any request
+    if checkpoint is None and isinstance(sink, Output):
+        checkpoint = sink.checkpoints  # a database sink keeps them with its rows
     store = checkpoint if checkpoint is not None else MemoryCheckpointStore()
     identity = job.identity()
     run: Coordinator

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from outreach_async import OutputLockedError, OutputMismatchError, UntrackedOutputError
 
+from ._checkpoint import CheckpointStore
 from ._compact import CompactResult, compact
 
 __all__ = [
@@ -46,6 +47,9 @@ class Output:
     name: str = "-"
     #: whether the bytes written can be cut back to a checkpoint (files only)
     resumable: bool = False
+    #: an output that keeps the export's checkpoints itself, written together with the data
+    #: (a database sink): ``export_resource`` uses them when it is given no other store
+    checkpoints: CheckpointStore | None = None
 
     @property
     def offset(self) -> int:
