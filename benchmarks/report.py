@@ -76,7 +76,7 @@ def rate(spread: Figures) -> str:
 
 
 def _range(spread: Figures, fmt: Callable[[float], str]) -> str:
-    if len(spread.get("rounds", ())) < 2:
+    if len(spread.get("rounds", (0, 0))) < 2 or "min" not in spread:
         return ""
     return f" ({fmt(spread['min'])}-{fmt(spread['max'])})"
 
@@ -361,6 +361,37 @@ def churn_rows(figures: Figures) -> Iterator[Row]:
         )
 
 
+def sinks_rows(figures: Figures) -> Iterator[Row]:
+    """Loading into PostgreSQL against writing JSON Lines (``bench_sinks``: the command line in
+    its own process, interleaved rounds), and the load's peak memory against its size."""
+    load = figures.get("rate_sandbox")
+    if load:
+        ratio = load["postgres_vs_jsonl_of_medians"]
+        per_round = load["postgres_vs_jsonl_per_round"]
+        yield Row(
+            f"`outreach-async export` of {load['records']:,} sandbox prospects into PostgreSQL "
+            "vs to JSON Lines",
+            f"{rate(load['postgres_records_per_s'])} vs {rate(load['jsonl_records_per_s'])}: "
+            f"**{ratio:.2f}x** (per round {_span(per_round)})",
+            ">= 0.5x",
+            ratio >= 0.5,
+            f"PostgreSQL load: {ratio:.2f}x the JSON Lines rate (target >= 0.5x)",
+        )
+    memory = figures.get("memory_fast_server")
+    if memory:
+        sizes = sorted(int(key) for key in memory if key.isdigit())
+        small, big = memory[str(sizes[0])], memory[str(sizes[-1])]
+        ratio = memory["peak_ratio"]
+        yield Row(
+            f"peak memory loading {sizes[-1]:,} vs {sizes[0]:,} prospects into PostgreSQL",
+            f"{big['peak_mb']:.1f} MB vs {small['peak_mb']:.1f} MB: **{ratio:.2f}x** "
+            f"({big['records_per_s']:,.0f} and {small['records_per_s']:,.0f} records/s)",
+            "<= 1.2x (flat)",
+            ratio <= 1.2,
+            f"PostgreSQL load memory: {ratio:.2f}x (target <= 1.2x)",
+        )
+
+
 def _leaf(value: Any) -> str | None:
     if isinstance(value, bool):
         return str(value)
@@ -391,6 +422,7 @@ ROWS: dict[str, Callable[[Figures], Iterator[Row]]] = {
     "ratelimit": ratelimit_rows,
     "export": export_rows,
     "churn": churn_rows,
+    "sinks": sinks_rows,
 }
 
 
