@@ -50,9 +50,9 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` for a smoke run (no results file); ``-- client export`` runs
     those suites only and refreshes their figures.
     """
-    # pytest: the fleet run borrows tests/redis_server.py, the sinks suite starts its PostgreSQL
-    # with tests/postgres_server.py
-    session.install("-e", ".[redis,postgres,duckdb]", "pytest")
+    # pytest: the rate-limit fleet run borrows tests/redis_server.py, the sinks suite starts its
+    # PostgreSQL with tests/postgres_server.py
+    session.install("-e", ".[redis,postgres,duckdb,fleet]", "pytest")
     session.run("python", "-m", "benchmarks", *session.posargs)
     if "--quick" not in session.posargs:
         session.run("python", "-m", "benchmarks.report")

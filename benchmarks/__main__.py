@@ -1,8 +1,8 @@
 """Run the benchmarks and store their figures, stamped, in ``benchmarks/results.json``.
 
 ``python -m benchmarks [--quick] [--out PATH] [SUITE ...]``; suites: client, decode, sandbox,
-resolve, ratelimit, export, churn, sinks (each a ``benchmarks/bench_<suite>.py`` module with
-``run_all(quick) -> dict`` or ``run(quick) -> dict``). Each suite's figures are stored with the
+resolve, ratelimit, export, churn, sinks, fleet (each a ``benchmarks/bench_<suite>.py`` module
+with ``run_all(quick) -> dict`` or ``run(quick) -> dict``). Each suite's figures are stored with the
 stamp of the run that measured them (commit, date, machine, versions), so running one suite
 refreshes that suite only. A full run writes ``benchmarks/results.json``; ``--quick`` (smaller
 data, one round, for a smoke test) writes nothing unless ``--out`` says where. The README's
@@ -21,7 +21,17 @@ from typing import Any
 
 from ._stamp import stamp
 
-SUITES = ("client", "decode", "sandbox", "resolve", "ratelimit", "export", "churn", "sinks")
+SUITES = (
+    "client",
+    "decode",
+    "sandbox",
+    "resolve",
+    "ratelimit",
+    "export",
+    "churn",
+    "sinks",
+    "fleet",
+)
 RESULTS = Path(__file__).with_name("results.json")
 
 

@@ -26,6 +26,7 @@ Every exception the library raises is defined here and derives from :class:`Outr
     ├── OutputMismatchError              an export's output file differs from its checkpoint
     │   ├── OutputLockedError            another export is writing the same file
     │   └── UntrackedOutputError         it holds records no checkpoint accounts for
+    ├── FleetConfigError                 a fleet.toml that cannot be used (names file and key)
     ├── SinkError                        a database sink cannot be used; nothing was written
     │   ├── SinkConnectError             the database is unreachable or refuses the login
     │   ├── SinkPermissionError          the role may not create or write its tables
@@ -56,6 +57,7 @@ __all__ = [
     "DetachedHandleError",
     "ErrorObject",
     "FieldNotLoadedError",
+    "FleetConfigError",
     "MissingResourcesError",
     "NotFoundError",
     "OutputLockedError",
@@ -298,6 +300,11 @@ class FieldNotLoadedError(OutreachError, AttributeError):
     """A model does not hold this field: the ``id`` of a model not created yet, or a server
     stamp (``created_at``, ``updated_at``) a sparse fieldset left out. An ``AttributeError``,
     so ``getattr(model, "id", None)`` gives None."""
+
+
+class FleetConfigError(OutreachError):
+    """A fleet configuration (``fleet.toml``) that cannot be used: the message names the file,
+    the key and what was expected."""
 
 
 class SinkError(OutreachError):

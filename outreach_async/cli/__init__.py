@@ -2,6 +2,7 @@
 
     outreach-async export RESOURCE [--out FILE] [--state sync.db] [--sandbox] ...
     outreach-async sandbox serve [--port 8787] [--seed 10000] ...
+    outreach-async fleet worker|sync|status --config fleet.toml ...
 
 Each command lives in its own module with a ``register(subcommands)`` function that adds its
 parser and sets ``handler`` (a function of the parsed arguments returning the exit status, or
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 
 from outreach_async import (
     APIError,
+    FleetConfigError,
     OutreachError,
     QueryError,
     ResponseFormatError,
@@ -40,7 +42,7 @@ from ._status import ExitStatus, StateConflict, UsageError
 __all__ = ["COMMANDS", "ExitStatus", "StateConflict", "UsageError", "build_parser", "main"]
 
 #: modules (under this package) that register a top-level command, in help order
-COMMANDS = ("_export", "_sandbox", "auth")
+COMMANDS = ("_export", "_sandbox", "auth", "_fleet")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,7 +134,7 @@ def classify(exc: BaseException) -> tuple[ExitStatus, str]:
                 "/dev/null", "w"
             )
         return ExitStatus.INTERRUPTED, "the output was closed"
-    if isinstance(exc, (UsageError, QueryError, SinkLayoutError)):
+    if isinstance(exc, (UsageError, QueryError, SinkLayoutError, FleetConfigError)):
         return ExitStatus.USAGE, str(exc)
     if isinstance(exc, (OutputMismatchError, CheckpointError, StateConflict)):
         return ExitStatus.STATE, str(exc)

@@ -94,7 +94,9 @@ def _parse_scope(scope: str) -> frozenset[str] | None:
 
 
 def _new_token() -> str:
-    return secrets.token_urlsafe(32)
+    """43 URL-safe characters that never start with ``-``: a token pasted after ``--token``
+    must not read as an option (one in 64 of ``token_urlsafe``'s did, and failed a command)."""
+    return "t" + secrets.token_urlsafe(32)[1:]
 
 
 @attrs.define
