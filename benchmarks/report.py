@@ -392,6 +392,24 @@ def sinks_rows(figures: Figures) -> Iterator[Row]:
         )
 
 
+def fleet_rows(figures: Figures) -> Iterator[Row]:
+    """A fleet of tenants' exports by 1, 2 and 4 workers (``bench_fleet``, one run each)."""
+    for key, run in figures.items():
+        setting = (
+            f"{run['tenants']} tenants x {run['resources']} resources, {run['records']:,} "
+            f"records{', ' + key.rsplit('_', 1)[1] + ' latency' if key.endswith('ms') else ''}"
+        )
+        for name, workers in run.items():
+            if not isinstance(workers, dict):
+                continue
+            yield Row(
+                f"fleet of {setting}: {name.replace('_', ' ')}",
+                f"{workers['wall_s']:.2f} s, {workers['speedup']:.2f}x as fast as one worker "
+                f"(ideal {workers['ideal_s']:.2f} s); "
+                f"{workers['cpu_s_per_1000_records']:.3f} CPU s per 1000 records",
+            )
+
+
 def _leaf(value: Any) -> str | None:
     if isinstance(value, bool):
         return str(value)
@@ -423,6 +441,7 @@ ROWS: dict[str, Callable[[Figures], Iterator[Row]]] = {
     "export": export_rows,
     "churn": churn_rows,
     "sinks": sinks_rows,
+    "fleet": fleet_rows,
 }
 
 
