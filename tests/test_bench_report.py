@@ -39,8 +39,9 @@ def test_every_target_not_met_is_listed_under_the_table() -> None:
     text = report.main_block(results)
     missed = text.count("| **no** |")
     if missed:
-        listed = text.split("Not met: ", 1)[1].split("\n", 1)[0]
-        assert listed.count(";") == missed - 1
+        listed = text.split("Not met:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        assert len(listed) == missed
+        assert all(line.startswith("- ") for line in listed)
     else:
         assert "Every target above is met." in text
 
@@ -52,7 +53,7 @@ def test_a_row_whose_target_fails_says_so() -> None:
     stream = worse["suites"]["client"]["figures"]["stream_prospects"]
     stream["latency"]["vs_ideal"]["of_medians"] = 2.0
     text = report.main_block(worse)
-    assert "latency hidden: 2.00x the ideal (target <= 1.15x)" in text.split("Not met: ")[1]
+    assert "- latency hidden: 2.00x the ideal (target <= 1.15x)" in text.split("Not met:")[1]
 
 
 def test_a_readme_without_the_markers_is_refused() -> None:
