@@ -73,7 +73,7 @@ def test_the_limiter_defaults_are_pinned() -> None:
 
 
 def test_initial_allowance_below_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="initial_allowance must be at least 1"):
+    with pytest.raises(ValueError, match=r"^initial_allowance must be at least 1$"):
         AdaptiveRateLimiter(initial_allowance=0)
     assert AdaptiveRateLimiter(initial_allowance=1)._budget.initial_allowance == 1
 
@@ -391,3 +391,117 @@ def test_an_answer_keeps_only_the_tickets_sent_after_it() -> None:
     seqs = [b.take(0.0) for _ in range(4)]
     b.learn(seqs[1], RateLimitInfo(100, 90, NOW + 10), 200, 0.0)
     assert sorted(b.tickets) == seqs[2:]
+
+
+# -- more survivors: refills, tickets, ticket books, the rng -----------------------------------
+
+
+def test_a_known_budget_without_a_reset_is_spent_without_waiting() -> None:
+    b = budget(safety_margin=0)
+    b.learn(b.take(0.0), RateLimitInfo(100, 50, None), 200, 0.0)
+    assert b.next_delay(0.0, NOW) == 0.0
+
+
+def test_without_a_limit_the_bucket_is_sized_by_what_remains() -> None:
+    b = budget(burst_ratio=0.05, safety_margin=0)
+    b.learn(b.take(0.0), RateLimitInfo(None, 300, NOW + 100), 200, 0.0)
+    assert b.tokens == 15.0
+    b.tokens = 0.0
+    assert b.next_delay(50.0, NOW + 50.0) == 0.0
+    assert b.tokens == 15.0  # refilled, up to 5% of the 300 remaining
+
+
+@pytest.mark.parametrize("tokens", [1.0, 1.0 - 1e-9])
+def test_one_token_give_or_take_rounding_lets_a_request_go(tokens: float) -> None:
+    b = budget(safety_margin=0)
+    b.learn(b.take(0.0), RateLimitInfo(1000, 1000, NOW + 100), 200, 0.0)
+    b.tokens = tokens
+    assert b.next_delay(0.0, NOW) == 0.0
+
+
+def test_releasing_an_unknown_ticket_is_harmless() -> None:
+    b = budget()
+    b.release(42)
+    b.release(b.take(0.0))
+    b.release(1)
+    assert b.tickets == {}
+
+
+def test_an_answer_without_headers_still_gives_its_ticket_back() -> None:
+    b = budget(initial_allowance=1)
+    b.learn(b.take(0.0), RateLimitInfo(), 500, 0.0)
+    assert b.tickets == {}
+    assert b.next_delay(0.0, NOW) == 0.0  # the probe slot is free again
+
+
+async def test_a_long_lived_task_leaves_no_owner_behind(fake_clock: FakeClock) -> None:
+    limiter = limiter_on(fake_clock)
+    for _ in range(20):
+        await limiter.acquire()
+        info = RateLimitInfo(1000, 900, fake_clock.time() + 3000)
+        await limiter.observe(info, status=200, retry_after=None)
+    assert limiter._book._owners == {}
+
+
+async def test_an_answer_observed_twice_through_a_copied_context_does_not_raise(
+    fake_clock: FakeClock,
+) -> None:
+    limiter = limiter_on(fake_clock)
+    await limiter.acquire()
+    info = RateLimitInfo(1000, 900, fake_clock.time() + 3000)
+    # a task created now copies the context, ticket and all
+    await asyncio.create_task(limiter.observe(info, status=200, retry_after=None))
+    await limiter.observe(info, status=200, retry_after=None)
+    assert limiter.remaining_estimate == 900
+
+
+async def test_two_limiters_in_one_task_do_not_take_each_others_tickets(
+    fake_clock: FakeClock,
+) -> None:
+    ours, other = limiter_on(fake_clock, safety_margin=0), limiter_on(fake_clock)
+    reset = fake_clock.time() + 3000
+    for limiter in (ours, other):
+        await limiter.acquire()
+        await limiter.observe(RateLimitInfo(100, 99, reset), status=200, retry_after=None)
+    hold = asyncio.Event()
+
+    async def older_request() -> None:
+        await ours.acquire()  # ticket 2, never answered here
+        await hold.wait()
+
+    older = asyncio.create_task(older_request())
+    await asyncio.sleep(0)
+    await ours.acquire()  # ticket 3, this task's
+    # an answer on the other limiter, which this task holds no ticket of
+    await other.observe(RateLimitInfo(100, 50, reset), status=200, retry_after=None)
+    await ours.observe(RateLimitInfo(100, 90, reset), status=200, retry_after=None)
+    assert ours.remaining_estimate == 90  # ticket 3 answered: ticket 2 was counted before it
+    hold.set()
+    await older
+
+
+async def test_the_first_answer_starts_the_bucket_at_its_own_time(fake_clock: FakeClock) -> None:
+    limiter = limiter_on(fake_clock)
+    await limiter.acquire()
+    fake_clock.advance(2.0)
+    await limiter.observe(
+        RateLimitInfo(100, 99, fake_clock.time() + 3000), status=200, retry_after=None
+    )
+    assert limiter._budget.tokens_at == 2.0
+
+
+async def test_the_pause_jitter_comes_from_the_given_rng() -> None:
+    async def pause_with(rng: random.Random | None) -> float:
+        clock = FakeClock()
+        limiter = AdaptiveRateLimiter(
+            clock=clock.monotonic, wall_clock=clock.time, sleep=clock.sleep, rng=rng
+        )
+        await limiter.acquire()
+        await limiter.observe(RateLimitInfo(), status=429, retry_after=10.0)
+        await limiter.acquire()
+        return clock.now
+
+    seeded = [await pause_with(random.Random(9)) for _ in range(2)]
+    assert seeded[0] == seeded[1]
+    assert 10.0 < seeded[0] <= 11.0
+    assert 10.0 <= await pause_with(None) <= 11.0  # without one, a fresh generator
