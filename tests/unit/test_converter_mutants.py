@@ -1,0 +1,226 @@
+"""What mutation testing of ``_converter`` showed untested (issue 17): relationships this library
+does not know, decoding a whole collection, what counts as changed, and the cattrs converter's
+own hooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+import pytest
+
+from outreach_async._converter import (
+    changed_fields,
+    decode_collection,
+    make_converter,
+    relationship_to_wire,
+    structure_resource,
+)
+from outreach_async._exceptions import ResponseFormatError
+from outreach_async._relationships import ToMany, ToOne
+from outreach_async.models import Account, Prospect, Resource
+
+
+class Included:
+    """A handle context whose ``included`` answers from a dict (and records what was asked)."""
+
+    def __init__(self, records: dict[tuple[str, int], Resource]) -> None:
+        self.records = records
+
+    def included(self, type_: str, id_: int) -> Resource | None:
+        return self.records.get((type_, id_))
+
+    async def fetch_one(self, type_: str, id_: int | None, related: str | None) -> Resource:
+        raise AssertionError("everything asked for is included")
+
+
+def prospect_with(relationships: dict[str, Any], context: Any = None) -> Prospect:
+    raw = {"type": "prospect", "id": 3, "relationships": relationships}
+    return structure_resource(raw, Prospect, context)
+
+
+# -- relationships the models do not know ------------------------------------------------------
+
+
+async def test_an_unknown_to_many_relationship_is_a_to_many_handle_of_its_type() -> None:
+    widgets = {("widget", i): Account(id=i) for i in (1, 2)}
+    prospect = prospect_with(
+        {"gadgets": {"data": [{"type": "widget", "id": 1}, {"type": "widget", "id": 2}]}},
+        Included(widgets),  # type: ignore[arg-type]
+    )
+    handle = prospect.extra["gadgets"]
+    assert isinstance(handle, ToMany)
+    assert (handle.type, handle.ids) == ("widget", [1, 2])
+    assert [item async for item in handle] == [widgets["widget", 1], widgets["widget", 2]]
+
+
+def test_an_unknown_to_many_relationship_without_items_or_types() -> None:
+    prospect = prospect_with({"empty": {"data": []}, "untyped": {"data": [{"id": 4}]}})
+    empty, untyped = prospect.extra["empty"], prospect.extra["untyped"]
+    assert (type(empty), empty.type, empty.ids) == (ToMany, "", [])
+    assert (type(untyped), untyped.type, untyped.ids) == (ToMany, "", [4])
+
+
+async def test_an_unknown_to_one_relationship_is_a_to_one_handle_with_the_context() -> None:
+    widget = Account(id=9)
+    prospect = prospect_with(
+        {"gadget": {"data": {"type": "widget", "id": 9}, "meta": {"m": 1}}},
+        Included({("widget", 9): widget}),
+    )
+    handle = prospect.extra["gadget"]
+    assert isinstance(handle, ToOne)
+    assert (handle.type, handle.id, handle.meta) == ("widget", 9, {"m": 1})
+    assert await handle.fetch() is widget
+
+
+def test_an_unknown_to_one_relationship_that_is_null_or_untyped() -> None:
+    prospect = prospect_with(
+        {
+            "nothing": {"data": None, "links": {"related": "https://x/r"}},
+            "anon": {"data": {"id": 5}},
+        }
+    )
+    nothing, anon = prospect.extra["nothing"], prospect.extra["anon"]
+    assert (type(nothing), nothing.type, nothing.id, nothing.related) == (
+        ToOne,
+        "",
+        None,
+        "https://x/r",
+    )
+    assert (type(anon), anon.type, anon.id) == (ToOne, "", 5)
+
+
+def test_a_to_many_handle_goes_back_on_the_wire_with_its_type() -> None:
+    assert relationship_to_wire(ToMany("widget", [1, 2])) == {
+        "data": [{"type": "widget", "id": 1}, {"type": "widget", "id": 2}]
+    }
+    assert relationship_to_wire(ToMany("widget", None)) == {"data": []}
+    with pytest.raises(TypeError, match=r"^not a relationship handle: 3$"):
+        relationship_to_wire(3)
+
+
+# -- a whole collection ------------------------------------------------------------------------
+
+
+def test_decode_collection_types_every_item_and_builds_the_context_once() -> None:
+    body = orjson.dumps(
+        {
+            "data": [
+                {"type": "account", "id": 1, "attributes": {"name": "A"}},
+                {
+                    "type": "account",
+                    "id": 2,
+                    "attributes": {"name": "B"},
+                    "relationships": {"owner": {"data": {"type": "user", "id": 7}}},
+                },
+            ],
+            "included": [{"type": "user", "id": 7}],
+            "meta": {"count": 2},
+        }
+    )
+    seen: list[list[dict[str, Any]]] = []
+
+    def context_factory(included: list[dict[str, Any]]) -> Included:
+        seen.append(included)
+        return Included({("user", 7): Account(id=7)})
+
+    items, document, context = decode_collection(body, Account, context_factory)
+    assert [(a.id, a.name) for a in items] == [(1, "A"), (2, "B")]
+    assert all(type(a) is Account for a in items)
+    assert document.meta == {"count": 2}
+    assert seen == [[{"type": "user", "id": 7}]]
+    assert isinstance(context, Included)
+    owner = items[1].owner
+    assert isinstance(owner, ToOne)
+    # the handles reach the response's identity map
+    assert owner._context is context  # type: ignore[comparison-overlap]
+
+
+def test_decode_collection_refuses_a_single_resource() -> None:
+    body = b'{"data": {"type": "account", "id": 1}}'
+    with pytest.raises(ResponseFormatError, match=r"^expected a collection of account$"):
+        decode_collection(body, Account, lambda included: included)
+
+
+# -- what changed since decoding ---------------------------------------------------------------
+
+
+def decoded_prospect() -> Prospect:
+    return structure_resource(
+        {
+            "type": "prospect",
+            "id": 1,
+            "attributes": {
+                "firstName": "A",
+                "createdAt": "2024-01-02T03:04:05.000Z",
+                "dateOfBirth": "1990-05-06",
+            },
+            "relationships": {
+                "account": {"data": {"type": "account", "id": 4}},
+                "owner": {"data": {"type": "user", "id": 5}},
+                "calls": {"data": [{"type": "call", "id": 8}]},
+            },
+        },
+        Prospect,
+    )
+
+
+def test_a_model_built_by_hand_has_every_set_field_changed() -> None:
+    assert changed_fields(Prospect(first_name="A", account=4)) == ["first_name", "account"]
+
+
+def test_dates_and_datetimes_assigned_their_decoded_value_are_unchanged() -> None:
+    prospect = decoded_prospect()
+    prospect.created_at = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    prospect.date_of_birth = dt.date(1990, 5, 6)
+    assert changed_fields(prospect) == []
+    prospect.date_of_birth = dt.date(1990, 5, 7)
+    assert changed_fields(prospect) == ["date_of_birth"]
+
+
+def test_relationships_read_or_reassigned_unchanged_are_not_changed() -> None:
+    prospect = decoded_prospect()
+    account, calls = prospect.account, prospect.calls  # read: handles now
+    assert isinstance(account, ToOne)
+    assert isinstance(calls, ToMany)
+    assert (account.id, calls.ids) == (4, [8])
+    prospect.owner = ToOne("user", 5)
+    assert changed_fields(prospect) == []
+
+
+def test_a_relationship_set_to_another_record_or_to_none_is_changed() -> None:
+    prospect = decoded_prospect()
+    prospect.first_name = "A"  # a snapshot now exists
+    prospect.account = ToOne("account", 99)
+    prospect.owner = ToOne("user", None)
+    prospect.creator = ToOne("user", 1)  # not in the response at all
+    assert changed_fields(prospect) == ["account", "creator", "owner"]
+
+
+class Incomparable:
+    def __ne__(self, other: object) -> bool:
+        raise ValueError("cannot compare")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_a_value_that_refuses_comparison_counts_as_changed() -> None:
+    prospect = decoded_prospect()
+    prospect.custom1 = Incomparable()  # type: ignore[assignment]
+    assert changed_fields(prospect) == ["custom1"]
+
+
+# -- the cattrs converter ----------------------------------------------------------------------
+
+
+def test_a_fresh_converter_structures_and_unstructures_models_and_datetimes() -> None:
+    conv = make_converter()
+    raw = {"type": "account", "id": 1, "attributes": {"name": "A"}}
+    account = conv.structure(raw, Account)
+    assert (type(account), account.id, account.name) == (Account, 1, "A")
+    assert conv.unstructure(account) == raw
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC)
+    assert conv.unstructure(when) == "2024-01-02T03:04:05.006Z"
+    assert conv.structure("2024-01-02T03:04:05.006Z", dt.datetime) == when
+    assert conv.structure("2024-01-02T03:04:05", dt.datetime).tzinfo is dt.UTC
