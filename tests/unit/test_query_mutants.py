@@ -12,6 +12,7 @@ import pytest
 
 from outreach_async._exceptions import QueryError
 from outreach_async._filters import filter_params
+from outreach_async._query import build_list_params, rails_order
 from outreach_async._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from outreach_async._types import Range, Ref
 from outreach_async.models import Account
@@ -199,3 +200,26 @@ def test_a_relationship_whose_target_spec_is_unknown_filters_by_id() -> None:
 def test_a_name_that_is_both_attribute_and_relationship() -> None:
     assert params(group="x") == [("filter[group]", "x")]
     assert params(group=Ref("group", 4)) == [("filter[group][id]", "4")]
+
+
+# -- sort, include, fields: the name of what is wrong ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"sort": "id,"}, "sort has an empty name in 'id,'"),
+        ({"include": "owner,"}, "include has an empty name in 'owner,'"),
+        ({"fields": {"item": "name,"}}, "fields[item] has an empty name in 'name,'"),
+    ],
+)
+def test_an_empty_name_is_named_by_its_parameter(query: dict[str, Any], message: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        build_list_params(ITEM, specs=SPECS, **query)
+    assert str(caught.value) == message
+
+
+def test_rails_order_compares_percent_encoded_names_followed_by_equals() -> None:
+    # "/" is encoded too ("%2F" sorts before "-"), and "a=" sorts before "aB="
+    assert rails_order([("a-", "1"), ("a/", "2")]) == [("a/", "2"), ("a-", "1")]
+    assert rails_order([("aB", "1"), ("a", "2")]) == [("a", "2"), ("aB", "1")]
