@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, settings
 
 # Property tests run on a 2-core CI machine next to loopback servers: no deadline flakiness.
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=50
 )
-settings.load_profile("default")
+# Mutation testing (tools/mutation.py) runs the tests once per mutant: fewer examples, and the
+# same ones every run, so two reports of one commit agree.
+settings.register_profile(
+    "mutation", parent=settings.get_profile("default"), max_examples=10, derandomize=True
+)
+settings.load_profile(os.environ.get("OUTREACH_HYPOTHESIS_PROFILE", "default"))
