@@ -15,7 +15,9 @@ from outreach_async._filters import filter_params
 from outreach_async._query import build_list_params, rails_order
 from outreach_async._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from outreach_async._types import Range, Ref
+from outreach_async._wire import format_datetime, lenient_datetime, parse_datetime
 from outreach_async.models import Account
+from tests.unit.zones import local_zone  # noqa: F401 (a fixture)
 
 
 def attr(name: str, wire: str, kind: Any, **flags: Any) -> AttributeSpec:
@@ -223,3 +225,20 @@ def test_rails_order_compares_percent_encoded_names_followed_by_equals() -> None
     # "/" is encoded too ("%2F" sorts before "-"), and "a=" sorts before "aB="
     assert rails_order([("a-", "1"), ("a/", "2")]) == [("a/", "2"), ("a-", "1")]
     assert rails_order([("aB", "1"), ("a", "2")]) == [("a", "2"), ("aB", "1")]
+
+
+# -- wire datetimes, whatever the machine's zone ------------------------------------------------
+
+
+@pytest.mark.usefixtures("local_zone")
+def test_naive_and_aware_datetimes_are_written_in_utc() -> None:
+    assert format_datetime(dt.datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05.000Z"
+    aware = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert format_datetime(aware) == "2024-01-02T02:04:05.000Z"
+
+
+@pytest.mark.parametrize("read", [parse_datetime, lenient_datetime])
+def test_reading_keeps_an_offset_and_takes_none_as_utc(read: Any) -> None:
+    plus_one = dt.timezone(dt.timedelta(hours=1))
+    assert read("2024-01-02T03:04:05+01:00").tzinfo == plus_one
+    assert read("2024-01-02T03:04:05").tzinfo is dt.UTC

@@ -3,9 +3,7 @@ ISO date's length boundary, and the reading of a zone-less timestamp as UTC on a
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ from outreach_async._retry import (
     RetryPolicy,
     parse_retry_after,
 )
+from tests.unit.zones import local_zone  # noqa: F401 (a fixture)
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 MIDNIGHT = 1_699_920_000.0  # 2023-11-14T00:00:00Z
@@ -52,23 +51,8 @@ def test_a_date_must_start_with_a_four_digit_year() -> None:
     assert parse_retry_after("x023-11-14T00:00:00", MIDNIGHT - 60) is None
 
 
-@pytest.fixture(params=["UTC", "America/New_York", "Asia/Kolkata"])
-def local_zone(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run under several machine time zones: the result must not depend on the machine's."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = request.param
-    time.tzset()
-    try:
-        yield request.param
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
-
-
-def test_a_timestamp_without_a_zone_is_utc_whatever_the_machine_zone(local_zone: str) -> None:
+@pytest.mark.usefixtures("local_zone")
+def test_a_timestamp_without_a_zone_is_utc_whatever_the_machine_zone() -> None:
     assert time.localtime(NOW).tm_zone in {"UTC", "EST", "IST"}  # the zone really is in force
     assert parse_retry_after("2023-11-14T22:14:20", NOW) == 60.0
     assert parse_retry_after("2023-11-14T22:14:20Z", NOW) == 60.0

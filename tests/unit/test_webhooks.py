@@ -388,7 +388,7 @@ def test_a_tampered_body_is_rejected() -> None:
     tampered = body.replace(b'"completed"', b'"incomplete"')
     assert tampered != body
     with pytest.raises(
-        WebhookVerificationError, match="^Outreach-Webhook-Signature does not match the body$"
+        WebhookVerificationError, match=r"^Outreach-Webhook-Signature does not match the body$"
     ):
         parse_event(tampered, headers, secret=SECRET)
 
@@ -396,7 +396,7 @@ def test_a_tampered_body_is_rejected() -> None:
 def test_a_wrong_secret_is_rejected() -> None:
     body = body_of(task_event())
     with pytest.raises(
-        WebhookVerificationError, match="^Outreach-Webhook-Signature does not match the body$"
+        WebhookVerificationError, match=r"^Outreach-Webhook-Signature does not match the body$"
     ):
         parse_event(body, signed(body, "another secret"), secret=SECRET)
 
