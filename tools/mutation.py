@@ -101,8 +101,14 @@ TARGETS = (
         # a model of every class with random values: minutes per mutant on a busy machine
         skip="test_round_trip_model_to_document_to_model",
     ),
-    Target("outreach_async.webhooks._events", ("tests/unit/test_webhooks.py",)),
-    Target("outreach_async.export._plan", ("tests/export/test_plan.py",)),
+    Target(
+        "outreach_async.webhooks._events",
+        ("tests/unit/test_webhooks.py", "tests/unit/test_webhooks_mutants.py"),
+    ),
+    Target(
+        "outreach_async.export._plan",
+        ("tests/export/test_plan.py", "tests/export/test_plan_mutants.py"),
+    ),
     # last: it is being rewritten (typed records); its row says which commit it describes
     Target("outreach_async.export._records", ("tests/export/test_records.py",)),
 )
