@@ -10,6 +10,7 @@ score.
     python tools/mutation.py run [--worktree] [--only outreach_async._retry ...] [--jobs N]
     python tools/mutation.py readme      # the table between the README's mutation markers
     python tools/mutation.py survivors   # the surviving mutants' diffs, from the last report
+    python tools/mutation.py rescore     # re-apply equivalent_mutants.toml to the last report
 
 ``--worktree`` measures the working tree (tracked and new files) instead, for use while writing
 tests; its stamp says ``dirty``. ``--only`` re-measures some modules and keeps the others' rows.
@@ -337,6 +338,25 @@ def update_readme(report: dict[str, Any]) -> None:
     README.write_text(f"{head}{BEGIN}\n{render_table(report)}\n{END}{tail}")
 
 
+def rescore(_: argparse.Namespace) -> None:
+    """Apply the current equivalent_mutants.toml to the measured survivors (no re-run)."""
+    report = json.loads(REPORT.read_text())
+    equivalents = load_equivalents()
+    for row in report["modules"]:
+        row["equivalent"] = 0
+        for mutant in row["survivors"]:
+            mutant.pop("equivalent", None)
+            known = equivalents.get(mutant["id"])
+            if known is not None and known.get("mutation", "").strip() == mutant["mutation"]:
+                mutant["equivalent"] = known["reason"]
+                row["equivalent"] += 1
+        row["survived"] = len(row["survivors"]) - row["equivalent"]
+        counted = row["mutants"] - row["equivalent"]
+        row["score"] = round(row["killed"] / counted, 4) if counted else 1.0
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    update_readme(report)
+
+
 def survivors(_: argparse.Namespace) -> None:
     for row in json.loads(REPORT.read_text())["modules"]:
         for mutant in row["survivors"]:
@@ -354,6 +374,10 @@ def main() -> None:
     run_parser.set_defaults(action=run)
     readme_parser = commands.add_parser("readme", help="rewrite the README table from the report")
     readme_parser.set_defaults(action=lambda _: update_readme(json.loads(REPORT.read_text())))
+    rescore_parser = commands.add_parser(
+        "rescore", help="re-apply equivalent_mutants.toml to the report's survivors"
+    )
+    rescore_parser.set_defaults(action=rescore)
     survivors_parser = commands.add_parser("survivors", help="list the non-equivalent survivors")
     survivors_parser.set_defaults(action=survivors)
     args = parser.parse_args()
