@@ -22,7 +22,7 @@ LINT_PATHS = ["outreach_async", "tests", "benchmarks", "tools", "noxfile.py"]
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole test suite (unit, integration against the sandbox, Redis when available)."""
-    session.install("-e", ".[test,redis,jwt]")
+    session.install("-e", ".[test,redis,jwt,postgres,duckdb]")
     session.run("pytest", *session.posargs)
 
 
@@ -38,14 +38,15 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the benchmarks and the tools."""
-    session.install("-e", ".[test,redis]", "mypy>=1.11")
+    session.install("-e", ".[test,redis,postgres,duckdb]", "mypy>=1.11")
     session.run("mypy", "--strict")
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmarks in benchmarks/ (figures go in the README)."""
-    session.install("-e", ".[redis]")
+    # pytest: the sinks suite starts its PostgreSQL with tests/postgres_server.py
+    session.install("-e", ".[redis,postgres,duckdb,fleet]", "pytest")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 
@@ -62,6 +63,15 @@ def bench_peers(session: nox.Session) -> None:
         except nox.command.CommandFailed:  # the table then names it as not run
             session.warn(f"{peer} does not install on this Python; running without it")
     session.run("python", "-m", "benchmarks.peers", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def singer(session: nox.Session) -> None:
+    """The Singer tap against a real target: tap-outreach-async | target-postgres (meltanolabs),
+    the tap SIGKILLed mid-run and resumed from the target's last STATE; every stream's table must
+    hold each sandbox record exactly once. Needs PostgreSQL's binaries (Debian's postgresql)."""
+    session.install("-e", ".[postgres]", "pytest", "meltanolabs-target-postgres==0.8.1")
+    session.run("python", "tools/singer_proof.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

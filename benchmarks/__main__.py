@@ -1,7 +1,8 @@
 """Run the benchmarks and print their figures as JSON (the README's table comes from these).
 
 ``python -m benchmarks [--quick] [SUITE ...]``; suites: client, resolve, ratelimit, export,
-sandbox (each a ``benchmarks/bench_<suite>.py`` module with ``run_all(quick) -> dict``).
+sandbox, churn, sinks, fleet (each a ``benchmarks/bench_<suite>.py`` module with
+``run_all(quick) -> dict``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import platform
 import sys
 from importlib import metadata
 
-SUITES = ("client", "sandbox", "resolve", "ratelimit", "export", "churn")
+SUITES = ("client", "sandbox", "resolve", "ratelimit", "export", "churn", "sinks", "fleet")
 
 
 def machine() -> dict[str, object]:

@@ -23,7 +23,7 @@ from ._http import Request, Response
 from ._ratelimit import RateLimiter
 from ._repositories import RepositoryAttributes
 from ._retry import RetryPolicy
-from ._transport import Transport
+from ._transport import Timer, Transport
 from .models._base import Resource
 from .resources import SPECIAL_REPOSITORIES, Repository
 
@@ -43,7 +43,8 @@ class OutreachClient(RepositoryAttributes):
     ``auth`` is an access token (``str``) or a :class:`TokenProvider` such as
     :class:`OAuth2Refresh`. Use it as ``async with OutreachClient(...) as outreach:`` or call
     :meth:`close` when done. ``sleep``, ``clock`` (monotonic), ``wall_clock`` (epoch) and ``rng``
-    drive every wait of the rate limiter and the retries: tests pass fakes so nothing sleeps.
+    drive every wait of the rate limiter and the retries, and ``timer`` (default
+    ``asyncio.timeout``) each request's ``timeout``: tests pass fakes so nothing sleeps.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class OutreachClient(RepositoryAttributes):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        timer: Timer = asyncio.timeout,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -72,6 +74,7 @@ class OutreachClient(RepositoryAttributes):
             base_url=self._base_url,
             auth=self._auth,
             timeout=timeout,
+            timer=timer,
             max_concurrency=max_concurrency,
             retry=retry or RetryPolicy(max_retries=max_retries),
             rate_limiter=rate_limiter,

@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
 
 from ._exceptions import ResponseFormatError
@@ -26,15 +27,16 @@ from ._jsonapi import Document, parse_document
 from ._relationships import HandleContext, ToMany, ToOne, as_id, to_many_handle, to_one_handle
 from ._schema import AttributeSpec
 from ._types import UNSET
-from ._wire import format_datetime, lenient_date, lenient_datetime, parse_datetime
-from .models._base import (
+from ._wire import format_datetime, parse_datetime
+from .models._base import Resource, model_for_type
+from .models._storage import (
     CONTEXT_KEY,
     DECODED_KEY,
     RAW_RELATIONSHIPS_KEY,
-    SNAPSHOT_KEY,
-    Resource,
-    model_for_type,
+    stored_id,
+    subclass_fields,
 )
+from .models._tracking import attribute_value, relationship_value, set_field_names
 
 __all__ = [
     "converter",
@@ -84,6 +86,7 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
         "    d['extra'] = extra",
         "    d['meta'] = raw.get('meta', U)",
         "    d[DECODED] = True",
+        *_subclass_default_lines(cls),
         "    o = new(cls)",
         "    setd(o, '__dict__', d)",
         "    return o",
@@ -100,9 +103,33 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
         "new": object.__new__,
         "setd": object.__setattr__,
         "cls": cls,
+        "DEFAULTS": _subclass_defaults(cls),
     }
     exec(compile("\n".join(lines), f"<structure {cls.__name__}>", "exec"), namespace)
     return namespace["structure"]  # type: ignore[no-any-return]
+
+
+def _subclass_default_lines(cls: type[Resource]) -> list[str]:
+    # A user subclass's own fields are not in the response: a decoded instance gets their
+    # defaults (a factory is called per instance), as one built by hand does.
+    if not subclass_fields(cls):
+        return []
+    return [
+        "    for k, make, v in DEFAULTS:",
+        "        if k not in d: d[k] = make() if make is not None else v",
+    ]
+
+
+def _subclass_defaults(cls: type[Resource]) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, factory or None, default) of a subclass's own fields that have a default."""
+    out = []
+    for field in subclass_fields(cls):
+        default: Any = field.default
+        if default is attrs.NOTHING:
+            continue
+        factory = default.factory if isinstance(default, attrs.Factory) else None  # type: ignore[arg-type]
+        out.append((field.name, factory, default))
+    return tuple(out)
 
 
 _STRUCTURE_FNS: dict[type[Resource], StructureFn] = {}
@@ -147,60 +174,6 @@ def decode_collection(
     return items, document, context
 
 
-# ---------------------------------------------------------------- what changed since decoding
-
-
-def changed_fields(model: Resource) -> list[str]:
-    """Names of the fields whose value differs from what the model was decoded with.
-
-    A decoded model copies its values before the first assignment (``remember_original``);
-    a model built by hand has no snapshot, so every set field counts as changed.
-    """
-    values = model.__dict__
-    if DECODED_KEY not in values:
-        return _set_field_names(model)
-    snapshot = values.get(SNAPSHOT_KEY)
-    if snapshot is None:
-        return []  # nothing was assigned since decoding
-    spec = model.__resource_spec__
-    changed = [
-        a.name
-        for a in spec.attributes
-        if _differs(
-            _decoded_value(a, values.get(a.wire, UNSET)),
-            _decoded_value(a, snapshot.get(a.wire, UNSET)),
-        )
-    ]
-    raw_relationships = snapshot.get(RAW_RELATIONSHIPS_KEY) or {}
-    for rel in spec.relationships:
-        if rel.name not in values:
-            continue  # never read nor assigned: unchanged
-        raw = raw_relationships.get(rel.wire)
-        original: Any = UNSET
-        if raw is not None:
-            original = (to_many_handle if rel.to_many else to_one_handle)(rel.target, raw, None)
-        if _differs(values[rel.name], original):
-            changed.append(rel.name)
-    return changed
-
-
-def _decoded_value(attribute: AttributeSpec, raw: Any) -> Any:
-    if attribute.kind == "datetime":
-        return lenient_datetime(raw)
-    if attribute.kind == "date":
-        return lenient_date(raw)
-    return raw
-
-
-def _differs(current: Any, original: Any) -> bool:
-    if current is original:
-        return False
-    try:
-        return bool(current != original)
-    except Exception:  # values that refuse comparison count as changed
-        return True
-
-
 # ---------------------------------------------------------------- model -> wire
 
 
@@ -234,35 +207,30 @@ def resource_to_wire(
     400 ``permittedParams.unknownAttribute`` to them.
     """
     spec = model.__resource_spec__
-    wanted = list(names) if names is not None else _set_field_names(model)
+    values = model.__dict__
+    wanted = list(names) if names is not None else set_field_names(model)
     attributes: dict[str, Any] = {}
     relationships: dict[str, Any] = {}
     for name in wanted:
-        value = getattr(model, name, UNSET)
-        if value is UNSET:
-            continue
         attribute = spec.attribute_by_name.get(name)
         rel = spec.relationship_by_name.get(name)
         if attribute is not None and not (for_write and attribute.read_only):
-            attributes[attribute.wire] = wire_value(attribute, value)
+            if (value := attribute_value(values, attribute)) is not UNSET:
+                attributes[attribute.wire] = wire_value(attribute, value)
         elif rel is not None and not (for_write and rel.read_only):
-            relationships[rel.wire] = relationship_to_wire(value)
+            handle = relationship_value(values, rel)
+            if handle is not UNSET:
+                relationships[rel.wire] = relationship_to_wire(handle)
     if names is None:
         _add_extras(model.extra, attributes, relationships)
     out: dict[str, Any] = {"type": spec.type}
-    if model.id is not None:
-        out["id"] = model.id
+    if (id_ := stored_id(model)) is not None:
+        out["id"] = id_
     if attributes:
         out["attributes"] = attributes
     if relationships:
         out["relationships"] = relationships
     return out
-
-
-def _set_field_names(model: Resource) -> list[str]:
-    spec = model.__resource_spec__
-    names = [a.name for a in spec.attributes] + [r.name for r in spec.relationships]
-    return [n for n in names if getattr(model, n) is not UNSET]
 
 
 def _add_extras(

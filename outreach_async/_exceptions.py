@@ -17,13 +17,20 @@ Every exception the library raises is defined here and derives from :class:`Outr
     │   └── NotFoundError 404
     │       └── MissingResourcesError    resolve() found nothing for some ids (.type, .ids)
     ├── ResponseFormatError              the answer is not the JSON:API document expected
+    ├── FieldNotLoadedError (also AttributeError)  a model's id or stamp it does not hold
     ├── ClientClosedError                the client was closed
     ├── DetachedHandleError              a handle asked to fetch without a live client
     ├── AuthorizationError               the OAuth login redirect failed or never came
     ├── TokenStoreError                  a token store holds no token set, or a bad one
     ├── CheckpointError                  an export checkpoint cannot be read or written
     ├── OutputMismatchError              an export's output file differs from its checkpoint
-    │   └── OutputLockedError            another export is writing the same file
+    │   ├── OutputLockedError            another export is writing the same file
+    │   └── UntrackedOutputError         it holds records no checkpoint accounts for
+    ├── FleetConfigError                 a fleet.toml that cannot be used (names file and key)
+    ├── SinkError                        a database sink cannot be used; nothing was written
+    │   ├── SinkConnectError             the database is unreachable or refuses the login
+    │   ├── SinkPermissionError          the role may not create or write its tables
+    │   └── SinkLayoutError              a table exists with columns typed otherwise
     ├── WebhookVerificationError         a missing or wrong webhook signature
     └── WebhookPayloadError              a signed webhook body that is not an Outreach event
 
@@ -49,6 +56,8 @@ __all__ = [
     "ConnectError",
     "DetachedHandleError",
     "ErrorObject",
+    "FieldNotLoadedError",
+    "FleetConfigError",
     "MissingResourcesError",
     "NotFoundError",
     "OutputLockedError",
@@ -60,11 +69,16 @@ __all__ = [
     "RequestTimeout",
     "ResponseFormatError",
     "ServerError",
+    "SinkConnectError",
+    "SinkError",
+    "SinkLayoutError",
+    "SinkPermissionError",
     "TokenStoreError",
     "TransportError",
     "UnknownResourceError",
     "UnsupportedMediaTypeError",
     "UnsupportedOperationError",
+    "UntrackedOutputError",
     "ValidationError",
     "WebhookPayloadError",
     "WebhookVerificationError",
@@ -244,7 +258,16 @@ class TokenStoreError(OutreachError):
 
 
 class CheckpointError(OutreachError):
-    """A checkpoint store could not be read or written, or holds something unexpected."""
+    """A checkpoint store could not be read or written, or holds something unexpected.
+
+    ``malformed`` is True when the stored state itself is unusable (not a database, not JSON,
+    a document of the wrong shape): only starting over (``restart``) gets past it. Otherwise
+    the store failed (unreachable, disk full) and the same run may succeed later.
+    """
+
+    def __init__(self, message: str, *, malformed: bool = False) -> None:
+        super().__init__(message)
+        self.malformed = malformed
 
 
 class OutputMismatchError(OutreachError):
@@ -253,6 +276,51 @@ class OutputMismatchError(OutreachError):
 
 class OutputLockedError(OutputMismatchError):
     """Another export is writing the same output file right now."""
+
+
+class UntrackedOutputError(OutputMismatchError):
+    """An incremental export's output already holds records that its checkpoint does not
+    account for: the state is missing, empty, or was kept for another file. Appending would
+    write those records a second time, so nothing is written; ``restart=True`` (``--restart``)
+    discards the state and the file's contents and starts over."""
+
+    def __init__(self, output: str, size: int) -> None:
+        super().__init__(
+            f"{output} already holds {size:,} bytes that no checkpoint accounts for (the state "
+            "is missing, empty or kept for another file); appending would repeat its records: "
+            "restart to discard the state and the file's contents and export everything again"
+        )
+        #: the output file's path
+        self.output = output
+        #: its size in bytes
+        self.size = size
+
+
+class FieldNotLoadedError(OutreachError, AttributeError):
+    """A model does not hold this field: the ``id`` of a model not created yet, or a server
+    stamp (``created_at``, ``updated_at``) a sparse fieldset left out. An ``AttributeError``,
+    so ``getattr(model, "id", None)`` gives None."""
+
+
+class FleetConfigError(OutreachError):
+    """A fleet configuration (``fleet.toml``) that cannot be used: the message names the file,
+    the key and what was expected."""
+
+
+class SinkError(OutreachError):
+    """A database sink cannot be used; nothing was written."""
+
+
+class SinkConnectError(SinkError):
+    """The database cannot be reached or refuses the login (the CLI exits 3)."""
+
+
+class SinkPermissionError(SinkError):
+    """The role may not create or write the tables, or the database is read-only (exit 3)."""
+
+
+class SinkLayoutError(SinkError):
+    """A table exists with columns typed otherwise than the layout (the CLI exits 2)."""
 
 
 class WebhookVerificationError(OutreachError):

@@ -449,6 +449,13 @@ class AdaptiveRateLimiter(RateLimiter):
             budget.pause(self._clock() + retry_after_jitter(wait, self._rng))
         self._changed.set()
 
+    async def release(self) -> None:
+        """The request this task acquired for never reached the server (a refused connection,
+        a name that does not resolve): give its ticket back now rather than when the task asks
+        again, so that requests waiting for the budget's first answer are not held up."""
+        self._release(self._book.take_current())
+        self._changed.set()
+
     def _release(self, seq: int | None) -> None:
         if seq is not None:
             self._budget.release(seq)

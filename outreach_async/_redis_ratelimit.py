@@ -384,6 +384,22 @@ class RedisRateLimiter(RateLimiter):
         if self._owns_client:
             await self.redis.aclose()
 
+    async def release(self) -> None:
+        """The request this task acquired for never reached the server: give its ticket back
+        now (see :meth:`AdaptiveRateLimiter.release`)."""
+        seq = self._book.take_current()
+        if seq is None and self._fallback_used:
+            release = getattr(self._fallback, "release", None)  # an optional method
+            if callable(release):
+                await release()
+            return
+        try:
+            await self._release(seq)
+        except Exception as exc:
+            if not self._fails_open_on(exc):
+                raise
+        self._changed.set()
+
     async def _release(self, seq: int | None) -> None:
         if seq is not None:
             await self.redis.hdel(self.key, f"t:{seq}")

@@ -7,7 +7,11 @@ and spread by :func:`retry_after_jitter`), and tries again.
 Which requests are repeated (outreach-api-facts §2, peer-lessons §6):
 
 - A request that provably never reached the server (connection refused) is always safe to
-  repeat, whatever its method.
+  repeat, whatever its method, but only for :attr:`RetryPolicy.connect_deadline` seconds
+  (10 by default) from its first attempt: a host that refuses connections for that long is
+  down, and saying so beats minutes of silence.
+- A host name that does not resolve is not retried: a name that failed to resolve will not
+  resolve two seconds later (a ``decide`` rule may say otherwise).
 - A request that is safe to repeat (``idempotent``: GET, DELETE, PATCH, the actions Outreach
   documents as idempotent) is repeated on a lost connection, a timeout, and the statuses in
   :attr:`RetryPolicy.retry_statuses` (408, 429, 500, 502, 503, 504).
@@ -38,12 +42,14 @@ __all__ = [
     "parse_retry_after",
     "retry_after_jitter",
     "should_retry",
+    "within_connect_deadline",
 ]
 
 #: How an attempt failed without an HTTP answer: ``refused`` (the connection was never made, so
-#: the server never saw the request), ``lost`` (the connection broke after the request may have
-#: been sent), ``timeout`` (no complete answer in time; the request may have run).
-Failure: TypeAlias = Literal["refused", "lost", "timeout"]
+#: the server never saw the request), ``unresolved`` (the host name did not resolve: nothing
+#: was sent either), ``lost`` (the connection broke after the request may have been sent),
+#: ``timeout`` (no complete answer in time; the request may have run).
+Failure: TypeAlias = Literal["refused", "unresolved", "lost", "timeout"]
 
 DEFAULT_RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -66,6 +72,8 @@ class RetryContext:
     failure: Failure | None
     #: the exception of the failed attempt, if any (an APIError or a TransportError)
     error: BaseException | None
+    #: seconds since the request's first attempt started
+    elapsed: float = 0.0
 
 
 @attrs.frozen
@@ -87,6 +95,9 @@ class RetryPolicy:
     decide: Callable[[RetryContext], bool | None] | None = None
     #: statuses that mean "refused before running it": retried even for non-idempotent requests
     refused_statuses: frozenset[int] = frozenset({429})
+    #: seconds from a request's first attempt after which a connection that cannot be made
+    #: (refused, or a name that does not resolve) is no longer retried
+    connect_deadline: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
 
 
 def should_retry(policy: RetryPolicy, ctx: RetryContext) -> bool:
@@ -105,6 +116,8 @@ def should_retry(policy: RetryPolicy, ctx: RetryContext) -> bool:
 
 
 def _default_rule(policy: RetryPolicy, ctx: RetryContext) -> bool:
+    if ctx.failure == "unresolved":
+        return False  # the name will not resolve in a few seconds either
     if ctx.failure == "refused":
         return True  # the server never saw it: nothing can be duplicated
     if ctx.status is not None and ctx.status in policy.refused_statuses:
@@ -115,6 +128,15 @@ def _default_rule(policy: RetryPolicy, ctx: RetryContext) -> bool:
     if ctx.failure is not None:
         return True
     return ctx.status is not None and ctx.status in policy.retry_statuses
+
+
+def within_connect_deadline(policy: RetryPolicy, wait: float, elapsed: float) -> float | None:
+    """The wait before retrying a connection that could not be made, cut to what is left of
+    :attr:`RetryPolicy.connect_deadline`; None once ``elapsed`` has used it up."""
+    left = policy.connect_deadline - elapsed
+    if left <= 0:
+        return None
+    return min(wait, left)
 
 
 def compute_backoff(policy: RetryPolicy, attempt: int, rng: random.Random) -> float:

@@ -22,8 +22,10 @@ import asyncio
 import importlib.metadata
 import platform
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeAlias
 
 import aiohttp
@@ -58,6 +60,7 @@ from outreach_async._retry import (
     parse_retry_after,
     retry_after_jitter,
     should_retry,
+    within_connect_deadline,
 )
 
 __all__ = ["DEFAULT_USER_AGENT", "MAY_HAVE_TAKEN_EFFECT", "Transport", "map_client_error"]
@@ -87,6 +90,9 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _RETRY_AFTER_MAX = 3600.0
 
 Sleep: TypeAlias = Callable[[float], Awaitable[Any]]
+#: How a request's ``timeout`` is enforced: ``timer(seconds)`` is an async context manager that
+#: raises ``TimeoutError`` when the block outlasts it (``asyncio.timeout``, or a test clock's).
+Timer: TypeAlias = Callable[[float], AbstractAsyncContextManager[Any]]
 
 
 def map_client_error(
@@ -102,6 +108,14 @@ def map_client_error(
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return RequestTimeout(
             f"{method} {shown}: could not connect within the timeout",
+            method=method,
+            url=shown,
+            sent=False,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError) and _is_dns_failure(exc):
+        return ConnectError(
+            f"{method} {shown}: cannot resolve the host name {exc.host!r} "
+            f"({exc.os_error.strerror or 'no address'})",
             method=method,
             url=shown,
             sent=False,
@@ -130,6 +144,20 @@ def map_client_error(
     )
 
 
+def _unresolved(error: TransportError) -> bool:
+    """Whether the host name of a failed attempt did not resolve."""
+    cause = error.__cause__
+    return isinstance(cause, aiohttp.ClientConnectorError) and _is_dns_failure(cause)
+
+
+def _is_dns_failure(exc: aiohttp.ClientConnectorError) -> bool:
+    # aiohttp 3.10+ says so with its own class; older ones keep the resolver's gaierror.
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns_error is not None and isinstance(exc, dns_error):
+        return True
+    return isinstance(exc.os_error, socket.gaierror)
+
+
 def _describe_os_error(exc: aiohttp.ClientConnectorError) -> str:
     os_error = exc.os_error
     reason = os_error.strerror or type(os_error).__name__
@@ -138,6 +166,8 @@ def _describe_os_error(exc: aiohttp.ClientConnectorError) -> str:
 
 def _failure(error: TransportError) -> Failure:
     """The ``RetryContext.failure`` of a transport error."""
+    if _unresolved(error):
+        return "unresolved"
     if error.sent is False:
         return "refused"
     return "timeout" if isinstance(error, RequestTimeout) else "lost"
@@ -168,6 +198,7 @@ class Transport:
         base_url: URL,
         auth: TokenProvider,
         timeout: float = 30.0,
+        timer: Timer = asyncio.timeout,
         max_concurrency: int = 8,
         retry: RetryPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
@@ -202,7 +233,10 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+        # The whole request runs under ``timer`` (a test's clock can move it); aiohttp's own
+        # timer keeps only the connect phase, so a connect timeout still proves "never sent".
+        self._timer = timer
+        self._client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._closed = False
         # OAuth2Refresh calls the token endpoint through us (its module imports no aiohttp).
         bind = getattr(auth, "bind", None)
@@ -231,6 +265,7 @@ class Transport:
         self._check_open()
         retries = 0
         reauthenticated = False
+        first_try = self._clock()
         while True:
             await self._wait_for_budget(request)
             token = await self._token_for(request.url)
@@ -238,7 +273,10 @@ class Transport:
             try:
                 response = await self._try_once(request, token, attempt)
             except TransportError as failure:
-                wait = self._wait_after_failure(request, attempt, failure)
+                if failure.sent is False:
+                    await self._give_budget_back()
+                elapsed = self._clock() - first_try
+                wait = self._wait_after_failure(request, attempt, failure, elapsed)
                 if wait is None:
                     raise _gave_up(failure, retries) from failure.__cause__
                 await self._pause_for_retry(request, attempt, wait, None, failure)
@@ -319,14 +357,17 @@ class Transport:
         session = self._ensure_session()
         async with self._slots:
             try:
-                async with session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body,
-                    timeout=self._client_timeout,
-                    allow_redirects=False,
-                ) as answer:
+                async with (
+                    self._timer(self.timeout),
+                    session.request(
+                        method,
+                        url,
+                        headers=headers,
+                        data=body,
+                        timeout=self._client_timeout,
+                        allow_redirects=False,
+                    ) as answer,
+                ):
                     payload = await answer.read()
                     return Response(
                         status=answer.status,
@@ -388,20 +429,37 @@ class Transport:
     # -- retries ------------------------------------------------------------------------------
 
     def _wait_after_failure(
-        self, request: Request, attempt: int, error: TransportError
+        self, request: Request, attempt: int, error: TransportError, elapsed: float
     ) -> float | None:
-        """Seconds to wait before retrying after a connection error or timeout, or None."""
+        """Seconds to wait before retrying after a connection error or timeout, or None.
+
+        A connection that could not be made is retried only within the policy's
+        ``connect_deadline`` (the host is down, or the URL is wrong: say so within seconds).
+        """
+        failure = _failure(error)
         context = RetryContext(
             attempt=attempt,
             method=request.method,
             idempotent=request.idempotent,
             status=None,
-            failure=_failure(error),
+            failure=failure,
             error=error,
+            elapsed=elapsed,
         )
         if not should_retry(self.retry, context):
             return None
-        return compute_backoff(self.retry, attempt, self._rng)
+        wait = compute_backoff(self.retry, attempt, self._rng)
+        if error.sent is False:
+            return within_connect_deadline(self.retry, wait, elapsed)
+        return wait
+
+    async def _give_budget_back(self) -> None:
+        """A request that never reached the server cost no budget: hand its rate-limit ticket
+        back at once, or other requests wait for an answer that cannot come (the limiter's
+        probe), and an unreachable host takes minutes to report instead of seconds."""
+        release = getattr(self.rate_limiter, "release", None)
+        if callable(release):
+            await release()
 
     async def _judge_error(
         self, request: Request, response: Response, attempt: int

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.clock import FakeClock
+from tests.redis_server import redis_server_url
 
 # Property tests run on a 2-core CI machine next to loopback servers: no deadline flakiness.
 settings.register_profile(
@@ -16,3 +21,16 @@ settings.register_profile(
     "mutation", parent=settings.get_profile("default"), max_examples=10, derandomize=True
 )
 settings.load_profile(os.environ.get("OUTREACH_HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis to test against: ``REDIS_URL``, or a throwaway redis-server, or skip."""
+    with redis_server_url() as url:
+        yield url
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A fresh :class:`FakeClock` (see ``tests/clock.py``)."""
+    return FakeClock()

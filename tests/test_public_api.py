@@ -112,6 +112,7 @@ def test_the_extension_types_are_exported() -> None:
 #: exceptions defined outside _exceptions on purpose: they never reach a user of the client
 #: (the sandbox turns its own into HTTP answers; the CLI turns UsageError into exit status 2)
 INTERNAL_EXCEPTIONS = {
+    "outreach_async.cli._status.StateConflict",
     "outreach_async.cli._status.UsageError",
     "outreach_async.sandbox.errors.ApiError",
     "outreach_async.sandbox.oauth.OAuthError",

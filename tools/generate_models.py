@@ -181,11 +181,22 @@ ALWAYS_READ_ONLY = frozenset({"createdAt", "updatedAt"})
 # are immutable and stamped ``timestamp``; notes and batch items are never edited after creation.
 WATERMARK_FALLBACKS = ("updatedAt", "createdAt", "eventAt", "timestamp")
 
+# Attributes Outreach stamps on every stored record and never sends null (outreach-api-facts.md
+# §6): typed as plain datetimes (ServerStamp), read-only, not constructor arguments. The
+# OpenAPI marks every property nullable, so it cannot tell these apart; the documents can.
+SERVER_STAMPS = frozenset({"createdAt", "updatedAt"})
+
+# The types that take the prefix search filter[q]=... (outreach-api-facts.md §4). The generator
+# reads no module of the package it generates; a test checks this equals _query's set.
+SEARCHABLE_TYPES = frozenset({"account", "prospect"})
+
 # Names the Resource base class owns, and names the generated class body itself uses.
-RESERVED_FIELD_NAMES = frozenset({"id", "extra", "meta", "changed_fields"})
+RESERVED_FIELD_NAMES = frozenset({"id", "extra", "meta", "changed_fields", "_id", "_origin"})
 CLASS_BODY_NAMES = frozenset(
     {
         "attrs",
+        "ServerStamp",
+        "TypedDict",
         "UNSET",
         "UnsetType",
         "ClassVar",
@@ -206,6 +217,11 @@ CLASS_BODY_NAMES = frozenset(
         "dict",
         "_dt",
         "_conv",
+        "_abc",
+        "Range",
+        "NullTest",
+        "FilterValue",
+        "RelationshipFilter",
     }
 )
 
@@ -881,7 +897,7 @@ def render_model(t: ResourceType, known: set[str]) -> str:
     ]
     out = [
         "@register_model\n",
-        "@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)\n",
+        "@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)\n",
         f"class {t.class_name}(Resource):\n",
         render_docstring(class_doc(t), "    "),
         "\n",
@@ -895,7 +911,10 @@ def render_model(t: ResourceType, known: set[str]) -> str:
     ]
     for a in t.attributes:
         out.append(render_field_doc(a.doc))
-        out.append(f"    {a.name}: {a.annotation} | UnsetType | None = UNSET\n")
+        if is_stamp(a):
+            out.append(f"    {a.name} = ServerStamp({py_str(a.wire)})\n")
+        else:
+            out.append(f"    {a.name}: {a.annotation} | UnsetType | None = UNSET\n")
     for r in t.relationships:
         out.append(render_field_doc(r.doc))
         out.append(
@@ -903,6 +922,54 @@ def render_model(t: ResourceType, known: set[str]) -> str:
             f"        default=UNSET, converter=_conv.{converter_name(r)}\n"
             "    )\n"
         )
+    return "".join(out)
+
+
+def is_stamp(a: Attribute) -> bool:
+    return a.wire in SERVER_STAMPS and a.kind == "datetime"
+
+
+def changes_value(a: Attribute) -> str:
+    """What ``update(**changes)`` takes for a writable attribute (None writes null)."""
+    return f"{a.annotation} | None"
+
+
+def filter_value(a: Attribute) -> str:
+    """What ``filter=`` takes for a filterable attribute: a value, any of several, a range (for
+    numbers and times; ISO text too) or a null test."""
+    kind = a.item_kind if a.kind == "array" else a.kind
+    scalar = SCALAR_ANNOTATIONS.get(kind, "Any")
+    if kind in ("datetime", "date"):
+        return f"{scalar} | str | Range | NullTest"
+    if kind in ("integer", "number"):
+        return f"FilterValue[{scalar}] | Range"
+    return f"FilterValue[{scalar}]"
+
+
+def render_inputs(t: ResourceType, known: set[str]) -> str:
+    """The TypedDicts of what ``update`` and ``list(filter=...)`` take for this resource."""
+    out = ["\n\n"]
+    out.append(f"class {t.class_name}Changes(TypedDict, total=False):\n")
+    out.append(f'    """What ``update(id, **changes)`` takes for {t.class_name} resources."""\n\n')
+    writable = [a for a in t.attributes if not a.read_only]
+    for a in writable:
+        out.append(f"    {a.name}: {changes_value(a)}\n")
+    for r in t.relationships:
+        if not r.read_only:
+            value = "_conv.ToManyValue" if r.to_many else "_conv.ToOneValue"
+            out.append(f"    {r.name}: {value}\n")
+    out.append("\n\n")
+    out.append(f"class {t.class_name}Filter(TypedDict, total=False):\n")
+    out.append(f'    """What ``list(filter=...)`` takes for {t.class_name} resources."""\n\n')
+    out.append("    id: int | _abc.Sequence[int] | Range\n")
+    if t.type in SEARCHABLE_TYPES:
+        out.append("    q: str\n")
+    for a in t.attributes:
+        if a.filterable and a.name not in ("id", "q"):
+            out.append(f"    {a.name}: {filter_value(a)}\n")
+    for r in t.relationships:
+        if r.filterable and r.name not in ("id", "q"):
+            out.append(f"    {r.name}: RelationshipFilter\n")
     return "".join(out)
 
 
@@ -937,19 +1004,23 @@ def render_module(
         foreign.setdefault(by_class[dep], []).append(dep)
     needs_any = any("Any" in a.annotation for t in types for a in t.attributes)
     needs_dt = any("_dt." in a.annotation for t in types for a in t.attributes)
-    needs_resource = True  # the base class
     has_rels = any(t.relationships for t in types)
     needs_many = any(r.to_many for t in types for r in t.relationships)
     needs_one = any(not r.to_many for t in types for r in t.relationships)
+    needs_stamp = any(is_stamp(a) for t in types for a in t.attributes)
+    filters = "".join(render_inputs(t, known) for t in types)
+    input_names = [n for n in ("FilterValue", "RelationshipFilter") if n in filters]
+    type_names = [n for n in ("NullTest", "Range") if n in filters]
 
     lines = [f'"""{FAMILY_DOCS[module]}"""\n', "\n", GENERATED_NOTICE, "\n"]
     lines.append("from __future__ import annotations\n\n")
     if needs_dt:
         lines.append("import datetime as _dt\n")
+    lines.append("from collections import abc as _abc\n")
     typing_names = ["TYPE_CHECKING"] if foreign else []
     if needs_any:
         typing_names.append("Any")
-    typing_names.append("ClassVar")
+    typing_names += ["ClassVar", "TypedDict"]
     typing_names.sort(key=lambda n: (not n.isupper(), n))
     lines.append(f"from typing import {', '.join(typing_names)}\n\n")
     lines.append("import attrs\n\n")
@@ -963,21 +1034,29 @@ def render_module(
         if has_rels
         else "from .._schema import AttributeSpec, ResourceSpec\n"
     )
-    lines.append("from .._types import UNSET, UnsetType\n")
+    lines.append(f"from .._types import {', '.join(['UNSET', *type_names, 'UnsetType'])}\n")
     if has_rels:
         lines.append("from . import _converters as _conv\n")
-    if needs_resource:
-        lines.append("from ._base import ON_SETATTR, Resource, register_model\n")
+    base_names = ["ON_SETATTR", "Resource", *(["ServerStamp"] if needs_stamp else [])]
+    lines.append(f"from ._base import {', '.join(base_names)}, register_model\n")
+    if input_names:
+        lines.append(f"from ._inputs import {', '.join(input_names)}\n")
     if foreign:
         lines.append("\nif TYPE_CHECKING:\n")
         for mod in sorted(foreign):
             lines.append(f"    from .{mod} import {', '.join(sorted(foreign[mod]))}\n")
-    names = sorted(t.class_name for t in types)
+    names = sorted(n for t in types for n in input_class_names(t))
     lines.append("\n__all__ = [" + ", ".join(py_str(n) for n in names) + "]\n")
     for t in types:
         lines.append("\n\n")
         lines.append(render_model(t, known))
+    lines.append(filters)
     return "".join(lines)
+
+
+def input_class_names(t: ResourceType) -> tuple[str, str, str]:
+    """The model and its two input TypedDicts (``Prospect``, ``ProspectChanges``, ...)."""
+    return (t.class_name, f"{t.class_name}Changes", f"{t.class_name}Filter")
 
 
 CONVERTERS_HEADER = '''\
@@ -1060,9 +1139,10 @@ def render_converters(types: list[ResourceType]) -> str:
 def render_init(types: list[ResourceType]) -> str:
     by_module: dict[str, list[str]] = {}
     for t in types:
-        by_module.setdefault(t.module, []).append(t.class_name)
+        by_module[t.module] = [*by_module.get(t.module, []), *input_class_names(t)]
     names = sorted(
-        [t.class_name for t in types] + ["ALL_SPECS", "MODELS", "Resource", "model_for_type"]
+        [n for t in types for n in input_class_names(t)]
+        + ["ALL_SPECS", "MODELS", "RecordFlattener", "Resource", "model_for_type"]
     )
     out = [
         '"""Typed models for every Outreach resource type, one module per resource family.\n',
@@ -1075,6 +1155,7 @@ def render_init(types: list[ResourceType]) -> str:
         "from __future__ import annotations\n\n",
         "from .._schema import ResourceSpec\n",
         "from ._base import MODELS, Resource, model_for_type\n",
+        "from ._records import RecordFlattener\n",
     ]
     for module in sorted(by_module):
         out.append(f"from .{module} import {', '.join(sorted(by_module[module]))}\n")

@@ -2,6 +2,7 @@
 
     outreach-async export RESOURCE [--out FILE] [--state sync.db] [--sandbox] ...
     outreach-async sandbox serve [--port 8787] [--seed 10000] ...
+    outreach-async fleet worker|sync|status --config fleet.toml ...
 
 Each command lives in its own module with a ``register(subcommands)`` function that adds its
 parser and sets ``handler`` (a function of the parsed arguments returning the exit status, or
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 
 from outreach_async import (
     APIError,
+    FleetConfigError,
     OutreachError,
     QueryError,
     ResponseFormatError,
@@ -33,13 +35,14 @@ from outreach_async import (
     __version__,
 )
 from outreach_async.export import CheckpointError, OutputMismatchError
+from outreach_async.sinks import SinkLayoutError
 
-from ._status import ExitStatus, UsageError
+from ._status import ExitStatus, StateConflict, UsageError
 
-__all__ = ["COMMANDS", "ExitStatus", "UsageError", "build_parser", "main"]
+__all__ = ["COMMANDS", "ExitStatus", "StateConflict", "UsageError", "build_parser", "main"]
 
 #: modules (under this package) that register a top-level command, in help order
-COMMANDS = ("_export", "_sandbox", "auth")
+COMMANDS = ("_export", "_sandbox", "auth", "_fleet")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,9 +134,9 @@ def classify(exc: BaseException) -> tuple[ExitStatus, str]:
                 "/dev/null", "w"
             )
         return ExitStatus.INTERRUPTED, "the output was closed"
-    if isinstance(exc, (UsageError, QueryError)):
+    if isinstance(exc, (UsageError, QueryError, SinkLayoutError, FleetConfigError)):
         return ExitStatus.USAGE, str(exc)
-    if isinstance(exc, (OutputMismatchError, CheckpointError)):
+    if isinstance(exc, (OutputMismatchError, CheckpointError, StateConflict)):
         return ExitStatus.STATE, str(exc)
     if isinstance(exc, APIError):
         return ExitStatus.API, f"Outreach answered {exc.status}: {exc}"
@@ -141,6 +144,8 @@ def classify(exc: BaseException) -> tuple[ExitStatus, str]:
         return ExitStatus.API, f"network error: {exc}"
     if isinstance(exc, (ResponseFormatError, OutreachError)):
         return ExitStatus.API, str(exc)
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError):  # a path that cannot be read or written
+        if exc.filename is not None:
+            return ExitStatus.USAGE, f"cannot use {exc.filename}: {exc.strerror}"
         return ExitStatus.USAGE, str(exc)
     return ExitStatus.INTERNAL, ""

@@ -15,15 +15,19 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from outreach_async import (
+    Hooks,
+    NotFoundError,
     OAuth2Refresh,
     OutreachClient,
     RedisRateLimiter,
     TokenProvider,
+    UntrackedOutputError,
 )
 from outreach_async.export import (
+    CheckpointError,
     CheckpointStore,
     ExportResult,
     ProgressBar,
@@ -34,9 +38,14 @@ from outreach_async.export import (
     parse_share,
     resolve_resource,
 )
+from outreach_async.sinks import DatabaseSink, is_database_url, open_sink
 
+from ._checks import api_path_hint, check_base_url, check_writable, lacks_api_path
 from ._filters import parse_filters
-from ._status import UsageError
+from ._status import StateConflict, UsageError
+
+if TYPE_CHECKING:
+    from outreach_async._hooks import RetryEvent
 
 __all__ = ["register", "run_export"]
 
@@ -68,8 +77,10 @@ def register(commands: Any) -> None:
         "-o",
         default="-",
         metavar="FILE",
-        help="FILE (overwritten; appended to with --state), or - for stdout (the default; a "
-        "re-run after a crash may repeat records there)",
+        help="FILE (replaced only once the export is complete; appended to with --state), - "
+        "for stdout (the default; a re-run after a crash may repeat records there), or a "
+        "database: postgresql://... or duckdb:///path.duckdb (a table per resource, upserted, "
+        "its checkpoints kept beside it in the same transaction)",
     )
     output.add_argument(
         "--format", choices=("jsonl", "csv"), help="jsonl (default; csv when FILE ends in .csv)"
@@ -100,6 +111,12 @@ def register(commands: Any) -> None:
     sync = parser.add_argument_group("sync and partitions")
     sync.add_argument(
         "--state", metavar="DB", help="checkpoint store: a SQLite file (sync.db) or redis://..."
+    )
+    sync.add_argument(
+        "--restart",
+        action="store_true",
+        help="with --state: discard this export's checkpoint and FILE's contents, and export "
+        "everything again (when the state is lost, empty or unreadable)",
     )
     shares = sync.add_mutually_exclusive_group()
     shares.add_argument(
@@ -155,11 +172,22 @@ def _format(args: argparse.Namespace) -> str:
     return "csv" if str(args.out).lower().endswith(".csv") else "jsonl"
 
 
-def _open_store(state: str | None) -> CheckpointStore | None:
+def _is_redis(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
+def _open_store(state: str | None, *, restart: bool, err: TextIO) -> CheckpointStore | None:
     if state is None:
         return None
-    if state.startswith(("redis://", "rediss://", "unix://")):
+    if _is_redis(state):
         return RedisCheckpointStore.from_url(state)
+    try:
+        return SQLiteCheckpointStore(state)
+    except CheckpointError as exc:
+        if not (restart and exc.malformed):
+            raise
+    os.unlink(state)  # --restart discards the state, and this one cannot even be read
+    print(f"outreach-async: discarded the unreadable state file {state}", file=err)
     return SQLiteCheckpointStore(state)
 
 
@@ -182,10 +210,20 @@ async def _saved_login(args: argparse.Namespace) -> TokenProvider:
     client_id = args.client_id or os.environ.get("OUTREACH_CLIENT_ID")
     client_secret = os.environ.get("OUTREACH_CLIENT_SECRET")
     path = Path(args.token_file) if args.token_file else _default_token_file()
-    if not (client_id and client_secret and path.exists()):
+    if not path.exists():
+        raise UsageError(_no_token_file(args.token_file))
+    missing = [
+        name
+        for name, value in (
+            ("OUTREACH_CLIENT_ID (or --client-id)", client_id),
+            ("OUTREACH_CLIENT_SECRET", client_secret),
+        )
+        if not value
+    ]
+    if missing or client_id is None or client_secret is None:
         raise UsageError(
-            "no token: pass --token or set OUTREACH_TOKEN; or log in with 'outreach-async auth "
-            "login' and set OUTREACH_CLIENT_ID and OUTREACH_CLIENT_SECRET; or use --sandbox"
+            f"the tokens in {path} are refreshed with the OAuth app's credentials: set "
+            + " and ".join(missing)
         )
     # The token store belongs to the auth helpers (cli/auth.py writes it the same way).
     from outreach_async._tokenstore import FileTokenStore
@@ -198,6 +236,18 @@ async def _saved_login(args: argparse.Namespace) -> TokenProvider:
         )
     return await OAuth2Refresh.from_store(
         store, client_id=client_id, client_secret=client_secret, token_url=token_url
+    )
+
+
+def _no_token_file(given: str | None) -> str:
+    if given:
+        return (
+            f"--token-file {given}: no such file; log in first with 'outreach-async auth login "
+            f"--token-file {given}', or pass --token"
+        )
+    return (
+        "no token: pass --token or set OUTREACH_TOKEN; or log in with 'outreach-async auth "
+        "login' and set OUTREACH_CLIENT_ID and OUTREACH_CLIENT_SECRET; or use --sandbox"
     )
 
 
@@ -215,8 +265,7 @@ async def _connection(
 ) -> AsyncIterator[tuple[str | None, str | TokenProvider]]:
     """``(base_url, auth)``: a seeded sandbox's, or the ones given (None: Outreach's URL)."""
     if not args.sandbox:
-        base_url = args.base_url or os.environ.get("OUTREACH_BASE_URL")
-        yield base_url, _auth(args) or await _saved_login(args)
+        yield _base_url(args), _auth(args) or await _saved_login(args)
         return
     from outreach_async.sandbox import FaultConfig, Sandbox
 
@@ -225,31 +274,58 @@ async def _connection(
         yield (sandbox.base_url, sandbox.token)
 
 
+def _base_url(args: argparse.Namespace) -> str | None:
+    """--base-url or OUTREACH_BASE_URL (None: Outreach's own)."""
+    return None if args.sandbox else args.base_url or os.environ.get("OUTREACH_BASE_URL")
+
+
 def _client(
     auth: str | TokenProvider,
     base_url: str | None,
     max_concurrency: int,
     limiter: RedisRateLimiter | None,
+    hooks: Hooks,
 ) -> OutreachClient:
-    if base_url is None:  # Outreach itself, at the client's default URL
-        return OutreachClient(auth, max_concurrency=max_concurrency, rate_limiter=limiter)
-    return OutreachClient(
-        auth, base_url=base_url, max_concurrency=max_concurrency, rate_limiter=limiter
-    )
+    options: dict[str, Any] = {"max_concurrency": max_concurrency, "rate_limiter": limiter}
+    if base_url is not None:  # else Outreach itself, at the client's default URL
+        options["base_url"] = base_url
+    return OutreachClient(auth, hooks=hooks, **options)
+
+
+def _show_retries(bar: ProgressBar | None, err: TextIO) -> Hooks:
+    """Each retry on the progress line, or as a line of its own when stderr is no terminal."""
+
+    def show(event: RetryEvent) -> None:
+        reason = str(event.status) if event.status is not None else event.error or "an error"
+        text = f"retry {event.attempt} in {event.wait:.1f} s after {reason}"
+        if bar is not None and bar.enabled:
+            bar.note(text)
+        else:
+            print(f"outreach-async: {event.method} {event.url}: {text}", file=err)
+
+    return Hooks(on_retry=show)
 
 
 async def run_export(args: argparse.Namespace) -> int:
     """Run the export the arguments describe; returns the exit status."""
     options = export_options(args)  # every argument checked before any connection
+    err = sys.stderr
     bar = None if args.quiet else ProgressBar(options["resource"].__resource_spec__.path)
-    store = _open_store(args.state)
+    try:
+        store = _open_store(args.state, restart=args.restart, err=err)
+    except CheckpointError as exc:
+        raise _state_conflict(exc, args) from exc
+    if args.restart and not args.quiet:
+        print(f"outreach-async: {_restart_note(args)}", file=err)
     limiter = _rate_limiter(args)
+    hooks = Hooks() if args.quiet else _show_retries(bar, err)
     try:
         async with (
+            _database(options["sink"]),  # reached (and checked) before any API request
             _connection(args) as (base_url, auth),
-            _client(auth, base_url, args.max_concurrency, limiter) as client,
+            _client(auth, base_url, args.max_concurrency, limiter, hooks) as client,
         ):
-            result = await export_resource(client, progress=bar, checkpoint=store, **options)
+            result = await _export(client, args, options, bar, store)
     finally:
         if bar is not None:
             bar.close()
@@ -258,19 +334,100 @@ async def run_export(args: argparse.Namespace) -> int:
         if limiter is not None:
             await limiter.aclose()
     if not args.quiet:
-        print(summary(result, share=args.partition), file=sys.stderr)
+        print(
+            summary(
+                result,
+                share=args.partition,
+                incremental=store is not None or isinstance(options["sink"], DatabaseSink),
+            ),
+            file=err,
+        )
     return 0
+
+
+async def _export(
+    client: OutreachClient,
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    bar: ProgressBar | None,
+    store: CheckpointStore | None,
+) -> ExportResult:
+    """The export, with its errors said in the command line's terms."""
+    try:
+        return await export_resource(client, progress=bar, checkpoint=store, **options)
+    except (UntrackedOutputError, CheckpointError) as exc:
+        if isinstance(exc, CheckpointError) and not exc.malformed:
+            raise  # the store failed (unreachable, disk full): the same command may work later
+        raise _state_conflict(exc, args) from exc
+    except NotFoundError as exc:
+        base_url = _base_url(args)
+        if base_url is not None and lacks_api_path(base_url):
+            raise UsageError(api_path_hint(base_url)) from exc
+        raise
+
+
+def _state_conflict(exc: Exception, args: argparse.Namespace) -> StateConflict:
+    """One line naming the output, the state and the flag that starts over."""
+    out, state = args.out, args.state
+    if isinstance(exc, UntrackedOutputError):
+        why = (
+            f"{out} already holds records but the state {state} has no checkpoint of it "
+            "(missing, empty, or kept for another file)"
+        )
+    else:
+        why = f"the state {state} cannot be read ({exc})"
+    if args.partition:  # a fleet's shared plan cannot be started over by one member
+        remedy = f"move {out} away, or give this member another --out"
+    else:
+        remedy = (
+            f"run the same command with --restart to discard the state of this export and "
+            f"{out}'s contents and export everything again"
+        )
+    return StateConflict(
+        f"{why}; {out} was left as it is, since appending could repeat records. {remedy}"
+    )
+
+
+def _restart_note(args: argparse.Namespace) -> str:
+    return (
+        f"--restart: starting over; this export's checkpoint in {args.state} and the contents "
+        f"of {args.out} are discarded"
+    )
+
+
+@contextlib.asynccontextmanager
+async def _database(sink: object) -> AsyncIterator[None]:
+    """Connect a database sink (its table and checkpoints checked) for the export's duration."""
+    if not isinstance(sink, DatabaseSink):
+        yield
+        return
+    async with sink:
+        yield
+
+
+def _sink(args: argparse.Namespace, model: Any) -> Any:
+    """Where the records go: a database (its own checkpoints), stdout, or a file."""
+    if is_database_url(args.out):
+        if args.state:
+            raise UsageError(
+                "--state is for files: a database keeps its checkpoints itself, in the same "
+                "transaction as the rows (drop --state)"
+            )
+        if args.format == "csv":
+            raise UsageError("--format csv is for files, not databases")
+        return open_sink(args.out, model)
+    return sys.stdout.buffer if args.out == "-" else args.out
 
 
 def export_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`export_resource` (but the client, store and progress)."""
     model = resolve_resource(args.resource)
-    if args.partitions < 1:
-        raise UsageError("--partitions must be at least 1")
+    _check_numbers(args)
+    _check_paths(args)
     fields = [f for f in args.fields.split(",") if f.strip()] if args.fields else None
     return {
         "resource": model,
-        "sink": sys.stdout.buffer if args.out == "-" else args.out,
+        "sink": _sink(args, model),
         "format": "csv" if _format(args) == "csv" else "jsonl",
         "filter": parse_filters(model.__resource_spec__, args.filter),
         "since": args.since,
@@ -281,11 +438,47 @@ def export_options(args: argparse.Namespace) -> dict[str, Any]:
         "partition": parse_share(args.partition) if args.partition else None,
         "dedupe": args.dedupe,
         "commit_interval": args.checkpoint_every,
+        "restart": args.restart,
     }
 
 
-def summary(result: ExportResult, *, share: str | None = None) -> str:
-    """The one line printed when an export ends."""
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Counts and durations in range (one line each, not a traceback from deep inside)."""
+    at_least = (
+        ("--partitions", args.partitions, 1),
+        ("--max-concurrency", args.max_concurrency, 1),
+        ("--sandbox-seed", args.sandbox_seed, 0),
+        ("--sandbox-latency", args.sandbox_latency, 0),
+        ("--checkpoint-every", args.checkpoint_every, 0),
+    )
+    for flag, value, lowest in at_least:
+        if value < lowest:
+            raise UsageError(f"{flag} must be at least {lowest}, not {value}")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """The URL and the files the export will use, before any connection."""
+    base_url = _base_url(args)
+    if base_url is not None:
+        check_base_url(base_url, "--base-url" if args.base_url else "OUTREACH_BASE_URL")
+    if is_database_url(args.out):
+        if args.restart:
+            raise UsageError(
+                "--restart is for files: to start a database sync over, drop its table and its "
+                "row in outreach_checkpoints"
+            )
+    elif args.out != "-":  # a one-off export writes FILE.partial beside FILE
+        check_writable(args.out, "--out", beside=args.state is None)
+    if args.state is not None and not _is_redis(args.state):
+        check_writable(args.state, "--state")
+    if args.restart and args.state is None:
+        raise UsageError("--restart starts an incremental export over: it needs --state")
+    if args.restart and args.out == "-":
+        raise UsageError("--restart discards FILE's contents: it needs --out FILE")
+
+
+def summary(result: ExportResult, *, share: str | None = None, incremental: bool = True) -> str:
+    """The one line printed when an export ends (a one-off export has no next run to name)."""
     if result.waiting:
         return f"share {share} of {result.resource} is done; the run waits for the other shares"
     rate = result.records / result.elapsed if result.elapsed > 0 else 0.0
@@ -296,6 +489,8 @@ def summary(result: ExportResult, *, share: str | None = None) -> str:
     )
     if result.resumed:
         line += ", resuming an interrupted run"
+    if not incremental:
+        return line
     if isinstance(result.watermark, dt.datetime):
         line += f"; the next run starts at {format_time(result.watermark)}"
     elif result.watermark is not None:

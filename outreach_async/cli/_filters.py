@@ -10,6 +10,7 @@ booleans); the query builder then checks names and values against the spec.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,22 @@ def _kind(spec: ResourceSpec, name: str) -> AttributeKind:
     attribute = spec.attribute(name)
     if attribute is not None:
         return attribute.item_kind if attribute.kind == "array" else attribute.kind
-    return "integer"  # a relationship (its ids) or ``id``; unknown names fail in the builder
+    if name == "q":
+        return "string"  # the search of the few searchable types (the builder checks which)
+    if name == "id" or spec.relationship(name) is not None:
+        return "integer"  # the ids of the records, or of a relationship's targets
+    # Checked here, before the value: a typo's value would otherwise be read as an id.
+    raise QueryError(f"cannot filter {spec.type} by {name!r}: no such field" + _closest(spec, name))
+
+
+def _closest(spec: ResourceSpec, name: str) -> str:
+    """``; did you mean title?``: the nearest filterable name, in the case the user wrote."""
+    camel = any(c.isupper() for c in name)
+    fields = [(a.name, a.wire) for a in spec.attributes if a.filterable]
+    fields += [(r.name, r.wire) for r in spec.relationships if r.filterable]
+    names = {"id"} | {wire if camel else name for name, wire in fields}
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _value(text: str, kind: AttributeKind) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._status import UsageError
+
 __all__ = ["register"]
 
 
@@ -23,4 +25,7 @@ def register(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from outreach_async.sandbox.cli import serve_command
 
-    return serve_command(args.options)
+    try:
+        return serve_command(args.options)
+    except OverflowError as exc:  # the socket layer's word for a port outside 0-65535
+        raise UsageError(f"sandbox serve: {exc}") from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ExitStatus", "UsageError"]
+__all__ = ["ExitStatus", "StateConflict", "UsageError"]
 
 
 class ExitStatus(enum.IntEnum):
@@ -26,3 +26,8 @@ class ExitStatus(enum.IntEnum):
 
 class UsageError(Exception):
     """A command was given arguments it cannot use (exit status 2)."""
+
+
+class StateConflict(Exception):
+    """The output and the state of an incremental export disagree, or the state cannot be
+    read (exit status 5); the message names both and how to start over."""

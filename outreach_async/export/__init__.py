@@ -22,6 +22,11 @@ async with OutreachClient(token) as outreach:
   offset and resumes: ``kill -9`` at any moment, then a re-run, leaves each record in the file
   exactly once. A record changed *during* a run is read again later as its new version (it
   has a newer ``updatedAt``); a one-off file is compacted to each id's newest line at the end.
+  A file that holds records its checkpoint does not know is refused
+  (:class:`~outreach_async.UntrackedOutputError`); ``restart=True`` starts the sync over.
+- **One-off exports** (no checkpoint store) write ``FILE.partial`` beside the target and swap it
+  in only when complete (:func:`~outreach_async.export._output.finish_one_off`): the previous
+  file survives any failure, interruption or ``kill -9``.
 - **Partitions.** ``partitions=N`` splits the range into N spans streamed concurrently through
   the one client (one rate limiter); ``partition="i/N"`` runs one share for fleets, with a
   shared :class:`RedisCheckpointStore` (and the Redis rate limiter).
@@ -37,7 +42,7 @@ from ._checkpoint import (
 from ._engine import ExportResult, ProgressCallback, export_resource
 from ._output import FileOutput, Output, OutputLockedError, OutputMismatchError, StreamOutput
 from ._plan import Share, parse_share
-from ._progress import ProgressBar
+from ._progress import PartitionProgress, ProgressBar
 from ._records import Format, RecordEncoder, csv_columns, format_time
 from ._redis_store import RedisCheckpointStore
 from ._resources import UnknownResourceError, resolve_resource
@@ -50,6 +55,7 @@ __all__ = [
     "Format",
     "MemoryCheckpointStore",
     "Output",
+    "PartitionProgress",
     "OutputLockedError",
     "OutputMismatchError",
     "ProgressBar",

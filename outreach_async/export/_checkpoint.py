@@ -57,9 +57,9 @@ def _decode(text: str | bytes | None) -> Document | None:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise CheckpointError(f"a checkpoint is not valid JSON: {exc}") from exc
+        raise CheckpointError(f"a checkpoint is not valid JSON: {exc}", malformed=True) from exc
     if not isinstance(value, dict):
-        raise CheckpointError("a checkpoint is not a JSON object")
+        raise CheckpointError("a checkpoint is not a JSON object", malformed=True)
     return value
 
 
@@ -120,6 +120,13 @@ CREATE TABLE IF NOT EXISTS outreach_checkpoints (
 """
 
 
+def _corrupt(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file is not a database or is damaged (not merely busy or
+    unwritable)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
 class SQLiteCheckpointStore:
     """Checkpoints in one SQLite file (``sync.db``); safe for several processes at once.
 
@@ -137,7 +144,9 @@ class SQLiteCheckpointStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
         except sqlite3.Error as exc:
-            raise CheckpointError(f"cannot open the state file {self.path}: {exc}") from exc
+            raise CheckpointError(
+                f"cannot open the state file {self.path}: {exc}", malformed=_corrupt(exc)
+            ) from exc
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -151,7 +160,9 @@ class SQLiteCheckpointStore:
             try:
                 return fn(*args)
             except sqlite3.Error as exc:
-                raise CheckpointError(f"state file {self.path}: {exc}") from exc
+                raise CheckpointError(
+                    f"state file {self.path}: {exc}", malformed=_corrupt(exc)
+                ) from exc
 
     def _select(self, key: str) -> str | None:
         row = self._db.execute(

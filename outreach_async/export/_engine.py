@@ -24,7 +24,6 @@ import attrs
 from outreach_async import OutreachClient, QueryError, Resource
 
 from ._checkpoint import CheckpointStore, MemoryCheckpointStore, checkpoint_key
-from ._compact import CompactResult, compact
 from ._job import END, ExportJob, ProgressCallback
 from ._output import FileOutput, Output, StreamOutput
 from ._plan import Share, Span, parse_share
@@ -93,15 +92,17 @@ def _watermark(job: ExportJob) -> dt.datetime | int | None:
     return job.cursor.filter_value(job.base.watermark)
 
 
-def _open_output(sink: Sink, start: RunStart, fresh: bool) -> Output:
+def _open_output(sink: Sink, start: RunStart, *, one_off: bool, restart: bool) -> Output:
     if isinstance(sink, Output):
         output = sink
     elif isinstance(sink, str | os.PathLike):
         output = FileOutput(sink)
     else:
         output = StreamOutput(sink)
-    if isinstance(output, FileOutput):
-        output.open(resume_at=start.resume_at, overwrite=fresh)
+    if isinstance(output, FileOutput) and one_off:
+        output.open_one_off()  # FILE.partial, swapped in when complete
+    elif isinstance(output, FileOutput):
+        output.open(resume_at=start.resume_at, overwrite=restart)
     return output
 
 
@@ -124,6 +125,7 @@ async def export_resource(
     dedupe: bool = False,
     commit_interval: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
+    restart: bool = False,
 ) -> ExportResult:
     """Export one resource type to JSON Lines (``format="jsonl"``) or CSV.
 
@@ -136,8 +138,11 @@ async def export_resource(
     - ``checkpoint``: a store (SQLite, Redis) that makes the export a resumable, incremental
       sync: a file sink is appended to, and a re-run after any interruption continues where
       the last checkpoint left off, each record written exactly once. A later run writes what
-      changed since (new versions of changed records included). Without a store a file sink
-      is overwritten.
+      changed since (new versions of changed records included). A file that already holds
+      records the store knows nothing of raises :class:`~outreach_async.UntrackedOutputError`
+      (nothing is written); ``restart=True`` discards the store's checkpoint of this export
+      and the file's contents, and starts over. Without a store a file sink is written beside
+      the target (``FILE.partial``) and replaces it only when complete.
     - ``partitions``: split the cursor range into this many spans streamed concurrently.
       ``partition="i/N"``: run only share ``i`` of ``N`` (fleets; give them a shared store).
     - A record changed during the run is read again, as its new version. A one-off file (no
@@ -157,6 +162,8 @@ async def export_resource(
     share = parse_share(partition) if isinstance(partition, str) else partition
     if partitions < 1:
         raise QueryError(f"partitions must be at least 1, got {partitions}")
+    if restart and share is not None:
+        raise QueryError("restart starts a local sync over; a fleet's shared plan cannot be")
     if page_size < 1 or page_size > 1000:
         raise QueryError(f"page_size must be between 1 and 1000, got {page_size}")
     _check_filter(spec, cursor, filter or {})
@@ -177,23 +184,27 @@ async def export_resource(
     if job.since is not None and job.until is not None and job.until < job.since:
         raise QueryError(f"until ({until}) is before since ({since})")
     job.listing(job.since, job.until)  # validates the whole query before any request
+    if checkpoint is None and isinstance(sink, Output):
+        checkpoint = sink.checkpoints  # a database sink keeps them with its rows
     store = checkpoint if checkpoint is not None else MemoryCheckpointStore()
     identity = job.identity()
     run: Coordinator
     if share is None:
-        run = LocalRun(store, checkpoint_key(spec.type, identity), identity, cursor)
+        key = checkpoint_key(spec.type, identity)
+        run = LocalRun(store, key, identity, cursor, restart=restart)
     else:
         key = checkpoint_key(spec.type, {**identity, "shares": share.total})
         run = FleetRun(store, key, identity, cursor, share)
     output_name = _output_name(sink)
     start = await run.begin(output_name, job.plan)
-    output = _open_output(sink, start, fresh=checkpoint is None)
+    output = _open_output(sink, start, one_off=checkpoint is None, restart=restart)
     try:
         exported = await _run(job, run, start, output, partitions, progress, count)
-        compacted = await _compact_one_off(output, format) if checkpoint is None else None
     finally:
         await job.settle()
         output.close()
+    # A one-off file was compacted just before it was swapped in (see _output.finish_one_off).
+    compacted = output.compacted if isinstance(output, FileOutput) else None
     superseded = compacted.dropped if compacted is not None else 0
     return ExportResult(
         resource=spec.path,
@@ -210,13 +221,6 @@ async def export_resource(
         waiting=start.waiting or _catching_up(job, start),
         superseded=superseded,
     )
-
-
-async def _compact_one_off(output: Output, format: Format) -> CompactResult | None:
-    """A one-off file keeps one line per id, the newest (see :mod:`._compact`)."""
-    if not isinstance(output, FileOutput):
-        return None  # a stream went out as it was written
-    return await asyncio.to_thread(compact, output.name, format)
 
 
 def _catching_up(job: ExportJob, start: RunStart) -> bool:
@@ -245,7 +249,7 @@ async def _run(
     job.progress = progress
     job.report()  # starts the progress clock: planning and connecting are not the export
     wanted = count or (count is None and progress is not None)
-    counter = _start_counting(job, [s for _, s in pending]) if wanted else None
+    counter = _start_counting(job, list(pending)) if wanted else None
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2 * workers + 2)
     try:
         async with asyncio.TaskGroup() as group:
@@ -265,7 +269,7 @@ async def _run(
     return writer.result()
 
 
-def _start_counting(job: ExportJob, spans: list[Span]) -> asyncio.Task[None]:
+def _start_counting(job: ExportJob, spans: list[tuple[int, Span]]) -> asyncio.Task[None]:
     """Ask the server for the total in the background: the export does not wait for it."""
     return asyncio.create_task(job.count_total(spans))
 

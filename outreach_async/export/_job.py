@@ -8,9 +8,7 @@ span states last written, the counters).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -20,6 +18,7 @@ from outreach_async import OutreachClient, Paginator, Range, Resource
 from ._checkpoint import Document
 from ._output import Output
 from ._plan import Base, Span, Verdict, plan_spans, run_start
+from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
 from ._resources import Cursor, CursorValue, choose_cursor
 from ._runs import Coordinator
@@ -39,9 +38,6 @@ class _Batch:
     data: bytes
     count: int
     snapshot: Document
-
-
-END = object()
 
 
 class ExportJob:
@@ -77,6 +73,9 @@ class ExportJob:
         self.clock = clock
         self.snapshots: dict[int, Document] = {}
         self.written = 0
+        #: records written by this run per span (partition) index, and the server's counts
+        self.span_written: dict[int, int] = {}
+        self.span_totals: dict[int, int] = {}
         self.total: int | None = None
         self.progress: ProgressCallback | None = None
         self.base: Base | None = None
@@ -165,16 +164,20 @@ class ExportJob:
         found = await listing.first()
         return None if found is None else self.cursor.value_of(found)
 
-    async def count_total(self, spans: Sequence[Span]) -> None:
-        """The server's count of the records the open spans will read (for the ETA)."""
+    async def count_total(self, spans: Sequence[tuple[int, Span]]) -> None:
+        """The server's count of the records the open spans will read (for the ETA), in all
+        and per partition."""
+
+        spans = list(spans)  # the workers take spans off the caller's list as they go
 
         async def one(span: Span) -> int:
             return await self.listing(span.resume_from, span.hi, probe=True).count()
 
         try:
-            counts = await asyncio.gather(*(one(s) for s in spans))
+            counts = await asyncio.gather(*(one(s) for _, s in spans))
         except Exception:  # the ETA is a nicety: a server without counts loses only that
             return
+        self.span_totals = {index: n for (index, _), n in zip(spans, counts, strict=True)}
         self.total = sum(counts)
         self.report()
 
@@ -192,10 +195,9 @@ class ExportJob:
                 # awaiting a queue with room never suspends, so without this the next request
                 # would leave only once this page is done (no overlap with the server's work).
                 await asyncio.sleep(0)
-                with _collector_paused():
-                    keep, stop = self.select(span, page.items)
-                    span.written += len(keep)
-                    data = self.encoder.encode(keep) if keep else b""
+                keep, stop = self.select(span, page.items)
+                span.written += len(keep)
+                data = self.encoder.encode(keep) if keep else b""
                 await queue.put(_Batch(index, data, len(keep), span.snapshot()))
                 if stop:
                     break
@@ -256,22 +258,28 @@ class ExportJob:
                     output.write(item.data)
                 self.snapshots[item.index] = item.snapshot
                 self.written += item.count
+                self.span_written[item.index] = self.span_written.get(item.index, 0) + item.count
             self.report()
             if finished or self.clock() - last_commit >= self.commit_interval:
                 await self.commit(output, run, exported + self.written)
                 last_commit = self.clock()
             if finished:
+                await self._in_thread(output.finish)  # a one-off file is swapped in
                 return exported + self.written
 
     async def commit(self, output: Output, run: Coordinator, exported: int) -> None:
         """fsync the output, *then* record its offset with the span states."""
-        # Shielded and remembered: if the export is cancelled meanwhile, the thread still runs
-        # and the file must not be closed under it (see :meth:`settle`).
-        self.syncing = asyncio.get_running_loop().run_in_executor(None, output.sync)
-        await asyncio.shield(self.syncing)
+        await self._in_thread(output.sync)
         base = await run.commit(self.snapshots, output.name, output.offset, exported)
         if base is not None:
             self.base = base
+
+    async def _in_thread(self, work: Callable[[], None]) -> None:
+        """Run blocking file work (fsync, the one-off swap) in a thread. Shielded and
+        remembered: if the export is cancelled meanwhile, the thread still runs and the file
+        must not be closed under it (see :meth:`settle`)."""
+        self.syncing = asyncio.get_running_loop().run_in_executor(None, work)
+        await asyncio.shield(self.syncing)
 
     async def settle(self) -> None:
         """Wait for an fsync still running in its thread (after a cancellation or an error)."""
@@ -279,27 +287,14 @@ class ExportJob:
             await asyncio.wait([self.syncing])
 
     def report(self) -> None:
-        """Tell the progress callback where the export stands."""
-        if self.progress is not None:
-            self.progress(self.written, self.total)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while one page is flattened and encoded.
-
-    That allocates about 1000 dicts of 250 keys at once, which triggers collections that each
-    walk every live object (the decoded pages included): a third of the time, for garbage that
-    holds no cycles. A synchronous section: no other task runs meanwhile.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+        """Tell the progress callback where the export stands (and each partition, when it
+        asks and there are several)."""
+        if self.progress is None:
+            return
+        self.progress(self.written, self.total)
+        if len(self.span_written) > 1 and isinstance(self.progress, PartitionProgress):
+            for index, written in sorted(self.span_written.items()):
+                self.progress.partition(index, written, self.span_totals.get(index))
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:

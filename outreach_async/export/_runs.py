@@ -71,20 +71,41 @@ def _base_document(base: Base, cursor: Cursor) -> Document:
     }
 
 
+def _malformed(what: str) -> CheckpointError:
+    return CheckpointError(f"a checkpoint holds {what}", malformed=True)
+
+
 def _base_from(data: Any) -> Base:
-    if not isinstance(data, dict):
+    if data is None:
         return Base()
+    if not isinstance(data, dict):
+        raise _malformed(f"a malformed base: {data!r}")
     watermark = data.get("watermark")
     if watermark is not None and not isinstance(watermark, int):
-        raise CheckpointError(f"a checkpoint holds a malformed watermark: {watermark!r}")
-    return Base(watermark, frozenset(data.get("seen") or ()))
+        raise _malformed(f"a malformed watermark: {watermark!r}")
+    seen = data.get("seen") or []
+    if not isinstance(seen, list) or not all(isinstance(i, int) for i in seen):
+        raise _malformed(f"malformed ids at the watermark: {seen!r}")
+    return Base(watermark, frozenset(seen))
 
 
 def _spans_from(data: Mapping[str, Any]) -> dict[int, Span]:
     try:
         return {int(k): Span.from_snapshot(v) for k, v in data.items()}
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"a checkpoint holds malformed spans: {exc}") from exc
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise _malformed(f"malformed spans: {exc}") from exc
+
+
+def _check_output_fields(document: Document) -> None:
+    """The fields that tie a checkpoint to its output file must have their types: a document
+    of another shape must not let an export append to a file it knows nothing about."""
+    output, offset, exported = (document.get(k) for k in ("output", "offset", "exported"))
+    if output is not None and not isinstance(output, str):
+        raise _malformed(f"a malformed output name: {output!r}")
+    if output is not None and not (isinstance(offset, int) and offset >= 0):
+        raise _malformed(f"a malformed output offset: {offset!r}")
+    if exported is not None and not (isinstance(exported, int) and exported >= 0):
+        raise _malformed(f"a malformed record count: {exported!r}")
 
 
 def _final_base(spans: Mapping[int, Document]) -> Base:
@@ -104,26 +125,41 @@ class _Run:
         if document.get("version") != VERSION:
             raise CheckpointError(
                 f"checkpoint {self.key} has version {document.get('version')!r}; "
-                f"this outreach-async writes version {VERSION}"
+                f"this outreach-async writes version {VERSION}",
+                malformed=True,
             )
         if document.get("cursor") not in (None, self.cursor.wire):
-            raise CheckpointError(f"checkpoint {self.key} follows another field")
+            raise CheckpointError(f"checkpoint {self.key} follows another field", malformed=True)
+        _check_output_fields(document)
         return document
 
 
 class LocalRun(_Run):
     """All spans in this process; one checkpoint document."""
 
-    def __init__(self, store: CheckpointStore, key: str, identity: Document, cursor: Cursor):
+    def __init__(
+        self,
+        store: CheckpointStore,
+        key: str,
+        identity: Document,
+        cursor: Cursor,
+        *,
+        restart: bool = False,
+    ):
         super().__init__(store, key, identity, cursor)
         self._base = Base()
+        #: ignore what the store holds (even unreadable): the first commit replaces it
+        self.restart = restart
 
     async def begin(self, output: str, plan: Planner) -> RunStart:
-        document = self._check(await self.store.load(self.key)) or {}
+        stored = None if self.restart else await self.store.load(self.key)
+        document = self._check(stored) or {}
         self._base = _base_from(document.get("base"))
         resume_at = document.get("offset") if document.get("output") == output else None
         unfinished = document.get("spans")
-        if isinstance(unfinished, dict) and unfinished:
+        if unfinished is not None and not isinstance(unfinished, dict):
+            raise _malformed(f"malformed spans: {unfinished!r}")
+        if unfinished:
             spans, resumed = _spans_from(unfinished), True
         else:
             spans, resumed = dict(enumerate(await plan(self._base))), False

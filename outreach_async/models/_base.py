@@ -1,54 +1,91 @@
-"""The base of every resource model, and the registry of model classes by resource type.
+"""The base of every resource model, the models' storage contract, and the model registry.
+
+Storage contract (what a decoded model is, and who may rely on it)
+-------------------------------------------------------------------
 
 Models are plain attrs classes, dict-backed rather than slotted, and their storage is the wire
 form: a decoded model's ``__dict__`` *is* the ``attributes`` object of its resource, adopted as
-the JSON decoder built it, keyed by wire name. Fields whose Python name differs from the wire name,
-or whose value needs converting (datetimes, dates), are data descriptors (:class:`WireField`)
-that read and write the wire key and convert on first read. Relationship fields build their
-handle on first read (:class:`LazyRelationship`). So decoding a page costs about what parsing its
-JSON costs, and a record nobody reads costs nothing more.
+the JSON decoder built it, keyed by wire (camelCase) name, plus the reserved keys below. So
+decoding a page costs about what parsing its JSON costs, and a record nobody reads costs nothing
+more.
 
-Fields that a response did not carry, or that the user did not set, read as ``UNSET``.
+- Attribute values stay in their wire form: reading a datetime or date field parses the stored
+  string each time and never writes back, so reading (and ``==``, ``repr``) leaves the storage
+  as it came. Assigning a field stores the value given (a datetime stays a datetime).
+- ``relationships`` is kept raw under :data:`RAW_RELATIONSHIPS_KEY`; a relationship field builds
+  its handle on first read and caches it under the field's Python name (handles carry state: a
+  fetched target).
+- ``id`` is stored under ``"id"`` (``None`` on a model you built and have not created yet).
+- Only this package reads the storage: :mod:`outreach_async.models._records` turns it into flat
+  export records (:class:`RecordFlattener`, the public wire-to-record path), ``_tracking`` keeps
+  the values a model was decoded with. Everything else uses fields or the public functions.
+
+Typing contract
+---------------
+
+- ``id`` is typed ``int``: every model read from the API has one. Reading the id of a model you
+  built and have not created raises :class:`FieldNotLoadedError` (an ``AttributeError``, so
+  ``getattr(model, "id", None)`` works).
+- ``created_at`` and ``updated_at`` are typed as plain datetimes: Outreach stamps every stored
+  record with both and never sends them null. They are read-only and not constructor arguments.
+  Reading one the model does not hold (a model you built, or a sparse fieldset that left it
+  out) raises :class:`FieldNotLoadedError` naming the field, instead of handing out a value that
+  is not a datetime.
+- Every other field reads ``UNSET`` when the response did not carry it (sparse fieldsets) or
+  you did not set it, and ``None`` when the API sent ``null``.
+
+Copies made with ``attrs.evolve`` keep the values the original was decoded with, so
+``update(evolve(model, first_name="X"))`` sends only ``firstName``.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Never, TypeVar, overload
 
 import attrs
 
-from .._relationships import ToMany, ToOne, to_many_handle, to_one_handle
+from .._exceptions import FieldNotLoadedError
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
-from .._wire import lenient_date, lenient_datetime
+from .._wire import lenient_datetime
+from ._handles import lazy_to_many, lazy_to_one
+from ._storage import (
+    BASE_FIELDS,
+    CONTEXT_KEY,
+    DECODED_KEY,
+    RAW_RELATIONSHIPS_KEY,
+    RESERVED_KEYS,
+    SERVER_STAMPS,
+    SNAPSHOT_KEY,
+    stored_id,
+    subclass_fields,
+    time_parser,
+)
+from ._tracking import changed_fields, comparable, shown_fields
 
-__all__ = ["MODELS", "ON_SETATTR", "Resource", "model_for_type", "register_model"]
+__all__ = [
+    "CONTEXT_KEY",
+    "DECODED_KEY",
+    "MODELS",
+    "ON_SETATTR",
+    "RAW_RELATIONSHIPS_KEY",
+    "RESERVED_KEYS",
+    "Resource",
+    "SERVER_STAMPS",
+    "SNAPSHOT_KEY",
+    "ServerStamp",
+    "model_for_type",
+    "register_model",
+    "stored_id",
+    "subclass_fields",
+]
 
 R = TypeVar("R", bound="Resource")
 
 #: every model class, by its JSON:API resource type ("prospect" -> Prospect)
 MODELS: dict[str, type[Resource]] = {}
-
-# Keys a decoded model keeps in its __dict__ beside the wire attributes: a flag saying it was
-# decoded, the copy of its values taken before the first assignment (to PATCH only what
-# changed), its raw relationship objects, and the response context its handles fetch through
-# (dropped when pickling).
-DECODED_KEY = "_outreach_decoded"
-SNAPSHOT_KEY = "_outreach_snapshot"
-RAW_RELATIONSHIPS_KEY = "_outreach_relationships"
-CONTEXT_KEY = "_outreach_context"
-#: keys of a model's __dict__ that are not wire attributes
-RESERVED_KEYS = frozenset(
-    {"id", "extra", "meta", DECODED_KEY, SNAPSHOT_KEY, RAW_RELATIONSHIPS_KEY, CONTEXT_KEY}
-)
-
-
-def _empty_handle(value: Any) -> bool:
-    # null to-one relationships and to-many ones without ids only add noise to a repr
-    return (isinstance(value, ToOne) and value.id is None) or (
-        isinstance(value, ToMany) and not value.ids
-    )
 
 
 def remember_original(instance: Any, attribute: Any, value: Any) -> Any:
@@ -64,18 +101,83 @@ def remember_original(instance: Any, attribute: Any, value: Any) -> Any:
 ON_SETATTR: list[Callable[[Any, Any, Any], Any]] = [remember_original, attrs.setters.convert]
 
 
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+class _StoredId:
+    """``Resource.id``: the integer id, or :class:`FieldNotLoadedError` before creation."""
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _StoredId: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> int: ...
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__.get("id")
+        if value is None:
+            raise FieldNotLoadedError(
+                f"this {type(obj).__name__} has no id until it is created "
+                "(create() returns the stored model)"
+            )
+        return value
+
+    def __set__(self, obj: object, value: int | None) -> None:
+        remember_original(obj, None, value)
+        obj.__dict__["id"] = value
+
+
+class _RawId:
+    """The attrs field behind ``id`` (named ``_id``, passed as ``id=``): reads ``None`` before
+    creation, so attrs' own tools (``evolve``, ``asdict``) work on any model."""
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        return None if obj is None else obj.__dict__.get("id")
+
+    def __set__(self, obj: object, value: int | None) -> None:
+        obj.__dict__["id"] = value
+
+
+class _Origin:
+    """The hidden ``_origin`` field: the values a decoded model descends from.
+
+    ``attrs.evolve`` passes every init field to the copy, this one included, so the copy knows
+    what the server holds and ``changed_fields()`` names only what differs from it. The server
+    stamps (not init fields) come along with it.
+    """
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return None
+        values = obj.__dict__
+        if DECODED_KEY not in values:
+            return None
+        snapshot = values.get(SNAPSHOT_KEY)
+        return dict(values) if snapshot is None else snapshot
+
+    def __set__(self, obj: object, origin: dict[str, Any] | None) -> None:
+        if origin is None:
+            return
+        values = obj.__dict__
+        values[DECODED_KEY] = True
+        values[SNAPSHOT_KEY] = origin
+        for wire in SERVER_STAMPS:
+            if wire in origin:
+                values.setdefault(wire, origin[wire])
+
+
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Resource:
     """Base class of every resource model."""
 
     __resource_spec__: ClassVar[ResourceSpec]
 
-    #: the resource's integer id; None before creation
-    id: int | None = None
+    _id: int | None = attrs.field(default=None, alias="id")
     #: attributes this version of the library does not know, by wire name; kept and round-tripped
     extra: dict[str, Any] = attrs.field(factory=dict)
     #: the resource-level ``meta`` of the response (``canWrite``, ``dataConnections``...)
-    meta: dict[str, Any] | UnsetType = attrs.field(default=UNSET, eq=False)
+    meta: dict[str, Any] | UnsetType = attrs.field(default=UNSET)
+    _origin: dict[str, Any] | None = attrs.field(default=None, alias="_origin")
+
+    #: the resource's integer id (see the typing contract in the module docstring)
+    id = _StoredId()
 
     def changed_fields(self) -> list[str]:
         """Names of the fields assigned a different value since this model was decoded (every
@@ -84,20 +186,20 @@ class Resource:
         Values are compared with the decoded ones; mutating a list in place is not seen, so
         assign a new list (``p.tags = [*p.tags, "vip"]``).
         """
-        from .._converter import changed_fields
-
         return changed_fields(self)
 
     def __repr__(self) -> str:
-        # Only what is set: a prospect has 230 attributes, most of them UNSET or null.
-        shown = [f"id={self.id!r}"]
-        for field in attrs.fields(type(self))[3:]:
-            value = getattr(self, field.name)
-            if value is not UNSET and value is not None and not _empty_handle(value):
-                shown.append(f"{field.name}={value!r}")
-        if self.extra:
-            shown.append(f"extra={self.extra!r}")
-        return f"{type(self).__name__}({', '.join(shown)})"
+        shown = ", ".join(f"{name}={value!r}" for name, value in shown_fields(self))
+        return f"{type(self).__name__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        # Compares what the fields hold without reading them through their descriptors: no
+        # handle is built and no stored value is converted (== has no side effects).
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return comparable(self) == comparable(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     def __getstate__(self) -> dict[str, Any]:
         # Handles pickle without their client: the response context stays behind.
@@ -109,35 +211,87 @@ class Resource:
         object.__setattr__(self, "__dict__", state)
 
 
+# attrs removes the class attributes of its fields; these descriptors map them to the storage.
+Resource._id = _RawId()  # type: ignore[assignment]
+Resource._origin = _Origin()  # type: ignore[assignment]
+
+
 class WireField:
-    """The class-level value of an attribute field whose wire name or form differs.
+    """The class-level value of an attribute field whose wire name differs (``first_name`` is
+    stored under ``firstName``): reads and writes the wire key of the instance's ``__dict__``."""
 
-    Reads and writes the wire key of the instance's ``__dict__``; a datetime or date arrives as
-    a string and is converted on first read (and kept converted). A malformed value is returned
-    as it came rather than losing the record.
-    """
+    __slots__ = ("name", "wire")
 
-    __slots__ = ("convert", "name", "wire")
-
-    def __init__(self, attribute: AttributeSpec, convert: Callable[[Any], Any] | None) -> None:
+    def __init__(self, attribute: AttributeSpec) -> None:
         self.name = attribute.name
         self.wire = attribute.wire
-        self.convert = convert
 
     def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
         if obj is None:
             return UNSET  # the class-level default
-        values = obj.__dict__
-        value = values.get(self.wire, UNSET)
-        if self.convert is not None and value.__class__ is str:
-            converted = self.convert(value)
-            if converted is not value:
-                values[self.wire] = converted
-            return converted
-        return value
+        return obj.__dict__.get(self.wire, UNSET)
 
     def __set__(self, obj: Resource, value: Any) -> None:
         obj.__dict__[self.wire] = value
+
+
+class TimeField(WireField):
+    """A datetime or date attribute: the wire string is parsed on every read and never written
+    back (see the storage contract). A malformed value is returned as it came rather than
+    losing the record."""
+
+    __slots__ = ("convert",)
+
+    def __init__(self, attribute: AttributeSpec, convert: Callable[[Any], Any]) -> None:
+        super().__init__(attribute)
+        self.convert = convert
+
+    def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return UNSET
+        value = obj.__dict__.get(self.wire, UNSET)
+        if value.__class__ is str:
+            return self.convert(value)
+        return value
+
+
+class ServerStamp:
+    """``created_at`` / ``updated_at``: a datetime Outreach sets on every stored record.
+
+    Read-only and typed as a plain datetime; a model that does not hold it (built by hand, or
+    read with a sparse fieldset that left it out) raises :class:`FieldNotLoadedError`.
+    """
+
+    __slots__ = ("name", "wire")
+
+    def __init__(self, wire: str) -> None:
+        self.wire = wire
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> ServerStamp: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> _dt.datetime: ...
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__.get(self.wire)
+        if value.__class__ is str:
+            return lenient_datetime(value)
+        if value is None:
+            kind = type(obj).__name__
+            raise FieldNotLoadedError(
+                f"this {kind} holds no {self.name}: a model you build has none until it is "
+                f"created, and a sparse fieldset must name it (fields={{{kind}: [..., "
+                f"{self.name!r}]}})"
+            )
+        return value
+
+    def __set__(self, obj: object, value: Never) -> None:
+        raise AttributeError(f"{self.name} is set by Outreach (read-only)")
 
 
 class LazyRelationship:
@@ -149,36 +303,33 @@ class LazyRelationship:
     descriptor.
     """
 
-    __slots__ = ("name", "target", "to_many", "wire")
+    __slots__ = ("make", "name", "target", "to_many", "wire")
 
     def __init__(self, rel: RelationshipSpec) -> None:
         self.name = rel.name
         self.wire = rel.wire
         self.target = rel.target
         self.to_many = rel.to_many
+        self.make = lazy_to_many if rel.to_many else lazy_to_one
 
     def __get__(self, obj: Resource | None, objtype: type | None = None) -> Any:
         if obj is None:
             return UNSET
         values = obj.__dict__
         raw_relationships = values.get(RAW_RELATIONSHIPS_KEY)
-        raw = raw_relationships.get(self.wire) if raw_relationships else None
-        if raw is None:
-            return UNSET
-        make = to_many_handle if self.to_many else to_one_handle
-        handle = values[self.name] = make(self.target, raw, values.get(CONTEXT_KEY))
-        return handle
-
-
-def _value_converter(attribute: AttributeSpec) -> Callable[[Any], Any] | None:
-    return {"datetime": lenient_datetime, "date": lenient_date}.get(attribute.kind)
+        if raw_relationships:
+            raw = raw_relationships.get(self.wire)
+            if raw is not None:
+                handle = values[self.name] = self.make(self.target, raw, values.get(CONTEXT_KEY))
+                return handle
+        return UNSET
 
 
 def register_model(cls: type[R]) -> type[R]:
     """Register a model class for its resource type and install its field descriptors.
 
-    attrs removes class attributes for its fields; what goes back is a :class:`WireField` for
-    attributes stored under another name or converted on read, a :class:`LazyRelationship` for
+    attrs removes class attributes for its fields; what goes back is a :class:`TimeField` for
+    dates and datetimes, a :class:`WireField` for attributes stored under another name, a :class:`LazyRelationship` for
     relationships, and the default (``UNSET``) for the rest, which ``__dict__`` shadows when set.
     """
     spec = cls.__resource_spec__
@@ -188,10 +339,12 @@ def register_model(cls: type[R]) -> type[R]:
         if field.name in relationships:
             setattr(cls, field.name, LazyRelationship(relationships[field.name]))
         elif (attribute := attributes.get(field.name)) is not None and (
-            attribute.name != attribute.wire or attribute.kind in ("datetime", "date")
-        ):
-            setattr(cls, field.name, WireField(attribute, _value_converter(attribute)))
-        elif not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            convert := time_parser(attribute.kind)
+        ) is not None:
+            setattr(cls, field.name, TimeField(attribute, convert))
+        elif attribute is not None and attribute.name != attribute.wire:
+            setattr(cls, field.name, WireField(attribute))
+        elif field.name not in BASE_FIELDS and not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             setattr(cls, field.name, field.default)
     MODELS[spec.type] = cls
     return cls

@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .batches import Batch
@@ -23,11 +25,18 @@ if TYPE_CHECKING:
     from .tasks import Task
     from .users import Favorite, Team, User
 
-__all__ = ["Account", "AccountNote"]
+__all__ = [
+    "Account",
+    "AccountChanges",
+    "AccountFilter",
+    "AccountNote",
+    "AccountNoteChanges",
+    "AccountNoteFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Account(Resource):
     """A descriptor of a named company used to categorize prospects within an account-based sales
     approach.
@@ -248,7 +257,7 @@ class Account(Resource):
     #: A description of the company's type (e.g. "Public Company").
     company_type: str | UnsetType | None = UNSET
     #: The date and time the account was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The value of the account's first custom field.
     custom1: str | UnsetType | None = UNSET
     #: The value of the account's second custom field.
@@ -591,7 +600,7 @@ class Account(Resource):
     #: The date and time the account was last touched.
     touched_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the account was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The company's website URL (e.g. "`https://www.acme.com/contact`").
     website_url: str | UnsetType | None = UNSET
     assigned_teams: ToMany[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_team)
@@ -633,7 +642,7 @@ class Account(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class AccountNote(Resource):
     """Notes related to accounts"""
 
@@ -661,7 +670,7 @@ class AccountNote(Resource):
     # fmt: on
 
     #: The date and time the account note was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The text content of this account note.
     message: str | UnsetType | None = UNSET
     #: The context of this account note, one of {note,call,coffee,beer,meeting}.
@@ -681,3 +690,232 @@ class AccountNote(Resource):
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.one_opportunity
     )
+
+
+class AccountChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Account resources."""
+
+    annual_revenue_range: str | None
+    buyer_intent_score: float | None
+    company_type: str | None
+    custom1: str | None
+    custom2: str | None
+    custom3: str | None
+    custom4: str | None
+    custom5: str | None
+    custom6: str | None
+    custom7: str | None
+    custom8: str | None
+    custom9: str | None
+    custom10: str | None
+    custom11: str | None
+    custom12: str | None
+    custom13: str | None
+    custom14: str | None
+    custom15: str | None
+    custom16: str | None
+    custom17: str | None
+    custom18: str | None
+    custom19: str | None
+    custom20: str | None
+    custom21: str | None
+    custom22: str | None
+    custom23: str | None
+    custom24: str | None
+    custom25: str | None
+    custom26: str | None
+    custom27: str | None
+    custom28: str | None
+    custom29: str | None
+    custom30: str | None
+    custom31: str | None
+    custom32: str | None
+    custom33: str | None
+    custom34: str | None
+    custom35: str | None
+    custom36: str | None
+    custom37: str | None
+    custom38: str | None
+    custom39: str | None
+    custom40: str | None
+    custom41: str | None
+    custom42: str | None
+    custom43: str | None
+    custom44: str | None
+    custom45: str | None
+    custom46: str | None
+    custom47: str | None
+    custom48: str | None
+    custom49: str | None
+    custom50: str | None
+    custom51: str | None
+    custom52: str | None
+    custom53: str | None
+    custom54: str | None
+    custom55: str | None
+    custom56: str | None
+    custom57: str | None
+    custom58: str | None
+    custom59: str | None
+    custom60: str | None
+    custom61: str | None
+    custom62: str | None
+    custom63: str | None
+    custom64: str | None
+    custom65: str | None
+    custom66: str | None
+    custom67: str | None
+    custom68: str | None
+    custom69: str | None
+    custom70: str | None
+    custom71: str | None
+    custom72: str | None
+    custom73: str | None
+    custom74: str | None
+    custom75: str | None
+    custom76: str | None
+    custom77: str | None
+    custom78: str | None
+    custom79: str | None
+    custom80: str | None
+    custom81: str | None
+    custom82: str | None
+    custom83: str | None
+    custom84: str | None
+    custom85: str | None
+    custom86: str | None
+    custom87: str | None
+    custom88: str | None
+    custom89: str | None
+    custom90: str | None
+    custom91: str | None
+    custom92: str | None
+    custom93: str | None
+    custom94: str | None
+    custom95: str | None
+    custom96: str | None
+    custom97: str | None
+    custom98: str | None
+    custom99: str | None
+    custom100: str | None
+    custom101: str | None
+    custom102: str | None
+    custom103: str | None
+    custom104: str | None
+    custom105: str | None
+    custom106: str | None
+    custom107: str | None
+    custom108: str | None
+    custom109: str | None
+    custom110: str | None
+    custom111: str | None
+    custom112: str | None
+    custom113: str | None
+    custom114: str | None
+    custom115: str | None
+    custom116: str | None
+    custom117: str | None
+    custom118: str | None
+    custom119: str | None
+    custom120: str | None
+    custom121: str | None
+    custom122: str | None
+    custom123: str | None
+    custom124: str | None
+    custom125: str | None
+    custom126: str | None
+    custom127: str | None
+    custom128: str | None
+    custom129: str | None
+    custom130: str | None
+    custom131: str | None
+    custom132: str | None
+    custom133: str | None
+    custom134: str | None
+    custom135: str | None
+    custom136: str | None
+    custom137: str | None
+    custom138: str | None
+    custom139: str | None
+    custom140: str | None
+    custom141: str | None
+    custom142: str | None
+    custom143: str | None
+    custom144: str | None
+    custom145: str | None
+    custom146: str | None
+    custom147: str | None
+    custom148: str | None
+    custom149: str | None
+    custom150: str | None
+    custom_id: str | None
+    description: str | None
+    domain: str | None
+    external_source: str | None
+    followers: int | None
+    founded_at: _dt.datetime | None
+    industry: str | None
+    linked_in_employees: int | None
+    linked_in_url: str | None
+    locality: str | None
+    naics_codes: list[str] | None
+    name: str | None
+    named: bool | None
+    natural_name: str | None
+    number_of_employees: int | None
+    sharing_team_id: str | None
+    sic_codes: list[str] | None
+    tags: list[str] | None
+    ticker_symbol: str | None
+    website_url: str | None
+    assigned_teams: _conv.ToManyValue
+    assigned_users: _conv.ToManyValue
+    favorites: _conv.ToManyValue
+    owner: _conv.ToOneValue
+    primary_record_team: _conv.ToOneValue
+    record_team_members: _conv.ToManyValue
+    record_teams: _conv.ToManyValue
+
+
+class AccountFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Account resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    q: str
+    buyer_intent_score: FilterValue[float] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    custom_id: FilterValue[str]
+    domain: FilterValue[str]
+    name: FilterValue[str]
+    named: FilterValue[bool]
+    sharing_team_id: FilterValue[str]
+    touched_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    assigned_teams: RelationshipFilter
+    assigned_users: RelationshipFilter
+    batches: RelationshipFilter
+    default_plugin_mapping: RelationshipFilter
+    favorites: RelationshipFilter
+    owner: RelationshipFilter
+    primary_record_team: RelationshipFilter
+    purchases: RelationshipFilter
+    record_team_members: RelationshipFilter
+    record_teams: RelationshipFilter
+
+
+class AccountNoteChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for AccountNote resources."""
+
+    message: str | None
+    note_type: str | None
+    opportunity_association_rule: str | None
+    pinned: bool | None
+    account: _conv.ToOneValue
+
+
+class AccountNoteFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for AccountNote resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter

@@ -6,24 +6,39 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .users import User
 
-__all__ = ["Batch", "BatchItem", "ComplianceRequest", "Import"]
+__all__ = [
+    "Batch",
+    "BatchChanges",
+    "BatchFilter",
+    "BatchItem",
+    "BatchItemChanges",
+    "BatchItemFilter",
+    "ComplianceRequest",
+    "ComplianceRequestChanges",
+    "ComplianceRequestFilter",
+    "Import",
+    "ImportChanges",
+    "ImportFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Batch(Resource):
     """A group of records (Prospect, Account, etc.) in which the same particular action was
     performed.
@@ -101,7 +116,7 @@ class Batch(Resource):
     #: Require the user to explicitly confirm the confirm_count.
     confirmed_count_required: bool | UnsetType | None = UNSET
     #: The date and time the batch was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: Optional parameter used to handle external batch operations
     external_start_payload: str | UnsetType | None = UNSET
     #: The number of failed batch items associated with this batch.
@@ -121,7 +136,7 @@ class Batch(Resource):
     #: The total number of batch items associated with this batch.
     total: int | UnsetType | None = UNSET
     #: The date and time the batch was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The batch items associated with this batch.
     batch_items: ToMany[BatchItem] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_batch_item
@@ -130,7 +145,7 @@ class Batch(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class BatchItem(Resource):
     """A record associated with a batch in which a particular action was performed."""
 
@@ -159,7 +174,7 @@ class BatchItem(Resource):
     #: The id of the batch this item belongs to.
     batch_id: int | UnsetType | None = UNSET
     #: The time the batch_item was created at.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The data requested to execute the batch item.
     data: str | UnsetType | None = UNSET
     #: Whether this batch item failed during processing.
@@ -173,7 +188,7 @@ class BatchItem(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Import(Resource):
     """An operation that imports data into Outreach
 
@@ -231,7 +246,7 @@ class Import(Resource):
     # fmt: on
 
     #: The date and time the import was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The type of deduplication strategy, skip, missing or overwrite.
     dupe_method: str | UnsetType | None = UNSET
     #: The number of dupes for the import.
@@ -286,12 +301,12 @@ class Import(Resource):
     #: The total number of items associated with this import.
     total: int | UnsetType | None = UNSET
     #: The date and time the import was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class ComplianceRequest(Resource):
     """A regulatory request to delete or export an individual's PII."""
 
@@ -328,7 +343,7 @@ class ComplianceRequest(Resource):
     #: The UUID of the batch the compliance request belongs to.
     batch_compliance_request_uuid: str | UnsetType | None = UNSET
     #: The date and time the compliance request was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The type of record to process, can be 'Prospect' or 'Recipient' for e-mail addresses
     #: unassociated with a prospect.
     object_type: str | UnsetType | None = UNSET
@@ -347,7 +362,7 @@ class ComplianceRequest(Resource):
     #: 'pending' or 'done'.
     state: str | UnsetType | None = UNSET
     #: The date and time at which the compliance request was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The UUID of the compliance request.
     uuid: str | UnsetType | None = UNSET
     #: Email of the Outreach user making the request (create only).
@@ -361,3 +376,70 @@ class ComplianceRequest(Resource):
     #: The Outreach user who submitted the compliance request. Relationship requester cannot be used
     #: as a filter.
     requester: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+
+
+class BatchChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Batch resources."""
+
+
+class BatchFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Batch resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    action: FilterValue[str]
+    state: FilterValue[str]
+    total: FilterValue[int] | Range
+    batch_items: RelationshipFilter
+    creator: RelationshipFilter
+
+
+class BatchItemChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for BatchItem resources."""
+
+
+class BatchItemFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for BatchItem resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    batch_id: FilterValue[int] | Range
+    failed: FilterValue[bool]
+    state: FilterValue[str]
+    batch: RelationshipFilter
+
+
+class ImportChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Import resources."""
+
+
+class ImportFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Import resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    frequency: FilterValue[str]
+    recurring: FilterValue[bool]
+    state: FilterValue[str]
+    creator: RelationshipFilter
+
+
+class ComplianceRequestChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for ComplianceRequest resources."""
+
+    batch_compliance_request_uuid: str | None
+    object_type: str | None
+    pii: dict[str, Any] | None
+    request_object_id: str | None
+    request_type: str | None
+    requester_id: int | None
+    state: str | None
+    uuid: str | None
+    requester_email: str | None
+    request_object_email: str | None
+
+
+class ComplianceRequestFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for ComplianceRequest resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    state: FilterValue[str]
+    uuid: FilterValue[str]
+    batch_compliance_request: FilterValue[str]

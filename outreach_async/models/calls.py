@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -25,11 +27,27 @@ if TYPE_CHECKING:
     from .tasks import Task
     from .users import User
 
-__all__ = ["Call", "CallDisposition", "CallPurpose", "KaiaRecording", "KaiaVoiceImport"]
+__all__ = [
+    "Call",
+    "CallChanges",
+    "CallDisposition",
+    "CallDispositionChanges",
+    "CallDispositionFilter",
+    "CallFilter",
+    "CallPurpose",
+    "CallPurposeChanges",
+    "CallPurposeFilter",
+    "KaiaRecording",
+    "KaiaRecordingChanges",
+    "KaiaRecordingFilter",
+    "KaiaVoiceImport",
+    "KaiaVoiceImportChanges",
+    "KaiaVoiceImportFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Call(Resource):
     """A log of an inbound or outbound call made with a prospect.
 
@@ -96,7 +114,7 @@ class Call(Resource):
     #: The date and time the call record was created in database. This does not necessarily indicate
     #: the time the call was made. If you need the time the call was made, please use either
     #: dialedAt or answeredAt.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date and time the call was dialed.
     dialed_at: _dt.datetime | UnsetType | None = UNSET
     #: The call direction from the user's point of view; must be either "inbound" or "outbound".
@@ -129,7 +147,7 @@ class Call(Resource):
     #: The Outreach voice trace id.
     uid: str | UnsetType | None = UNSET
     #: The date and time the call was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The type of call placed within the Outreach client; must be either "bridge" or "voip".
     user_call_type: str | UnsetType | None = UNSET
     #: The call-id as recorded by the voice provider. Can be blank.
@@ -198,7 +216,7 @@ class Call(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class CallDisposition(Resource):
     """A ready-made collection of call dispositions that help categorize your call logs.
 
@@ -228,7 +246,7 @@ class CallDisposition(Resource):
     # fmt: on
 
     #: The date and time the call disposition was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The disposition's name (e.g. "Meeting Scheduled").
     name: str | UnsetType | None = UNSET
     #: The disposition's display order within the collection.
@@ -236,7 +254,7 @@ class CallDisposition(Resource):
     #: The disposition's call outcome; must be either "Answered" or "Not Answered".
     outcome: str | UnsetType | None = UNSET
     #: The date and time the call disposition was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The calls made with this disposition. Relationship calls cannot be used as a filter.
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
     #: The creator of the call disposition. Relationship creator cannot be used as a filter.
@@ -244,7 +262,7 @@ class CallDisposition(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class CallPurpose(Resource):
     """A ready-made collection of call purposes that help categorize your call logs.
 
@@ -273,13 +291,13 @@ class CallPurpose(Resource):
     # fmt: on
 
     #: The date and time the call purpose was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The purpose's name (e.g. "Initial Contact").
     name: str | UnsetType | None = UNSET
     #: The purpose's display order within the collection.
     order: int | UnsetType | None = UNSET
     #: The date and time the call purpose was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The calls made with this purpose. Relationship calls cannot be used as a filter.
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
     #: The creator of the call purpose. Relationship creator cannot be used as a filter.
@@ -287,7 +305,7 @@ class CallPurpose(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class KaiaRecording(Resource):
     """The ``kaiaRecording`` resource (no description in the spec)."""
 
@@ -330,7 +348,7 @@ class KaiaRecording(Resource):
     #: Time the recording bot spent in the meeting, in seconds (calculated from endTime - startTime)
     bot_in_meeting_seconds: str | UnsetType | None = UNSET
     #: The creation timestamp of the recording (ISO 8601)
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The end time of the recording (ISO 8601)
     end_time: _dt.datetime | UnsetType | None = UNSET
     #: The recording format: meeting or call
@@ -364,7 +382,7 @@ class KaiaRecording(Resource):
     #: Self-authenticating URL to fetch transcript JSON (2-hour expiry). Hidden field.
     transcript_url: str | UnsetType | None = UNSET
     #: The last update timestamp (ISO 8601). Use for incremental sync with filter[updatedAt]>=
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The account associated with the recording
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
     #: The opportunity associated with the recording
@@ -376,7 +394,7 @@ class KaiaRecording(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class KaiaVoiceImport(Resource):
     """Import third party recording. Prerequisite is CreateCall API should be called before."""
 
@@ -409,3 +427,138 @@ class KaiaVoiceImport(Resource):
     #: Required: signed recording URL. The recording URL in import request should be valid for at
     #: least 8 hours
     recording_url: str | UnsetType | None = UNSET
+
+
+class CallChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Call resources."""
+
+    answered_at: _dt.datetime | None
+    completed_at: _dt.datetime | None
+    dialed_at: _dt.datetime | None
+    direction: str | None
+    external_vendor: str | None
+    from_: str | None
+    note: str | None
+    outcome: str | None
+    recording_url: str | None
+    returned_at: _dt.datetime | None
+    sequence_action: str | None
+    should_record_call: bool | None
+    tags: list[str] | None
+    to: str | None
+    user_call_type: str | None
+    vendor_call_id: str | None
+    call_disposition: _conv.ToOneValue
+    call_purpose: _conv.ToOneValue
+    opportunity: _conv.ToOneValue
+    outbound_voicemail: _conv.ToOneValue
+    phone: _conv.ToOneValue
+    phone_number: _conv.ToOneValue
+    prospect: _conv.ToOneValue
+    sequence: _conv.ToOneValue
+    sequence_state: _conv.ToOneValue
+    sequence_step: _conv.ToOneValue
+    task: _conv.ToOneValue
+    user: _conv.ToOneValue
+
+
+class CallFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Call resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    from_: FilterValue[str]
+    outcome: FilterValue[str]
+    recording_url: FilterValue[str]
+    state: FilterValue[str]
+    to: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    user_call_type: FilterValue[str]
+    batches: RelationshipFilter
+    call_disposition: RelationshipFilter
+    call_purpose: RelationshipFilter
+    kaia_crm_recording: RelationshipFilter
+    opportunity: RelationshipFilter
+    outbound_voicemail: RelationshipFilter
+    phone: RelationshipFilter
+    phone_number: RelationshipFilter
+    prospect: RelationshipFilter
+    sequence: RelationshipFilter
+    sequence_state: RelationshipFilter
+    sequence_step: RelationshipFilter
+    task: RelationshipFilter
+    user: RelationshipFilter
+
+
+class CallDispositionChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for CallDisposition resources."""
+
+    name: str | None
+    order: int | None
+    outcome: str | None
+
+
+class CallDispositionFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for CallDisposition resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    order: FilterValue[int] | Range
+    outcome: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+
+
+class CallPurposeChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for CallPurpose resources."""
+
+    name: str | None
+    order: int | None
+
+
+class CallPurposeFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for CallPurpose resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    order: FilterValue[int] | Range
+    updated_at: _dt.datetime | str | Range | NullTest
+
+
+class KaiaRecordingChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for KaiaRecording resources."""
+
+
+class KaiaRecordingFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for KaiaRecording resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    bot_in_meeting_seconds: FilterValue[str]
+    created_at: _dt.datetime | str | Range | NullTest
+    end_time: _dt.datetime | str | Range | NullTest
+    format: FilterValue[str]
+    instance_id: FilterValue[str]
+    media_duration_seconds: FilterValue[str]
+    provider: FilterValue[str]
+    source_id: FilterValue[str]
+    start_time: _dt.datetime | str | Range | NullTest
+    state: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter
+    opportunity: RelationshipFilter
+    owner: RelationshipFilter
+
+
+class KaiaVoiceImportChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for KaiaVoiceImport resources."""
+
+    call_id: str | None
+    metadata: str | None
+    recording_url: str | None
+
+
+class KaiaVoiceImportFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for KaiaVoiceImport resources."""
+
+    id: int | _abc.Sequence[int] | Range

@@ -6,26 +6,38 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .mail import Snippet, Template
     from .sequences import Sequence
     from .users import Team, User
 
-__all__ = ["ContentCategory", "ContentCategoryMembership", "ContentCategoryOwnership"]
+__all__ = [
+    "ContentCategory",
+    "ContentCategoryChanges",
+    "ContentCategoryFilter",
+    "ContentCategoryMembership",
+    "ContentCategoryMembershipChanges",
+    "ContentCategoryMembershipFilter",
+    "ContentCategoryOwnership",
+    "ContentCategoryOwnershipChanges",
+    "ContentCategoryOwnershipFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class ContentCategory(Resource):
     """Content can be grouped into content categories to help discoverability.
 
@@ -65,11 +77,11 @@ class ContentCategory(Resource):
     #: Color of the content category to be used as a background
     color: str | UnsetType | None = UNSET
     #: The date and time the content category was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The name of the content category.
     name: str | UnsetType | None = UNSET
     #: The date and time the content category was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The creator of the content category. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     #: The teams the content category is assigned to.
@@ -77,7 +89,7 @@ class ContentCategory(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class ContentCategoryMembership(Resource):
     """A record that maps content (e.g. a sequence) to a content category.
 
@@ -105,9 +117,9 @@ class ContentCategoryMembership(Resource):
     # fmt: on
 
     #: The date and time the content category membership was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date and time the content category membership was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The record in the content category. Must be a sequence, snippet, or template. Relationship
     #: content cannot be used as a filter.
     content: ToOne[Sequence | Snippet | Template] | UnsetType = attrs.field(
@@ -124,7 +136,7 @@ class ContentCategoryMembership(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class ContentCategoryOwnership(Resource):
     """A record that maps content categories to owners. This allows categories to be linked to one
     or more teams.
@@ -153,9 +165,9 @@ class ContentCategoryOwnership(Resource):
     # fmt: on
 
     #: The date and time the content category ownership was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date and time the content category ownership was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The content category the owner is linked to. You can use only the attribute id to filter
     #: contentCategoryOwnerships by contentCategory (e.g. filter[contentCategory][id]=X).
     content_category: ToOne[ContentCategory] | UnsetType = attrs.field(
@@ -167,3 +179,56 @@ class ContentCategoryOwnership(Resource):
     #: The record the content category is tied to. Must a team for now. Relationship owner cannot be
     #: used as a filter.
     owner: ToOne[Team] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_team)
+
+
+class ContentCategoryChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for ContentCategory resources."""
+
+    allow_sequences: bool | None
+    allow_snippets: bool | None
+    allow_templates: bool | None
+    color: str | None
+    name: str | None
+    teams: _conv.ToManyValue
+
+
+class ContentCategoryFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for ContentCategory resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    teams: RelationshipFilter
+
+
+class ContentCategoryMembershipChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for ContentCategoryMembership resources."""
+
+    content: _conv.ToOneValue
+    content_category: _conv.ToOneValue
+
+
+class ContentCategoryMembershipFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for ContentCategoryMembership resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    content_category: RelationshipFilter
+
+
+class ContentCategoryOwnershipChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for ContentCategoryOwnership resources."""
+
+    content_category: _conv.ToOneValue
+    owner: _conv.ToOneValue
+
+
+class ContentCategoryOwnershipFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for ContentCategoryOwnership resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    content_category: RelationshipFilter

@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -26,11 +28,21 @@ if TYPE_CHECKING:
     from .tasks import Task
     from .users import User
 
-__all__ = ["AuditLog", "Event", "Webhook"]
+__all__ = [
+    "AuditLog",
+    "AuditLogChanges",
+    "AuditLogFilter",
+    "Event",
+    "EventChanges",
+    "EventFilter",
+    "Webhook",
+    "WebhookChanges",
+    "WebhookFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Event(Resource):
     """Application events, capturing details around the initiator, recipient, etc.
 
@@ -78,7 +90,7 @@ class Event(Resource):
     #: The event body (for external events only)
     body: str | UnsetType | None = UNSET
     #: The date and time the event was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date and time the event occurred.
     event_at: _dt.datetime | UnsetType | None = UNSET
     #: The external URL associated with this event (for external events only)
@@ -99,7 +111,7 @@ class Event(Resource):
     #: Name of the region from which the request was made.
     request_region: str | UnsetType | None = UNSET
     #: The date and time the event was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The account associated with this event. You can use only the attribute id to filter events by
     #: account (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
@@ -136,7 +148,7 @@ class Event(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class AuditLog(Resource):
     """Audit log events are usually kept for 90 days.
 
@@ -288,7 +300,7 @@ class AuditLog(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Webhook(Resource):
     """A configurable notification that submits external JSON-API-formatted HTTP requests whenever
     resources are modified.
@@ -331,7 +343,7 @@ class Webhook(Resource):
     #: A boolean value indicating whether the webhook is active.
     active: bool | UnsetType | None = UNSET
     #: The date and time the webhook was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The reason why webhook got temporarily disabled. Any update to a webhook resets this to a
     #: null value.
     disabled_reason: str | UnsetType | None = UNSET
@@ -349,7 +361,7 @@ class Webhook(Resource):
     #: A private token used to verify the authenticity of incoming webhook payloads.
     secret: str | UnsetType | None = UNSET
     #: The date and time the webhook was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The URL where the webhook will route its POST HTTP request.
     url: str | UnsetType | None = UNSET
     #: The authorizer of the webhook. The webhook will not deliver results if the authorizer does
@@ -362,3 +374,66 @@ class Webhook(Resource):
     #: The most recent updater of the webhook. You can use only the attribute id to filter webhooks
     #: by updater (e.g. filter[updater][id]=X).
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+
+
+class EventChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Event resources."""
+
+
+class EventFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Event resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    event_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter
+    call: RelationshipFilter
+    mailing: RelationshipFilter
+    note: RelationshipFilter
+    opportunity: RelationshipFilter
+    plugin: RelationshipFilter
+    prospect: RelationshipFilter
+    sequence: RelationshipFilter
+    sequence_step: RelationshipFilter
+    task: RelationshipFilter
+    user: RelationshipFilter
+
+
+class AuditLogChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for AuditLog resources."""
+
+
+class AuditLogFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for AuditLog resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    action: FilterValue[str]
+    event_name: FilterValue[str]
+    request_id: FilterValue[str]
+    result: FilterValue[str]
+    timestamp: _dt.datetime | str | Range | NullTest
+
+
+class WebhookChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Webhook resources."""
+
+    action: str | None
+    active: bool | None
+    payload_version: int | None
+    resource: str | None
+    secret: str | None
+    url: str | None
+    authorizer: _conv.ToOneValue
+
+
+class WebhookFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Webhook resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    action: FilterValue[str]
+    active: FilterValue[bool]
+    resource: FilterValue[str]
+    creator: RelationshipFilter
+    updater: RelationshipFilter

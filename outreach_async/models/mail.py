@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .content import ContentCategoryMembership
@@ -24,11 +26,30 @@ if TYPE_CHECKING:
     from .tasks import Task
     from .users import Favorite, User
 
-__all__ = ["MailAlias", "Mailbox", "Mailing", "Recipient", "Snippet", "Template"]
+__all__ = [
+    "MailAlias",
+    "MailAliasChanges",
+    "MailAliasFilter",
+    "Mailbox",
+    "MailboxChanges",
+    "MailboxFilter",
+    "Mailing",
+    "MailingChanges",
+    "MailingFilter",
+    "Recipient",
+    "RecipientChanges",
+    "RecipientFilter",
+    "Snippet",
+    "SnippetChanges",
+    "SnippetFilter",
+    "Template",
+    "TemplateChanges",
+    "TemplateFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Mailing(Resource):
     """A representation of a platform-related email.
 
@@ -117,7 +138,7 @@ class Mailing(Resource):
     #: The most recent date and time a link was clicked (if the message is tracking links).
     clicked_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the mailing was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date and time the email was delivered.
     delivered_at: _dt.datetime | UnsetType | None = UNSET
     #: Technical details explaining the mailing's error.
@@ -176,7 +197,7 @@ class Mailing(Resource):
     #: The date and time the recepient unsubscribed from the mailing's sequence.
     unsubscribed_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the mailing was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: All attachments attached to this mailing.
     attachments: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_attachment
@@ -244,7 +265,7 @@ class Mailing(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Mailbox(Resource):
     """A representation of an email mailbox, used within the application for sending and syncing
     emails.
@@ -330,7 +351,7 @@ class Mailbox(Resource):
     #: The auth id associated with the mailbox.
     auth_id: int | UnsetType | None = UNSET
     #: The date and time the mailbox was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: A boolean value to indicate if the user has the permission to edit mailbox fields.
     editable: bool | UnsetType | None = UNSET
     #: The email address of the mailbox.
@@ -439,7 +460,7 @@ class Mailbox(Resource):
     #: The date and time the most recent successful email sync occurred.
     sync_success_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the mailbox was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The id of the user associated with this mailbox.
     user_id: int | UnsetType | None = UNSET
     #: The username of the email account. While not a required field, a username is necessary for
@@ -468,7 +489,7 @@ class Mailbox(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class MailAlias(Resource):
     """Alternative email name for a mailbox."""
 
@@ -496,20 +517,20 @@ class MailAlias(Resource):
     #: Can this alias send email.
     can_send: bool | UnsetType | None = UNSET
     #: The date the alias was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The email alias.
     email: str | UnsetType | None = UNSET
     #: Hashed email address of the alias.
     email_hash: str | UnsetType | None = UNSET
     #: The date the alias was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The parent mailbox for this alias. You can use only the attribute id to filter mailAliases by
     #: mailbox (e.g. filter[mailbox][id]=X).
     mailbox: ToOne[Mailbox] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_mailbox)
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Template(Resource):
     """A reusable template for building emails.
 
@@ -588,7 +609,7 @@ class Template(Resource):
     #: The total count of clicked mailings from this template.
     click_count: int | UnsetType | None = UNSET
     #: The date and time the template was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The total count of delivered mailings from this template.
     deliver_count: int | UnsetType | None = UNSET
     #: The total count of failed mailings from this template.
@@ -625,7 +646,7 @@ class Template(Resource):
     #: Boolean value indicating if open tracking is on for the template.
     track_opens: bool | UnsetType | None = UNSET
     #: The date and time the template was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The attachments to be sent with this template.
     attachments: ToMany[Resource] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_attachment
@@ -669,7 +690,7 @@ class Template(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Snippet(Resource):
     """A piece of an email to be reused in multiple messages.
 
@@ -708,7 +729,7 @@ class Snippet(Resource):
     #: The text of the snippet.
     body_text: str | UnsetType | None = UNSET
     #: The date and time the snippet was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The name of the snippet.
     name: str | UnsetType | None = UNSET
     #: The permissions for sharing the snippet; must be "private" or "shared."
@@ -716,7 +737,7 @@ class Snippet(Resource):
     #: A list of tags associated with the snippet (e.g. ["Useful", "Prospecting"]).
     tags: list[str] | UnsetType | None = UNSET
     #: The date and time the snippet was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The content categories (collections) of the snippet. You can use only the attribute id to
     #: filter snippets by contentCategoryMemberships (e.g.
     #: filter[contentCategoryMemberships][id]=X).
@@ -739,7 +760,7 @@ class Snippet(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Recipient(Resource):
     """Record for a recipient for some communication, such as email
 
@@ -770,7 +791,7 @@ class Recipient(Resource):
     # fmt: on
 
     #: The date and time the team was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: Hash of email for recipient.
     email_hash: str | UnsetType | None = UNSET
     #: True when the recipient is the primary recipient.
@@ -779,10 +800,230 @@ class Recipient(Resource):
     #: 'to'.
     recipient_type: str | UnsetType | None = UNSET
     #: The date and time the team was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The recipient contact information (i.e. email address)
     value: str | UnsetType | None = UNSET
     #: The prospect entity relation.
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
     #: The user entity relation.
     user: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+
+
+class MailingChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Mailing resources."""
+
+    body_html: str | None
+    follow_up_task_scheduled_at: _dt.datetime | None
+    follow_up_task_type: str | None
+    scheduled_at: _dt.datetime | None
+    state: str | None
+    subject: str | None
+    track_links: bool | None
+    track_opens: bool | None
+    attachments: _conv.ToManyValue
+    follow_up_sequence: _conv.ToOneValue
+    mailbox: _conv.ToOneValue
+    prospect: _conv.ToOneValue
+    recipients: _conv.ToManyValue
+    schedule: _conv.ToOneValue
+    task: _conv.ToOneValue
+    template: _conv.ToOneValue
+
+
+class MailingFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Mailing resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    bounced_at: _dt.datetime | str | Range | NullTest
+    clicked_at: _dt.datetime | str | Range | NullTest
+    created_at: _dt.datetime | str | Range | NullTest
+    delivered_at: _dt.datetime | str | Range | NullTest
+    mailing_type: FilterValue[str]
+    message_id: FilterValue[str]
+    notify_thread_scheduled_at: _dt.datetime | str | Range | NullTest
+    notify_thread_status: FilterValue[str]
+    opened_at: _dt.datetime | str | Range | NullTest
+    replied_at: _dt.datetime | str | Range | NullTest
+    retry_at: _dt.datetime | str | Range | NullTest
+    scheduled_at: _dt.datetime | str | Range | NullTest
+    state: FilterValue[str]
+    state_changed_at: _dt.datetime | str | Range | NullTest
+    unsubscribed_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    attachments: RelationshipFilter
+    bcc_entities_id: RelationshipFilter
+    calendar: RelationshipFilter
+    cc_entities_id: RelationshipFilter
+    follow_up_sequence: RelationshipFilter
+    mailbox: RelationshipFilter
+    opportunity: RelationshipFilter
+    prospect: RelationshipFilter
+    prospects_ids: RelationshipFilter
+    schedule: RelationshipFilter
+    sequence: RelationshipFilter
+    sequence_state: RelationshipFilter
+    sequence_step: RelationshipFilter
+    task: RelationshipFilter
+    template: RelationshipFilter
+    to_entities_id: RelationshipFilter
+    user: RelationshipFilter
+
+
+class MailboxChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Mailbox resources."""
+
+    auth_id: int | None
+    email: str | None
+    email_hash: str | None
+    email_provider: str | None
+    email_signature: str | None
+    ews_endpoint: str | None
+    ews_ssl_verify_mode: int | None
+    exchange_version: str | None
+    imap_host: str | None
+    imap_port: int | None
+    imap_ssl: bool | None
+    max_emails_per_day: int | None
+    max_mailings_per_day: int | None
+    max_mailings_per_week: int | None
+    opt_out_message: str | None
+    opt_out_signature: str | None
+    password: str | None
+    prospect_email_exclusions: str | None
+    send_disabled: bool | None
+    send_max_retries: int | None
+    send_method: str | None
+    send_period: int | None
+    send_requires_sync: bool | None
+    send_threshold: int | None
+    sendgrid_api_key: str | None
+    smtp_host: str | None
+    smtp_password: str | None
+    smtp_port: int | None
+    smtp_ssl: bool | None
+    smtp_username: str | None
+    sync_active_frequency: int | None
+    sync_disabled: bool | None
+    sync_method: str | None
+    sync_outreach_folder: bool | None
+    sync_passive_frequency: int | None
+    username: str | None
+    validate_send: bool | None
+    validate_sync: bool | None
+    user: _conv.ToOneValue
+
+
+class MailboxFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Mailbox resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    email: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    user_id: FilterValue[int] | Range
+    user: RelationshipFilter
+
+
+class MailAliasChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for MailAlias resources."""
+
+
+class MailAliasFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for MailAlias resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    mailbox: RelationshipFilter
+
+
+class TemplateChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Template resources."""
+
+    archived: bool | None
+    bcc_recipients: list[str] | None
+    body_html: str | None
+    cc_recipients: list[str] | None
+    name: str | None
+    share_type: str | None
+    subject: str | None
+    tags: list[str] | None
+    to_recipients: list[str] | None
+    track_links: bool | None
+    track_opens: bool | None
+    attachments: _conv.ToManyValue
+    content_category_memberships: _conv.ToManyValue
+    favorites: _conv.ToManyValue
+    owner: _conv.ToOneValue
+    stats_target: _conv.ToOneValue
+
+
+class TemplateFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Template resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    archived_at: _dt.datetime | str | Range | NullTest
+    click_count: FilterValue[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    deliver_count: FilterValue[int] | Range
+    last_used_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    open_count: FilterValue[int] | Range
+    reply_count: FilterValue[int] | Range
+    share_type: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    attachments: RelationshipFilter
+    creator: RelationshipFilter
+    favorites: RelationshipFilter
+    mailings: RelationshipFilter
+    owner: RelationshipFilter
+    recipients: RelationshipFilter
+    stats_target: RelationshipFilter
+    tasks: RelationshipFilter
+    updater: RelationshipFilter
+
+
+class SnippetChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Snippet resources."""
+
+    body_html: str | None
+    name: str | None
+    share_type: str | None
+    tags: list[str] | None
+    content_category_memberships: _conv.ToManyValue
+    favorites: _conv.ToManyValue
+    owner: _conv.ToOneValue
+
+
+class SnippetFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Snippet resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    share_type: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    content_category_memberships: RelationshipFilter
+    creator: RelationshipFilter
+    favorites: RelationshipFilter
+    owner: RelationshipFilter
+    updater: RelationshipFilter
+
+
+class RecipientChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Recipient resources."""
+
+    email_hash: str | None
+    primary: bool | None
+    recipient_type: str | None
+    value: str | None
+    prospect: _conv.ToOneValue
+    user: _conv.ToOneValue
+
+
+class RecipientFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Recipient resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    prospect: RelationshipFilter
+    user: RelationshipFilter

@@ -6,26 +6,44 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .accounts import Account
     from .prospects import Prospect
     from .users import Favorite, Team, User
 
-__all__ = ["Opportunity", "OpportunityProspectRole", "OpportunityStage", "Product", "Purchase"]
+__all__ = [
+    "Opportunity",
+    "OpportunityChanges",
+    "OpportunityFilter",
+    "OpportunityProspectRole",
+    "OpportunityProspectRoleChanges",
+    "OpportunityProspectRoleFilter",
+    "OpportunityStage",
+    "OpportunityStageChanges",
+    "OpportunityStageFilter",
+    "Product",
+    "ProductChanges",
+    "ProductFilter",
+    "Purchase",
+    "PurchaseChanges",
+    "PurchaseFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Opportunity(Resource):
     """An opportunity for a sale or pending deal. Requires the Opportunities SKU to be enabled in
     order to have access. Please contact support for more assistance.
@@ -248,7 +266,7 @@ class Opportunity(Resource):
     #: The date the opportunity is expected to close.
     close_date: _dt.datetime | UnsetType | None = UNSET
     #: The date the opportunity was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The ISO code of the currency this opportunity is in.
     currency_type: str | UnsetType | None = UNSET
     #: The value of the opportunity's first custom field.
@@ -595,7 +613,7 @@ class Opportunity(Resource):
     #: The date a prospect was soft deleted.
     trashed_at: _dt.datetime | UnsetType | None = UNSET
     #: The date the opportunity was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The account the opportunity is for. You can use attributes id and name to filter
     #: opportunities by account (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
@@ -652,7 +670,7 @@ class Opportunity(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class OpportunityProspectRole(Resource):
     """A prospect's role and association with an opportunity
 
@@ -681,13 +699,13 @@ class OpportunityProspectRole(Resource):
     # fmt: on
 
     #: The date and time the role was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: A boolean value indicating if this prospect is the primary contact within an opportunity.
     primary: bool | UnsetType | None = UNSET
     #: A string value representing the role.
     role: str | UnsetType | None = UNSET
     #: The date and time the role was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The opportunity associated with the role. You can use only the attribute id to filter
     #: opportunityProspectRoles by opportunity (e.g. filter[opportunity][id]=X).
     opportunity: ToOne[Opportunity] | UnsetType = attrs.field(
@@ -699,7 +717,7 @@ class OpportunityProspectRole(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class OpportunityStage(Resource):
     """The stage an opportunity is in. Requires the Opportunities SKU to be enabled in order to have
     access. Please contact support for more assistance.
@@ -734,7 +752,7 @@ class OpportunityStage(Resource):
     #: The color used to label and highlight the opportunity stage.
     color: str | UnsetType | None = UNSET
     #: The date and time the opportunity stage was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: Either true or flase, whether or not the opportunity stage represents an open or closed state
     #: of an opportunity.
     is_closed: bool | UnsetType | None = UNSET
@@ -743,7 +761,7 @@ class OpportunityStage(Resource):
     #: The order of the opportunity stage.
     order: int | UnsetType | None = UNSET
     #: The date and time the opportunity stage was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The creator of the opportunity. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     #: The opportunities currently associated with the opportunity stage. Relationship opportunities
@@ -754,7 +772,7 @@ class OpportunityStage(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Product(Resource):
     """Contains all the list of products and maintained by the admin.
 
@@ -947,7 +965,7 @@ class Product(Resource):
     #: Unique code of a product.
     code: str | UnsetType | None = UNSET
     #: The date and time the task was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The value of the product's first custom field.
     custom1: str | UnsetType | None = UNSET
     #: The value of the product's second custom field.
@@ -1261,7 +1279,7 @@ class Product(Resource):
     #: Unit of the product; for example, kilograms, liters, or cases.
     unit_of_measure: str | UnsetType | None = UNSET
     #: The date and time the task was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: Website URL of this product.
     website: str | UnsetType | None = UNSET
     #: The creator of this task.
@@ -1275,7 +1293,7 @@ class Product(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Purchase(Resource):
     """Contains all the list of products which are related to the accounts.
 
@@ -1467,7 +1485,7 @@ class Purchase(Resource):
     # fmt: on
 
     #: The date and time the task was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: It tells you what type of currency we are using to purchase
     currency: str | UnsetType | None = UNSET
     #: The value of the purchases first custom field.
@@ -1792,7 +1810,7 @@ class Purchase(Resource):
     #: Net Current Revenue Sold.
     total_value: float | UnsetType | None = UNSET
     #: The date and time the task was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The associated account. You can use only the attribute id to filter purcahses by account id
     #: (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
@@ -1805,3 +1823,642 @@ class Purchase(Resource):
     #: (e.g. filter[product][id]=X).
     product: ToOne[Product] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_product)
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+
+
+class OpportunityChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Opportunity resources."""
+
+    amount: int | None
+    amount_precise: str | None
+    close_date: _dt.datetime | None
+    currency_type: str | None
+    custom1: str | None
+    custom2: str | None
+    custom3: str | None
+    custom4: str | None
+    custom5: str | None
+    custom6: str | None
+    custom7: str | None
+    custom8: str | None
+    custom9: str | None
+    custom10: str | None
+    custom11: str | None
+    custom12: str | None
+    custom13: str | None
+    custom14: str | None
+    custom15: str | None
+    custom16: str | None
+    custom17: str | None
+    custom18: str | None
+    custom19: str | None
+    custom20: str | None
+    custom21: str | None
+    custom22: str | None
+    custom23: str | None
+    custom24: str | None
+    custom25: str | None
+    custom26: str | None
+    custom27: str | None
+    custom28: str | None
+    custom29: str | None
+    custom30: str | None
+    custom31: str | None
+    custom32: str | None
+    custom33: str | None
+    custom34: str | None
+    custom35: str | None
+    custom36: str | None
+    custom37: str | None
+    custom38: str | None
+    custom39: str | None
+    custom40: str | None
+    custom41: str | None
+    custom42: str | None
+    custom43: str | None
+    custom44: str | None
+    custom45: str | None
+    custom46: str | None
+    custom47: str | None
+    custom48: str | None
+    custom49: str | None
+    custom50: str | None
+    custom51: str | None
+    custom52: str | None
+    custom53: str | None
+    custom54: str | None
+    custom55: str | None
+    custom56: str | None
+    custom57: str | None
+    custom58: str | None
+    custom59: str | None
+    custom60: str | None
+    custom61: str | None
+    custom62: str | None
+    custom63: str | None
+    custom64: str | None
+    custom65: str | None
+    custom66: str | None
+    custom67: str | None
+    custom68: str | None
+    custom69: str | None
+    custom70: str | None
+    custom71: str | None
+    custom72: str | None
+    custom73: str | None
+    custom74: str | None
+    custom75: str | None
+    custom76: str | None
+    custom77: str | None
+    custom78: str | None
+    custom79: str | None
+    custom80: str | None
+    custom81: str | None
+    custom82: str | None
+    custom83: str | None
+    custom84: str | None
+    custom85: str | None
+    custom86: str | None
+    custom87: str | None
+    custom88: str | None
+    custom89: str | None
+    custom90: str | None
+    custom91: str | None
+    custom92: str | None
+    custom93: str | None
+    custom94: str | None
+    custom95: str | None
+    custom96: str | None
+    custom97: str | None
+    custom98: str | None
+    custom99: str | None
+    custom100: str | None
+    custom101: str | None
+    custom102: str | None
+    custom103: str | None
+    custom104: str | None
+    custom105: str | None
+    custom106: str | None
+    custom107: str | None
+    custom108: str | None
+    custom109: str | None
+    custom110: str | None
+    custom111: str | None
+    custom112: str | None
+    custom113: str | None
+    custom114: str | None
+    custom115: str | None
+    custom116: str | None
+    custom117: str | None
+    custom118: str | None
+    custom119: str | None
+    custom120: str | None
+    custom121: str | None
+    custom122: str | None
+    custom123: str | None
+    custom124: str | None
+    custom125: str | None
+    custom126: str | None
+    custom127: str | None
+    custom128: str | None
+    custom129: str | None
+    custom130: str | None
+    custom131: str | None
+    custom132: str | None
+    custom133: str | None
+    custom134: str | None
+    custom135: str | None
+    custom136: str | None
+    custom137: str | None
+    custom138: str | None
+    custom139: str | None
+    custom140: str | None
+    custom141: str | None
+    custom142: str | None
+    custom143: str | None
+    custom144: str | None
+    custom145: str | None
+    custom146: str | None
+    custom147: str | None
+    custom148: str | None
+    custom149: str | None
+    custom150: str | None
+    custom_id: str | None
+    description: str | None
+    external_created_at: _dt.datetime | None
+    external_updated_at: _dt.datetime | None
+    forecast_category: str | None
+    lead_source: str | None
+    lost_reason: str | None
+    map_link: str | None
+    map_next_steps: str | None
+    map_status: str | None
+    name: str | None
+    next_step: str | None
+    opportunity_type: str | None
+    probability: int | None
+    prospecting_rep_id: str | None
+    record_type: str | None
+    sharing_team_id: str | None
+    tags: list[str] | None
+    trashed_at: _dt.datetime | None
+    account: _conv.ToOneValue
+    assigned_teams: _conv.ToManyValue
+    assigned_users: _conv.ToManyValue
+    external_creator: _conv.ToOneValue
+    favorites: _conv.ToManyValue
+    opportunity_health_factors: _conv.ToManyValue
+    opportunity_line_items: _conv.ToManyValue
+    opportunity_stage: _conv.ToOneValue
+    owner: _conv.ToOneValue
+    primary_prospect: _conv.ToOneValue
+    territory: _conv.ToOneValue
+
+
+class OpportunityFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Opportunity resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    custom_id: FilterValue[str]
+    external_created_at: _dt.datetime | str | Range | NullTest
+    forecast_category: FilterValue[str]
+    lead_source: FilterValue[str]
+    lost_reason: FilterValue[str]
+    map_link: FilterValue[str]
+    map_status: FilterValue[str]
+    name: FilterValue[str]
+    probability: FilterValue[int] | Range
+    record_type: FilterValue[str]
+    sharing_team_id: FilterValue[str]
+    touched_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter
+    assigned_teams: RelationshipFilter
+    assigned_users: RelationshipFilter
+    default_plugin_mapping: RelationshipFilter
+    external_creator: RelationshipFilter
+    favorites: RelationshipFilter
+    opportunity_health_factors: RelationshipFilter
+    opportunity_line_items: RelationshipFilter
+    opportunity_stage: RelationshipFilter
+    owner: RelationshipFilter
+    primary_prospect: RelationshipFilter
+    prospects: RelationshipFilter
+    stage: RelationshipFilter
+    territory: RelationshipFilter
+
+
+class OpportunityProspectRoleChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for OpportunityProspectRole resources."""
+
+    primary: bool | None
+    role: str | None
+    opportunity: _conv.ToOneValue
+    prospect: _conv.ToOneValue
+
+
+class OpportunityProspectRoleFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for OpportunityProspectRole resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    role: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    opportunity: RelationshipFilter
+    prospect: RelationshipFilter
+
+
+class OpportunityStageChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for OpportunityStage resources."""
+
+    color: str | None
+    is_closed: bool | None
+    name: str | None
+    order: int | None
+
+
+class OpportunityStageFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for OpportunityStage resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    is_closed: FilterValue[bool]
+    name: FilterValue[str]
+    order: FilterValue[int] | Range
+    updated_at: _dt.datetime | str | Range | NullTest
+
+
+class ProductChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Product resources."""
+
+    classification: str | None
+    code: str | None
+    custom1: str | None
+    custom2: str | None
+    custom3: str | None
+    custom4: str | None
+    custom5: str | None
+    custom6: str | None
+    custom7: str | None
+    custom8: str | None
+    custom9: str | None
+    custom10: str | None
+    custom11: str | None
+    custom12: str | None
+    custom13: str | None
+    custom14: str | None
+    custom15: str | None
+    custom16: str | None
+    custom17: str | None
+    custom18: str | None
+    custom19: str | None
+    custom20: str | None
+    custom21: str | None
+    custom22: str | None
+    custom23: str | None
+    custom24: str | None
+    custom25: str | None
+    custom26: str | None
+    custom27: str | None
+    custom28: str | None
+    custom29: str | None
+    custom30: str | None
+    custom31: str | None
+    custom32: str | None
+    custom33: str | None
+    custom34: str | None
+    custom35: str | None
+    custom36: str | None
+    custom37: str | None
+    custom38: str | None
+    custom39: str | None
+    custom40: str | None
+    custom41: str | None
+    custom42: str | None
+    custom43: str | None
+    custom44: str | None
+    custom45: str | None
+    custom46: str | None
+    custom47: str | None
+    custom48: str | None
+    custom49: str | None
+    custom50: str | None
+    custom51: str | None
+    custom52: str | None
+    custom53: str | None
+    custom54: str | None
+    custom55: str | None
+    custom56: str | None
+    custom57: str | None
+    custom58: str | None
+    custom59: str | None
+    custom60: str | None
+    custom61: str | None
+    custom62: str | None
+    custom63: str | None
+    custom64: str | None
+    custom65: str | None
+    custom66: str | None
+    custom67: str | None
+    custom68: str | None
+    custom69: str | None
+    custom70: str | None
+    custom71: str | None
+    custom72: str | None
+    custom73: str | None
+    custom74: str | None
+    custom75: str | None
+    custom76: str | None
+    custom77: str | None
+    custom78: str | None
+    custom79: str | None
+    custom80: str | None
+    custom81: str | None
+    custom82: str | None
+    custom83: str | None
+    custom84: str | None
+    custom85: str | None
+    custom86: str | None
+    custom87: str | None
+    custom88: str | None
+    custom89: str | None
+    custom90: str | None
+    custom91: str | None
+    custom92: str | None
+    custom93: str | None
+    custom94: str | None
+    custom95: str | None
+    custom96: str | None
+    custom97: str | None
+    custom98: str | None
+    custom99: str | None
+    custom100: str | None
+    custom101: str | None
+    custom102: str | None
+    custom103: str | None
+    custom104: str | None
+    custom105: str | None
+    custom106: str | None
+    custom107: str | None
+    custom108: str | None
+    custom109: str | None
+    custom110: str | None
+    custom111: str | None
+    custom112: str | None
+    custom113: str | None
+    custom114: str | None
+    custom115: str | None
+    custom116: str | None
+    custom117: str | None
+    custom118: str | None
+    custom119: str | None
+    custom120: str | None
+    custom121: str | None
+    custom122: str | None
+    custom123: str | None
+    custom124: str | None
+    custom125: str | None
+    custom126: str | None
+    custom127: str | None
+    custom128: str | None
+    custom129: str | None
+    custom130: str | None
+    custom131: str | None
+    custom132: str | None
+    custom133: str | None
+    custom134: str | None
+    custom135: str | None
+    custom136: str | None
+    custom137: str | None
+    custom138: str | None
+    custom139: str | None
+    custom140: str | None
+    custom141: str | None
+    custom142: str | None
+    custom143: str | None
+    custom144: str | None
+    custom145: str | None
+    custom146: str | None
+    custom147: str | None
+    custom148: str | None
+    custom149: str | None
+    custom150: str | None
+    deleted: bool | None
+    description: str | None
+    name: str | None
+    product_family: str | None
+    status: bool | None
+    unit_of_measure: str | None
+    website: str | None
+    owner: _conv.ToOneValue
+
+
+class ProductFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Product resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    classification: FilterValue[str]
+    code: FilterValue[str]
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    product_family: FilterValue[str]
+    status: FilterValue[bool]
+    unit_of_measure: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    website: FilterValue[str]
+    creator: RelationshipFilter
+    owner: RelationshipFilter
+    purchases: RelationshipFilter
+    updater: RelationshipFilter
+
+
+class PurchaseChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Purchase resources."""
+
+    currency: str | None
+    custom1: str | None
+    custom2: str | None
+    custom3: str | None
+    custom4: str | None
+    custom5: str | None
+    custom6: str | None
+    custom7: str | None
+    custom8: str | None
+    custom9: str | None
+    custom10: str | None
+    custom11: str | None
+    custom12: str | None
+    custom13: str | None
+    custom14: str | None
+    custom15: str | None
+    custom16: str | None
+    custom17: str | None
+    custom18: str | None
+    custom19: str | None
+    custom20: str | None
+    custom21: str | None
+    custom22: str | None
+    custom23: str | None
+    custom24: str | None
+    custom25: str | None
+    custom26: str | None
+    custom27: str | None
+    custom28: str | None
+    custom29: str | None
+    custom30: str | None
+    custom31: str | None
+    custom32: str | None
+    custom33: str | None
+    custom34: str | None
+    custom35: str | None
+    custom36: str | None
+    custom37: str | None
+    custom38: str | None
+    custom39: str | None
+    custom40: str | None
+    custom41: str | None
+    custom42: str | None
+    custom43: str | None
+    custom44: str | None
+    custom45: str | None
+    custom46: str | None
+    custom47: str | None
+    custom48: str | None
+    custom49: str | None
+    custom50: str | None
+    custom51: str | None
+    custom52: str | None
+    custom53: str | None
+    custom54: str | None
+    custom55: str | None
+    custom56: str | None
+    custom57: str | None
+    custom58: str | None
+    custom59: str | None
+    custom60: str | None
+    custom61: str | None
+    custom62: str | None
+    custom63: str | None
+    custom64: str | None
+    custom65: str | None
+    custom66: str | None
+    custom67: str | None
+    custom68: str | None
+    custom69: str | None
+    custom70: str | None
+    custom71: str | None
+    custom72: str | None
+    custom73: str | None
+    custom74: str | None
+    custom75: str | None
+    custom76: str | None
+    custom77: str | None
+    custom78: str | None
+    custom79: str | None
+    custom80: str | None
+    custom81: str | None
+    custom82: str | None
+    custom83: str | None
+    custom84: str | None
+    custom85: str | None
+    custom86: str | None
+    custom87: str | None
+    custom88: str | None
+    custom89: str | None
+    custom90: str | None
+    custom91: str | None
+    custom92: str | None
+    custom93: str | None
+    custom94: str | None
+    custom95: str | None
+    custom96: str | None
+    custom97: str | None
+    custom98: str | None
+    custom99: str | None
+    custom100: str | None
+    custom101: str | None
+    custom102: str | None
+    custom103: str | None
+    custom104: str | None
+    custom105: str | None
+    custom106: str | None
+    custom107: str | None
+    custom108: str | None
+    custom109: str | None
+    custom110: str | None
+    custom111: str | None
+    custom112: str | None
+    custom113: str | None
+    custom114: str | None
+    custom115: str | None
+    custom116: str | None
+    custom117: str | None
+    custom118: str | None
+    custom119: str | None
+    custom120: str | None
+    custom121: str | None
+    custom122: str | None
+    custom123: str | None
+    custom124: str | None
+    custom125: str | None
+    custom126: str | None
+    custom127: str | None
+    custom128: str | None
+    custom129: str | None
+    custom130: str | None
+    custom131: str | None
+    custom132: str | None
+    custom133: str | None
+    custom134: str | None
+    custom135: str | None
+    custom136: str | None
+    custom137: str | None
+    custom138: str | None
+    custom139: str | None
+    custom140: str | None
+    custom141: str | None
+    custom142: str | None
+    custom143: str | None
+    custom144: str | None
+    custom145: str | None
+    custom146: str | None
+    custom147: str | None
+    custom148: str | None
+    custom149: str | None
+    custom150: str | None
+    description: str | None
+    end_date: _dt.date | None
+    potential_quantity: float | None
+    potential_value: float | None
+    saturation: float | None
+    source: str | None
+    start_date: _dt.date | None
+    status: bool | None
+    total_quantity: float | None
+    total_value: float | None
+    account: _conv.ToOneValue
+    owner: _conv.ToOneValue
+    product: _conv.ToOneValue
+
+
+class PurchaseFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Purchase resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    currency: FilterValue[str]
+    end_date: _dt.date | str | Range | NullTest
+    potential_quantity: FilterValue[float] | Range
+    potential_value: FilterValue[float] | Range
+    saturation: FilterValue[float] | Range
+    source: FilterValue[str]
+    start_date: _dt.date | str | Range | NullTest
+    status: FilterValue[bool]
+    total_quantity: FilterValue[float] | Range
+    total_value: FilterValue[float] | Range
+    updated_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter
+    creator: RelationshipFilter
+    owner: RelationshipFilter
+    product: RelationshipFilter
+    updater: RelationshipFilter

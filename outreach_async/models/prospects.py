@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -26,11 +28,27 @@ if TYPE_CHECKING:
     from .tasks import Task
     from .users import Favorite, Persona, Team, User
 
-__all__ = ["EmailAddress", "PhoneNumber", "Prospect", "ProspectNote", "Stage"]
+__all__ = [
+    "EmailAddress",
+    "EmailAddressChanges",
+    "EmailAddressFilter",
+    "PhoneNumber",
+    "PhoneNumberChanges",
+    "PhoneNumberFilter",
+    "Prospect",
+    "ProspectChanges",
+    "ProspectFilter",
+    "ProspectNote",
+    "ProspectNoteChanges",
+    "ProspectNoteFilter",
+    "Stage",
+    "StageChanges",
+    "StageFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Prospect(Resource):
     """A descriptor of a person.
 
@@ -343,7 +361,7 @@ class Prospect(Resource):
     #: to filter it out. See Specify Sparse Fieldsets for examples
     contact_histogram: list[list[int]] | UnsetType | None = UNSET
     #: The date and time the prospect was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The value of the prospect's first custom field.
     custom1: str | UnsetType | None = UNSET
     #: The value of the prospect's second custom field.
@@ -765,7 +783,7 @@ class Prospect(Resource):
     #: The prospect's Twitter username.
     twitter_username: str | UnsetType | None = UNSET
     #: The date and time the prospect was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: A list of voip phone numbers associated with the prospect.
     voip_phones: list[str] | UnsetType | None = UNSET
     #: The URL of the prospect's website.
@@ -851,7 +869,7 @@ class Prospect(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class ProspectNote(Resource):
     """Notes related to prospects"""
 
@@ -879,7 +897,7 @@ class ProspectNote(Resource):
     # fmt: on
 
     #: The date and time the prospect note was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The text content of this prospect note.
     message: str | UnsetType | None = UNSET
     #: The context of this prospect note, one of {note,call,coffee,beer,meeting}.
@@ -902,7 +920,7 @@ class ProspectNote(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class EmailAddress(Resource):
     """A prospect's email address
 
@@ -934,7 +952,7 @@ class EmailAddress(Resource):
     # fmt: on
 
     #: The date and time the email address was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The raw email address value
     email: str | UnsetType | None = UNSET
     #: Type of email address (work or personal)
@@ -948,14 +966,14 @@ class EmailAddress(Resource):
     #: Time a mailing was unsubscribed using this address
     unsubscribed_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the email address was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The owning prospect You can use only the attribute id to filter emailAddresses by prospect
     #: (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class PhoneNumber(Resource):
     """A prospect's phone number
 
@@ -991,7 +1009,7 @@ class PhoneNumber(Resource):
     #: The country code (e.g. US)
     country_code: str | UnsetType | None = UNSET
     #: The date and time the phone number was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: Phone number extension (e.g. 123)
     extension: str | UnsetType | None = UNSET
     #: The phone number (e.g. +18889387356)
@@ -1007,14 +1025,14 @@ class PhoneNumber(Resource):
     #: Time the status was updated
     status_changed_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the phone number was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The owning prospect You can use only the attribute id to filter phoneNumbers by prospect
     #: (e.g. filter[prospect][id]=X).
     prospect: ToOne[Prospect] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_prospect)
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Stage(Resource):
     """A descriptor of the point in the process, used for categorizing Prospects.
 
@@ -1049,13 +1067,13 @@ class Stage(Resource):
     #: value (e.g. "#5951ff").
     color: str | UnsetType | None = UNSET
     #: The date and time the stage was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The name of the stage (e.g. "Qualified Lead").
     name: str | UnsetType | None = UNSET
     #: The stage's display order within the collection.
     order: int | UnsetType | None = UNSET
     #: The date and time the stage was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The creator of the stage. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     #: The prospects associated to the stage. You can use only the attribute id to filter stages by
@@ -1065,3 +1083,357 @@ class Stage(Resource):
     )
     #: The most recent updater of the stage. Relationship updater cannot be used as a filter.
     updater: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
+
+
+class ProspectChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Prospect resources."""
+
+    added_at: _dt.datetime | None
+    address_city: str | None
+    address_country: str | None
+    address_state: str | None
+    address_street: str | None
+    address_street2: str | None
+    address_zip: str | None
+    angel_list_url: str | None
+    available_at: _dt.datetime | None
+    call_opted_out: bool | None
+    calls_opt_status: str | None
+    campaign_name: str | None
+    company: str | None
+    custom1: str | None
+    custom2: str | None
+    custom3: str | None
+    custom4: str | None
+    custom5: str | None
+    custom6: str | None
+    custom7: str | None
+    custom8: str | None
+    custom9: str | None
+    custom10: str | None
+    custom11: str | None
+    custom12: str | None
+    custom13: str | None
+    custom14: str | None
+    custom15: str | None
+    custom16: str | None
+    custom17: str | None
+    custom18: str | None
+    custom19: str | None
+    custom20: str | None
+    custom21: str | None
+    custom22: str | None
+    custom23: str | None
+    custom24: str | None
+    custom25: str | None
+    custom26: str | None
+    custom27: str | None
+    custom28: str | None
+    custom29: str | None
+    custom30: str | None
+    custom31: str | None
+    custom32: str | None
+    custom33: str | None
+    custom34: str | None
+    custom35: str | None
+    custom36: str | None
+    custom37: str | None
+    custom38: str | None
+    custom39: str | None
+    custom40: str | None
+    custom41: str | None
+    custom42: str | None
+    custom43: str | None
+    custom44: str | None
+    custom45: str | None
+    custom46: str | None
+    custom47: str | None
+    custom48: str | None
+    custom49: str | None
+    custom50: str | None
+    custom51: str | None
+    custom52: str | None
+    custom53: str | None
+    custom54: str | None
+    custom55: str | None
+    custom56: str | None
+    custom57: str | None
+    custom58: str | None
+    custom59: str | None
+    custom60: str | None
+    custom61: str | None
+    custom62: str | None
+    custom63: str | None
+    custom64: str | None
+    custom65: str | None
+    custom66: str | None
+    custom67: str | None
+    custom68: str | None
+    custom69: str | None
+    custom70: str | None
+    custom71: str | None
+    custom72: str | None
+    custom73: str | None
+    custom74: str | None
+    custom75: str | None
+    custom76: str | None
+    custom77: str | None
+    custom78: str | None
+    custom79: str | None
+    custom80: str | None
+    custom81: str | None
+    custom82: str | None
+    custom83: str | None
+    custom84: str | None
+    custom85: str | None
+    custom86: str | None
+    custom87: str | None
+    custom88: str | None
+    custom89: str | None
+    custom90: str | None
+    custom91: str | None
+    custom92: str | None
+    custom93: str | None
+    custom94: str | None
+    custom95: str | None
+    custom96: str | None
+    custom97: str | None
+    custom98: str | None
+    custom99: str | None
+    custom100: str | None
+    custom101: str | None
+    custom102: str | None
+    custom103: str | None
+    custom104: str | None
+    custom105: str | None
+    custom106: str | None
+    custom107: str | None
+    custom108: str | None
+    custom109: str | None
+    custom110: str | None
+    custom111: str | None
+    custom112: str | None
+    custom113: str | None
+    custom114: str | None
+    custom115: str | None
+    custom116: str | None
+    custom117: str | None
+    custom118: str | None
+    custom119: str | None
+    custom120: str | None
+    custom121: str | None
+    custom122: str | None
+    custom123: str | None
+    custom124: str | None
+    custom125: str | None
+    custom126: str | None
+    custom127: str | None
+    custom128: str | None
+    custom129: str | None
+    custom130: str | None
+    custom131: str | None
+    custom132: str | None
+    custom133: str | None
+    custom134: str | None
+    custom135: str | None
+    custom136: str | None
+    custom137: str | None
+    custom138: str | None
+    custom139: str | None
+    custom140: str | None
+    custom141: str | None
+    custom142: str | None
+    custom143: str | None
+    custom144: str | None
+    custom145: str | None
+    custom146: str | None
+    custom147: str | None
+    custom148: str | None
+    custom149: str | None
+    custom150: str | None
+    date_of_birth: _dt.date | None
+    degree: str | None
+    email_opted_out: bool | None
+    emails: list[str] | None
+    emails_opt_status: str | None
+    event_name: str | None
+    external_id: str | None
+    external_owner: str | None
+    external_source: str | None
+    facebook_url: str | None
+    first_name: str | None
+    gender: str | None
+    github_url: str | None
+    github_username: str | None
+    google_plus_url: str | None
+    graduation_date: _dt.date | None
+    home_phones: list[str] | None
+    job_start_date: _dt.date | None
+    last_name: str | None
+    linked_in_connections: int | None
+    linked_in_id: str | None
+    linked_in_url: str | None
+    middle_name: str | None
+    mobile_phones: list[str] | None
+    nickname: str | None
+    occupation: str | None
+    opted_out: bool | None
+    other_phones: list[str] | None
+    personal_note1: str | None
+    personal_note2: str | None
+    preferred_contact: str | None
+    quora_url: str | None
+    region: str | None
+    school: str | None
+    score: float | None
+    sharing_team_id: str | None
+    source: str | None
+    specialties: str | None
+    stack_overflow_id: str | None
+    stack_overflow_url: str | None
+    tags: list[str] | None
+    time_zone: str | None
+    title: str | None
+    trashed_at: _dt.datetime | None
+    twitter_url: str | None
+    twitter_username: str | None
+    voip_phones: list[str] | None
+    website_url1: str | None
+    website_url2: str | None
+    website_url3: str | None
+    work_phones: list[str] | None
+    account: _conv.ToOneValue
+    assigned_teams: _conv.ToManyValue
+    assigned_users: _conv.ToManyValue
+    email_addresses: _conv.ToManyValue
+    favorites: _conv.ToManyValue
+    opportunities: _conv.ToManyValue
+    opportunity_prospect_roles: _conv.ToManyValue
+    owner: _conv.ToOneValue
+    persona: _conv.ToOneValue
+    phone_numbers: _conv.ToManyValue
+    stage: _conv.ToOneValue
+    trashed_by_account: _conv.ToOneValue
+
+
+class ProspectFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Prospect resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    q: str
+    created_at: _dt.datetime | str | Range | NullTest
+    emails: FilterValue[str]
+    engaged_at: _dt.datetime | str | Range | NullTest
+    engaged_score: FilterValue[float] | Range
+    external_source: FilterValue[str]
+    first_name: FilterValue[str]
+    github_username: FilterValue[str]
+    last_name: FilterValue[str]
+    linked_in_id: FilterValue[str]
+    linked_in_slug: FilterValue[str]
+    sharing_team_id: FilterValue[str]
+    stack_overflow_id: FilterValue[str]
+    time_zone: FilterValue[str]
+    title: FilterValue[str]
+    touched_at: _dt.datetime | str | Range | NullTest
+    twitter_username: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter
+    active_sequence_states: RelationshipFilter
+    assigned_teams: RelationshipFilter
+    assigned_users: RelationshipFilter
+    batches: RelationshipFilter
+    default_plugin_mapping: RelationshipFilter
+    opportunities: RelationshipFilter
+    owner: RelationshipFilter
+    persona: RelationshipFilter
+    sequence_states: RelationshipFilter
+    stage: RelationshipFilter
+    trashed_by_account: RelationshipFilter
+
+
+class ProspectNoteChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for ProspectNote resources."""
+
+    message: str | None
+    note_type: str | None
+    opportunity_association_rule: str | None
+    pinned: bool | None
+    prospect: _conv.ToOneValue
+
+
+class ProspectNoteFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for ProspectNote resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    prospect: RelationshipFilter
+
+
+class EmailAddressChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for EmailAddress resources."""
+
+    email: str | None
+    email_type: str | None
+    order: int | None
+    status: str | None
+    prospect: _conv.ToOneValue
+
+
+class EmailAddressFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for EmailAddress resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    email: FilterValue[str]
+    email_type: FilterValue[str]
+    order: FilterValue[int] | Range
+    status: FilterValue[str]
+    status_changed_at: _dt.datetime | str | Range | NullTest
+    unsubscribed_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    prospect: RelationshipFilter
+
+
+class PhoneNumberChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for PhoneNumber resources."""
+
+    country_code: str | None
+    extension: str | None
+    number: str | None
+    order: int | None
+    phone_type: str | None
+    raw_number: str | None
+    status: str | None
+    prospect: _conv.ToOneValue
+
+
+class PhoneNumberFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for PhoneNumber resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    number: FilterValue[str]
+    order: FilterValue[int] | Range
+    phone_type: FilterValue[str]
+    status: FilterValue[str]
+    status_changed_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    prospect: RelationshipFilter
+
+
+class StageChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Stage resources."""
+
+    color: str | None
+    name: str | None
+    order: int | None
+
+
+class StageFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Stage resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    order: FilterValue[int] | Range
+    updated_at: _dt.datetime | str | Range | NullTest
+    prospects: RelationshipFilter

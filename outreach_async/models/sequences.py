@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -27,11 +29,27 @@ if TYPE_CHECKING:
     from .tasks import Task, TaskPriority
     from .users import User
 
-__all__ = ["Ruleset", "Sequence", "SequenceState", "SequenceStep", "SequenceTemplate"]
+__all__ = [
+    "Ruleset",
+    "RulesetChanges",
+    "RulesetFilter",
+    "Sequence",
+    "SequenceChanges",
+    "SequenceFilter",
+    "SequenceState",
+    "SequenceStateChanges",
+    "SequenceStateFilter",
+    "SequenceStep",
+    "SequenceStepChanges",
+    "SequenceStepFilter",
+    "SequenceTemplate",
+    "SequenceTemplateChanges",
+    "SequenceTemplateFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Sequence(Resource):
     """Leverage emailing within Sequences to engage each individual persona more effectively, and
     queue up the right actions at the right time.
@@ -116,7 +134,7 @@ class Sequence(Resource):
     #: The total count of clicked mailings from this sequence.
     click_count: int | UnsetType | None = UNSET
     #: The date and time the sequence was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The total count of delivered mailings from this sequence.
     deliver_count: int | UnsetType | None = UNSET
     #: A custom description for the sequence.
@@ -199,7 +217,7 @@ class Sequence(Resource):
     #: for non-marketing sequences.
     transactional: bool | UnsetType | None = UNSET
     #: The date and time the sequence was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The associated calls. You can use only the attribute id to filter sequences by calls (e.g.
     #: filter[calls][id]=X).
     calls: ToMany[Call] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_call)
@@ -241,7 +259,7 @@ class Sequence(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class SequenceState(Resource):
     """A descriptor of a currently sequenced prospect, which includes relationships to its sequence,
     prospect and user.
@@ -312,7 +330,7 @@ class SequenceState(Resource):
     #: The total count of clicked mailings from this sequence state.
     click_count: int | UnsetType | None = UNSET
     #: The date and time the sequence state was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The total count of delivered mailings from this sequence state.
     deliver_count: int | UnsetType | None = UNSET
     #: The reason for the most recent error.
@@ -342,7 +360,7 @@ class SequenceState(Resource):
     #: The date and time the sequence state's state last changed.
     state_changed_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the sequence state was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The account associated with the prospect the sequence state is targeting. You can use only
     #: the attribute id to filter sequenceStates by account (e.g. filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
@@ -398,7 +416,7 @@ class SequenceState(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class SequenceStep(Resource):
     """A descriptor of a single step within an automated sequence.
 
@@ -455,7 +473,7 @@ class SequenceStep(Resource):
     #: The total count of clicked mailings from this sequence step.
     click_count: int | UnsetType | None = UNSET
     #: The date and time the sequence step was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date this step will activate; only applicable to date-based sequences.
     date: _dt.date | UnsetType | None = UNSET
     #: The total count of delivered mailings from this sequence step.
@@ -491,7 +509,7 @@ class SequenceStep(Resource):
     #: An optional note to associate with created tasks.
     task_note: str | UnsetType | None = UNSET
     #: The date and time the sequence step was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The default call purpose associated with the sequence step. You can use only the attribute id
     #: to filter sequenceSteps by callPurpose (e.g. filter[callPurpose][id]=X).
     call_purpose: ToOne[CallPurpose] | UnsetType = attrs.field(
@@ -530,7 +548,7 @@ class SequenceStep(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class SequenceTemplate(Resource):
     """An object used to track which templates are in use by which sequence steps.
 
@@ -580,7 +598,7 @@ class SequenceTemplate(Resource):
     #: The total count of clicked mailings from this sequence template.
     click_count: int | UnsetType | None = UNSET
     #: The date and time the sequence template was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The total count of delivered mailings from this sequence template.
     deliver_count: int | UnsetType | None = UNSET
     #: Boolean indicating if the sequence template is currently enabled.
@@ -606,7 +624,7 @@ class SequenceTemplate(Resource):
     #: The total count of scheduled mailings from this sequence template.
     schedule_count: int | UnsetType | None = UNSET
     #: The date and time the sequence template was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: User that created the sequence template. You can use only the attribute id to filter
     #: sequenceTemplates by creator (e.g. filter[creator][id]=X).
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
@@ -624,7 +642,7 @@ class SequenceTemplate(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Ruleset(Resource):
     """A reusable set of behaviors to be applied to Sequences
 
@@ -694,7 +712,7 @@ class Ruleset(Resource):
     #: feature will be disabled unless a value is set.
     clicks_needed_before_call_task_created: int | UnsetType | None = UNSET
     #: The date and time the ruleset was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: Determines if prospect can be added to sequences if they are opted out of emails.
     email_opt_out_action: str | UnsetType | None = UNSET
     #: A boolean value whether to include unsubscribe links within emails.
@@ -734,7 +752,7 @@ class Ruleset(Resource):
     #: sequence.
     step_overrides_enabled: bool | UnsetType | None = UNSET
     #: The date and time the ruleset was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The stage to assign to the prospect when a mailing in this sequence bounces. You can use only
     #: the attribute id to filter rulesets by bouncedStage (e.g. filter[bouncedStage][id]=X).
     bounced_stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)
@@ -790,3 +808,208 @@ class Ruleset(Resource):
     #: The stage to assign to the prospect when this sequence starts. You can use only the attribute
     #: id to filter rulesets by startedStage (e.g. filter[startedStage][id]=X).
     started_stage: ToOne[Stage] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_stage)
+
+
+class SequenceChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Sequence resources."""
+
+    description: str | None
+    finish_on_reply: bool | None
+    max_activations: int | None
+    name: str | None
+    primary_reply_action: str | None
+    primary_reply_pause_duration: int | None
+    sales_motion: str | None
+    schedule_interval_type: str | None
+    secondary_reply_action: str | None
+    secondary_reply_pause_duration: int | None
+    sequence_type: str | None
+    share_type: str | None
+    tags: list[str] | None
+    throttle_capacity: int | None
+    throttle_max_adds_per_day: int | None
+    throttle_paused: bool | None
+    transactional: bool | None
+    owner: _conv.ToOneValue
+    ruleset: _conv.ToOneValue
+    schedule: _conv.ToOneValue
+    sequence_steps: _conv.ToManyValue
+
+
+class SequenceFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Sequence resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    click_count: FilterValue[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    deliver_count: FilterValue[int] | Range
+    enabled_at: _dt.datetime | str | Range | NullTest
+    last_used_at: _dt.datetime | str | Range | NullTest
+    locked_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    open_count: FilterValue[int] | Range
+    reply_count: FilterValue[int] | Range
+    sales_motion: FilterValue[str]
+    share_type: FilterValue[str]
+    throttle_capacity: FilterValue[int] | Range
+    throttle_max_adds_per_day: FilterValue[int] | Range
+    updated_at: _dt.datetime | str | Range | NullTest
+    calls: RelationshipFilter
+    content_category_memberships: RelationshipFilter
+    creator: RelationshipFilter
+    owner: RelationshipFilter
+    ruleset: RelationshipFilter
+    schedule: RelationshipFilter
+    sequence_states: RelationshipFilter
+    sequence_steps: RelationshipFilter
+    tasks: RelationshipFilter
+    updater: RelationshipFilter
+
+
+class SequenceStateChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for SequenceState resources."""
+
+    mailbox: _conv.ToOneValue
+    prospect: _conv.ToOneValue
+    sequence: _conv.ToOneValue
+    sequence_state_recipients: _conv.ToManyValue
+
+
+class SequenceStateFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for SequenceState resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    call_completed_at: _dt.datetime | str | Range | NullTest
+    click_count: FilterValue[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    deliver_count: FilterValue[int] | Range
+    open_count: FilterValue[int] | Range
+    pause_reason: FilterValue[str]
+    replied_at: _dt.datetime | str | Range | NullTest
+    reply_count: FilterValue[int] | Range
+    state: FilterValue[str]
+    state_changed_at: _dt.datetime | str | Range | NullTest
+    updated_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter
+    batch_item_creator: RelationshipFilter
+    calls: RelationshipFilter
+    mailbox: RelationshipFilter
+    opportunity: RelationshipFilter
+    prospect: RelationshipFilter
+    sequence: RelationshipFilter
+    sequence_state_recipients: RelationshipFilter
+    sequence_step: RelationshipFilter
+    tasks: RelationshipFilter
+    user: RelationshipFilter
+
+
+class SequenceStepChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for SequenceStep resources."""
+
+    date: _dt.date | None
+    interval: int | None
+    order: int | None
+    step_type: str | None
+    task_autoskip_delay: int | None
+    task_note: str | None
+    call_purpose: _conv.ToOneValue
+    schedule: _conv.ToOneValue
+    sequence: _conv.ToOneValue
+    task_priority: _conv.ToOneValue
+
+
+class SequenceStepFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for SequenceStep resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    date: _dt.date | str | Range | NullTest
+    order: FilterValue[int] | Range
+    step_type: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    call_purpose: RelationshipFilter
+    calls: RelationshipFilter
+    creator: RelationshipFilter
+    schedule: RelationshipFilter
+    sequence: RelationshipFilter
+    sequence_templates: RelationshipFilter
+    task_priority: RelationshipFilter
+    tasks: RelationshipFilter
+    updater: RelationshipFilter
+
+
+class SequenceTemplateChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for SequenceTemplate resources."""
+
+    is_reply: bool | None
+    sequence_step: _conv.ToOneValue
+    template: _conv.ToOneValue
+
+
+class SequenceTemplateFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for SequenceTemplate resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    creator: RelationshipFilter
+    sequence_step: RelationshipFilter
+    template: RelationshipFilter
+    updater: RelationshipFilter
+
+
+class RulesetChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Ruleset resources."""
+
+    apply_completed_stage_in: int | None
+    auto_resume_ooto_prospects: bool | None
+    auto_resume_ooto_prospects_expires_in: int | None
+    auto_resume_ooto_prospects_in: int | None
+    call_opt_out_action: str | None
+    clicks_needed_before_call_task_created: int | None
+    email_opt_out_action: str | None
+    include_unsubscribe_links: bool | None
+    meeting_booked_action: str | None
+    minimum_prospect_touched_interval: int | None
+    name: str | None
+    ooto_auto_extraction_enabled: bool | None
+    opens_needed_before_call_task_created: int | None
+    permit_duplicate_prospects: str | None
+    sequence_exclusivity: str | None
+    sms_opt_out_action: str | None
+    sms_received_action: str | None
+    step_overrides_enabled: bool | None
+    bounced_stage: _conv.ToOneValue
+    call_task_priority: _conv.ToOneValue
+    call_task_priority_from_clicks: _conv.ToOneValue
+    call_task_priority_from_opens: _conv.ToOneValue
+    completed_stage: _conv.ToOneValue
+    delivered_stage: _conv.ToOneValue
+    finished_stage: _conv.ToOneValue
+    opted_out_stage: _conv.ToOneValue
+    owner: _conv.ToOneValue
+    replied_stage: _conv.ToOneValue
+    started_stage: _conv.ToOneValue
+
+
+class RulesetFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Ruleset resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    auto_resume_ooto_prospects: FilterValue[bool]
+    created_at: _dt.datetime | str | Range | NullTest
+    include_unsubscribe_links: FilterValue[bool]
+    name: FilterValue[str]
+    permit_duplicate_prospects: FilterValue[str]
+    sequence_exclusivity: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    bounced_stage: RelationshipFilter
+    call_task_priority: RelationshipFilter
+    call_task_priority_from_clicks: RelationshipFilter
+    call_task_priority_from_opens: RelationshipFilter
+    completed_stage: RelationshipFilter
+    delivered_stage: RelationshipFilter
+    finished_stage: RelationshipFilter
+    opted_out_stage: RelationshipFilter
+    owner: RelationshipFilter
+    replied_stage: RelationshipFilter
+    sequences: RelationshipFilter
+    started_stage: RelationshipFilter

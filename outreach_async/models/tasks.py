@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .accounts import Account
@@ -25,11 +27,24 @@ if TYPE_CHECKING:
     from .sequences import Sequence, SequenceState, SequenceStep, SequenceTemplate
     from .users import Team, User
 
-__all__ = ["Task", "TaskDisposition", "TaskPriority", "TaskPurpose"]
+__all__ = [
+    "Task",
+    "TaskChanges",
+    "TaskDisposition",
+    "TaskDispositionChanges",
+    "TaskDispositionFilter",
+    "TaskFilter",
+    "TaskPriority",
+    "TaskPriorityChanges",
+    "TaskPriorityFilter",
+    "TaskPurpose",
+    "TaskPurposeChanges",
+    "TaskPurposeFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Task(Resource):
     """An item that requires action to complete.
 
@@ -121,7 +136,7 @@ class Task(Resource):
     #: The date and time the task was completed.
     completed_at: _dt.datetime | UnsetType | None = UNSET
     #: The date and time the task was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date and time the task is due.
     due_at: _dt.datetime | UnsetType | None = UNSET
     #: An optional note for the task.
@@ -143,7 +158,7 @@ class Task(Resource):
     #: Tasks created through the API will automatically be 'manual' tasks.
     task_type: str | UnsetType | None = UNSET
     #: The date and time the task was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The associated account. You can use only the attribute id to filter tasks by account (e.g.
     #: filter[account][id]=X).
     account: ToOne[Account] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_account)
@@ -270,7 +285,7 @@ class Task(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class TaskDisposition(Resource):
     """A collection of task dispositions that help categorize your tasks.
 
@@ -301,7 +316,7 @@ class TaskDisposition(Resource):
     # fmt: on
 
     #: The date and time the task disposition was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The disposition's name (e.g. "Initial Contact").
     name: str | UnsetType | None = UNSET
     #: The disposition's display order within the collection.
@@ -309,7 +324,7 @@ class TaskDisposition(Resource):
     #: The disposition's task type (e.g. "Meeting in Person").
     task_type: str | UnsetType | None = UNSET
     #: The date and time the task disposition was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The disposition's value.
     value: str | UnsetType | None = UNSET
     #: The creator of the task disposition. Relationship creator cannot be used as a filter.
@@ -319,7 +334,7 @@ class TaskDisposition(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class TaskPriority(Resource):
     """A descriptor of importance used for categorizing Tasks."""
 
@@ -349,11 +364,11 @@ class TaskPriority(Resource):
     #: hexadecimal value (e.g. "0xFF5951FF").
     color: int | UnsetType | None = UNSET
     #: The date and time the task priority was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The name of the task priority (e.g. "High").
     name: str | UnsetType | None = UNSET
     #: The date and time the task priority was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: A relative value used for display order. Task priorities are listed from lowest to highest
     #: weight.
     weight: int | UnsetType | None = UNSET
@@ -366,7 +381,7 @@ class TaskPriority(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class TaskPurpose(Resource):
     """A collection of task purposes that help categorize your tasks.
 
@@ -396,7 +411,7 @@ class TaskPurpose(Resource):
     # fmt: on
 
     #: The date and time the task purpose was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The purpose's name (e.g. "Initial Contact").
     name: str | UnsetType | None = UNSET
     #: The purpose's display order within the collection.
@@ -404,8 +419,124 @@ class TaskPurpose(Resource):
     #: The purpose's task type (e.g. "Meeting in Person").
     task_type: str | UnsetType | None = UNSET
     #: The date and time the task purpose was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The creator of the task purpose. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     #: The tasks made with this purpose. Relationship tasks cannot be used as a filter.
     tasks: ToMany[Task] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_task)
+
+
+class TaskChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Task resources."""
+
+    action: str | None
+    autoskip_at: _dt.datetime | None
+    due_at: _dt.datetime | None
+    note: str | None
+    opportunity_association: str | None
+    owner: _conv.ToOneValue
+    subject: _conv.ToOneValue
+    task_disposition: _conv.ToOneValue
+    task_priority: _conv.ToOneValue
+    task_purpose: _conv.ToOneValue
+    task_theme: _conv.ToOneValue
+    team: _conv.ToOneValue
+
+
+class TaskFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Task resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    autoskip_at: _dt.datetime | str | Range | NullTest
+    created_at: _dt.datetime | str | Range | NullTest
+    due_at: _dt.datetime | str | Range | NullTest
+    scheduled_at: _dt.datetime | str | Range | NullTest
+    state: FilterValue[str]
+    state_changed_at: _dt.datetime | str | Range | NullTest
+    task_type: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    account: RelationshipFilter
+    call: RelationshipFilter
+    calls: RelationshipFilter
+    completer: RelationshipFilter
+    default_plugin_mapping: RelationshipFilter
+    mailing: RelationshipFilter
+    mailings: RelationshipFilter
+    opportunity: RelationshipFilter
+    owner: RelationshipFilter
+    prospect: RelationshipFilter
+    prospect_account: RelationshipFilter
+    prospect_contacts: RelationshipFilter
+    prospect_owner: RelationshipFilter
+    prospect_phone_numbers: RelationshipFilter
+    prospect_stage: RelationshipFilter
+    sequence: RelationshipFilter
+    sequence_sequence_steps: RelationshipFilter
+    sequence_state: RelationshipFilter
+    sequence_state_sequence_step: RelationshipFilter
+    sequence_state_sequence_step_overrides: RelationshipFilter
+    sequence_state_starting_template: RelationshipFilter
+    sequence_step: RelationshipFilter
+    sequence_step_override_templates: RelationshipFilter
+    sequence_template: RelationshipFilter
+    sequence_template_template: RelationshipFilter
+    task_disposition: RelationshipFilter
+    task_priority: RelationshipFilter
+    task_purpose: RelationshipFilter
+    task_theme: RelationshipFilter
+    team: RelationshipFilter
+    template: RelationshipFilter
+
+
+class TaskDispositionChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for TaskDisposition resources."""
+
+    name: str | None
+    order: int | None
+    task_type: str | None
+    value: str | None
+
+
+class TaskDispositionFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for TaskDisposition resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    order: FilterValue[int] | Range
+    task_type: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    value: FilterValue[str]
+
+
+class TaskPriorityChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for TaskPriority resources."""
+
+
+class TaskPriorityFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for TaskPriority resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    weight: FilterValue[int] | Range
+
+
+class TaskPurposeChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for TaskPurpose resources."""
+
+    name: str | None
+    order: int | None
+    task_type: str | None
+
+
+class TaskPurposeFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for TaskPurpose resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    order: FilterValue[int] | Range
+    task_type: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest

@@ -6,15 +6,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections import abc as _abc
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import attrs
 
 from .._relationships import ToMany, ToOne
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
-from .._types import UNSET, UnsetType
+from .._types import UNSET, NullTest, Range, UnsetType
 from . import _converters as _conv
-from ._base import ON_SETATTR, Resource, register_model
+from ._base import ON_SETATTR, Resource, ServerStamp, register_model
+from ._inputs import FilterValue, RelationshipFilter
 
 if TYPE_CHECKING:
     from .batches import Batch
@@ -22,11 +24,36 @@ if TYPE_CHECKING:
     from .mail import Mailbox, Recipient
     from .prospects import Prospect
 
-__all__ = ["Duty", "Favorite", "OrgSetting", "Persona", "Profile", "Role", "Team", "User"]
+__all__ = [
+    "Duty",
+    "DutyChanges",
+    "DutyFilter",
+    "Favorite",
+    "FavoriteChanges",
+    "FavoriteFilter",
+    "OrgSetting",
+    "OrgSettingChanges",
+    "OrgSettingFilter",
+    "Persona",
+    "PersonaChanges",
+    "PersonaFilter",
+    "Profile",
+    "ProfileChanges",
+    "ProfileFilter",
+    "Role",
+    "RoleChanges",
+    "RoleFilter",
+    "Team",
+    "TeamChanges",
+    "TeamFilter",
+    "User",
+    "UserChanges",
+    "UserFilter",
+]
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class User(Resource):
     """The individual that uses the application. See https://developers.outreach.io/api/common-
     patterns/#invite-new-users for more information on inviting new users.
@@ -156,7 +183,7 @@ class User(Resource):
     #: The user's preferred default tab to open when in task flow.
     controlled_tab_default: str | UnsetType | None = UNSET
     #: The date and time the user was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The date and time the user most recently signed in.
     current_sign_in_at: _dt.datetime | UnsetType | None = UNSET
     #: The value of the user's first custom field.
@@ -273,7 +300,7 @@ class User(Resource):
     #: A boolean value whether the user's unknown reply emails are enabled.
     unknown_reply_email_enabled: bool | UnsetType | None = UNSET
     #: The date and time the user was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The globally unique ID (GUID) assigned to the user.
     user_guid: str | UnsetType | None = UNSET
     #: A reader friendly unique identifier of the user.
@@ -348,7 +375,7 @@ class User(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Team(Resource):
     """A descriptor of a group of users.
 
@@ -389,7 +416,7 @@ class Team(Resource):
     #: The color used to label and highlight the team.
     color: str | UnsetType | None = UNSET
     #: The date and time the team was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The name of the team (e.g. "SDRs").
     name: str | UnsetType | None = UNSET
     #: The ID from the SCIM provisioning service used to create the team.
@@ -397,7 +424,7 @@ class Team(Resource):
     #: The name of the SCIM provisioning source used to create the team.
     scim_source: str | UnsetType | None = UNSET
     #: The date and time the team was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     batches: ToMany[Batch] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_batch)
     #: The content categories that are assigned to the team. Relationship contentCategories cannot
     #: be used as a filter.
@@ -433,7 +460,7 @@ class Team(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Role(Resource):
     """Where you fall within your organization's structure.
 
@@ -462,13 +489,13 @@ class Role(Resource):
     # fmt: on
 
     #: The date and time the team was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The permanent, immutable identifier of the role.
     external_id: str | UnsetType | None = UNSET
     #: The name of the role (e.g. "Vice-President").
     name: str | UnsetType | None = UNSET
     #: The date and time the team was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     child_roles: ToMany[Role] | UnsetType = attrs.field(default=UNSET, converter=_conv.many_role)
     #: Roles are heirarchical. This is the parent of the current role. You can use only the
     #: attribute id to filter roles by parentRole (e.g. filter[parentRole][id]=X).
@@ -476,7 +503,7 @@ class Role(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Profile(Resource):
     """Controls what you can see and do within Outreach
 
@@ -503,7 +530,7 @@ class Profile(Resource):
     # fmt: on
 
     #: The date and time the team was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: Flag that indicates whether the profile provides admin access.
     is_admin: bool | UnsetType | None = UNSET
     #: The name of the profile (e.g. "Admin").
@@ -511,11 +538,11 @@ class Profile(Resource):
     #: The special id flag assigned to the profile (i.e. admin or default)
     special_id: str | UnsetType | None = UNSET
     #: The date and time the team was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Persona(Resource):
     """A descriptor of a person, used for categorizing Prospects.
 
@@ -543,13 +570,13 @@ class Persona(Resource):
     # fmt: on
 
     #: The date and time the persona was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: A description of the persona.
     description: str | UnsetType | None = UNSET
     #: The name of the persona (e.g. "Sales Rep").
     name: str | UnsetType | None = UNSET
     #: The date and time the persona was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The prospects with this persona. Relationship prospects cannot be used as a filter.
     prospects: ToMany[Prospect] | UnsetType = attrs.field(
         default=UNSET, converter=_conv.many_prospect
@@ -557,7 +584,7 @@ class Persona(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Duty(Resource):
     """An Outreach-suggested role or job duty played by a user in their organization."""
 
@@ -584,7 +611,7 @@ class Duty(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class Favorite(Resource):
     """A record (Prospect, Account, Sequence, etc.) favorited by a particular user.
 
@@ -614,13 +641,13 @@ class Favorite(Resource):
     # fmt: on
 
     #: The date and time the favorite was created.
-    created_at: _dt.datetime | UnsetType | None = UNSET
+    created_at = ServerStamp("createdAt")
     #: The ID of record that was favorited.
     target_id: int | UnsetType | None = UNSET
     #: The type of record that was favorited.
     target_type: str | UnsetType | None = UNSET
     #: The date and time the favorite was last updated.
-    updated_at: _dt.datetime | UnsetType | None = UNSET
+    updated_at = ServerStamp("updatedAt")
     #: The user who created the favorite. Relationship creator cannot be used as a filter.
     creator: ToOne[User] | UnsetType = attrs.field(default=UNSET, converter=_conv.one_user)
     #: The record that was favorited.
@@ -631,7 +658,7 @@ class Favorite(Resource):
 
 
 @register_model
-@attrs.define(slots=False, kw_only=True, repr=False, on_setattr=ON_SETATTR)
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
 class OrgSetting(Resource):
     """The collection of settings for an Org."""
 
@@ -658,3 +685,244 @@ class OrgSetting(Resource):
     prospect_email_exclusions: str | UnsetType | None = UNSET
     #: Comma separated list of email addresses that are blocked
     send_exclusions: str | UnsetType | None = UNSET
+
+
+class UserChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for User resources."""
+
+    accounts_view_id: int | None
+    activity_notifications_disabled: bool | None
+    bounce_warning_email_enabled: bool | None
+    bridge_phone: str | None
+    bridge_phone_extension: str | None
+    calls_view_id: int | None
+    controlled_tab_default: str | None
+    custom1: str | None
+    custom2: str | None
+    custom3: str | None
+    custom4: str | None
+    custom5: str | None
+    daily_digest_email_enabled: bool | None
+    default_ruleset_id: int | None
+    duties: dict[str, Any] | None
+    email: str | None
+    enable_voice_recordings: bool | None
+    engagement_emails_enabled: bool | None
+    first_name: str | None
+    inbound_bridge_phone: str | None
+    inbound_bridge_phone_extension: str | None
+    inbound_call_behavior: str | None
+    inbound_phone_type: str | None
+    inbound_voicemail_custom_message_text: str | None
+    inbound_voicemail_message_text_voice: str | None
+    inbound_voicemail_prompt_type: str | None
+    job_role_by_name: str | None
+    kaia_recordings_view_id: int | None
+    keep_bridge_phone_connected: bool | None
+    last_name: str | None
+    locked: bool | None
+    mailbox_error_email_enabled: bool | None
+    meeting_engagement_notification_enabled: bool | None
+    notifications_enabled: bool | None
+    oce_click_to_dial_everywhere: bool | None
+    oce_gmail_toolbar: bool | None
+    oce_gmail_tracking_state: str | None
+    oce_salesforce_email_decorating: bool | None
+    oce_salesforce_phone_decorating: bool | None
+    oce_universal_task_flow: bool | None
+    oce_window_mode: bool | None
+    opportunities_view_id: int | None
+    phone_country_code: str | None
+    phone_number: str | None
+    phone_type: str | None
+    plugin_alert_notification_enabled: bool | None
+    preferred_voice_region: str | None
+    prefers_local_presence: bool | None
+    prospects_view_id: int | None
+    reports_team_perf_view_id: int | None
+    reports_view_id: int | None
+    scim_external_id: str | None
+    scim_source: str | None
+    sender_notifications_excluded: bool | None
+    tasks_view_id: int | None
+    teams_view_id: int | None
+    texting_email_notifications: bool | None
+    title: str | None
+    unknown_reply_email_enabled: bool | None
+    username: str | None
+    users_view_id: int | None
+    voicemail_notification_enabled: bool | None
+    weekly_digest_email_enabled: bool | None
+    calendar: _conv.ToOneValue
+    content_categories: _conv.ToManyValue
+    content_category_ownerships: _conv.ToManyValue
+    direct_assigned_teams: _conv.ToManyValue
+    favorites: _conv.ToManyValue
+    job_role: _conv.ToOneValue
+    mailbox: _conv.ToOneValue
+    mailboxes: _conv.ToManyValue
+    outbound_voicemails: _conv.ToManyValue
+    phone: _conv.ToOneValue
+    phones: _conv.ToManyValue
+    profile: _conv.ToOneValue
+    recipients: _conv.ToManyValue
+    role: _conv.ToOneValue
+    role_assigned_teams: _conv.ToManyValue
+    sms_phone: _conv.ToOneValue
+    teams: _conv.ToManyValue
+    voicemail_prompts: _conv.ToManyValue
+
+
+class UserFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for User resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    current_sign_in_at: _dt.datetime | str | Range | NullTest
+    email: FilterValue[str]
+    first_name: FilterValue[str]
+    last_name: FilterValue[str]
+    locked: FilterValue[bool]
+    updated_at: _dt.datetime | str | Range | NullTest
+    username: FilterValue[str]
+    batches: RelationshipFilter
+    calendar: RelationshipFilter
+    content_category_ownerships: RelationshipFilter
+    direct_assigned_teams: RelationshipFilter
+    favorites: RelationshipFilter
+    job_role: RelationshipFilter
+    outbound_voicemails: RelationshipFilter
+    phone: RelationshipFilter
+    phones: RelationshipFilter
+    profile: RelationshipFilter
+    role: RelationshipFilter
+    role_assigned_teams: RelationshipFilter
+    sms_phone: RelationshipFilter
+    teams: RelationshipFilter
+    voicemail_prompts: RelationshipFilter
+
+
+class TeamChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Team resources."""
+
+    color: str | None
+    name: str | None
+    scim_external_id: str | None
+    scim_source: str | None
+    content_categories: _conv.ToManyValue
+    favorites: _conv.ToManyValue
+    team_memberships: _conv.ToManyValue
+    team_records: _conv.ToManyValue
+    team_settings: _conv.ToOneValue
+    users: _conv.ToManyValue
+
+
+class TeamFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Team resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    batches: RelationshipFilter
+    favorites: RelationshipFilter
+    role_assigned_users: RelationshipFilter
+    team_memberships: RelationshipFilter
+    team_records: RelationshipFilter
+    team_settings: RelationshipFilter
+    users: RelationshipFilter
+
+
+class RoleChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Role resources."""
+
+    external_id: str | None
+    name: str | None
+    parent_role: _conv.ToOneValue
+
+
+class RoleFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Role resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    external_id: FilterValue[str]
+    name: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    child_roles: RelationshipFilter
+    parent_role: RelationshipFilter
+
+
+class ProfileChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Profile resources."""
+
+    name: str | None
+
+
+class ProfileFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Profile resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    special_id: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+
+
+class PersonaChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Persona resources."""
+
+    description: str | None
+    name: str | None
+
+
+class PersonaFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Persona resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    name: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+
+
+class DutyChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Duty resources."""
+
+
+class DutyFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Duty resources."""
+
+    id: int | _abc.Sequence[int] | Range
+
+
+class FavoriteChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for Favorite resources."""
+
+    target: _conv.ToOneValue
+    user: _conv.ToOneValue
+
+
+class FavoriteFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for Favorite resources."""
+
+    id: int | _abc.Sequence[int] | Range
+    created_at: _dt.datetime | str | Range | NullTest
+    target_id: FilterValue[int] | Range
+    target_type: FilterValue[str]
+    updated_at: _dt.datetime | str | Range | NullTest
+    target: RelationshipFilter
+    user: RelationshipFilter
+
+
+class OrgSettingChanges(TypedDict, total=False):
+    """What ``update(id, **changes)`` takes for OrgSetting resources."""
+
+    contact_exclusions: str | None
+    prospect_email_exclusions: str | None
+    send_exclusions: str | None
+
+
+class OrgSettingFilter(TypedDict, total=False):
+    """What ``list(filter=...)`` takes for OrgSetting resources."""
+
+    id: int | _abc.Sequence[int] | Range

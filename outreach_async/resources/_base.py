@@ -189,7 +189,7 @@ class Repository(Generic[R]):
         changed since it was read); type and id are always sent."""
         self._require("update")
         if isinstance(id_or_resource, Resource):
-            id_ = id_or_resource.id
+            id_ = getattr(id_or_resource, "id", None)  # a model not created yet has none
             if id_ is None:
                 raise QueryError(f"this {self.spec.type} has no id yet: create it first")
             if not changes:

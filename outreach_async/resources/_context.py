@@ -70,7 +70,7 @@ class ResponseContext:
         if self._index is None:
             self._index = {(r.get("type"), r.get("id")): r for r in self._included}  # type: ignore[misc]
             for model in self._primary:
-                self._models.setdefault((model.__resource_spec__.type, model.id), model)  # type: ignore[arg-type]
+                self._models.setdefault((model.__resource_spec__.type, model.id), model)
         return self._index
 
     def included(self, type_: str, id_: int) -> Resource | None:

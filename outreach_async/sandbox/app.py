@@ -84,7 +84,7 @@ def build_app(
     if log is not None:
         middlewares.append(request_log_middleware(log))
     middlewares += [
-        fault_middleware(config.faults, clock=now, state=fault_state),
+        fault_middleware(config.faults, config.sleep, clock=now, state=fault_state),
         auth_middleware(authority, unauthorized_body=config.unauthorized_body),
         rate_limit_middleware(config.rate_limit, now, state=rate_limit_state),
     ]

@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import attrs
@@ -47,5 +48,7 @@ class SandboxConfig:
     #: wall clock in epoch seconds for tokens, rate-limit windows, faults and timestamps;
     #: tests replace it to move time without sleeping
     clock: Callable[[], float] = time.time
+    #: how the faults' latency and slow answers wait; tests pass their clock's sleep with it
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
     #: keep a log of every request in ``Sandbox.requests``
     record_requests: bool = True

@@ -94,7 +94,9 @@ def _parse_scope(scope: str) -> frozenset[str] | None:
 
 
 def _new_token() -> str:
-    return secrets.token_urlsafe(32)
+    """43 URL-safe characters that never start with ``-``: a token pasted after ``--token``
+    must not read as an option (one in 64 of ``token_urlsafe``'s did, and failed a command)."""
+    return "t" + secrets.token_urlsafe(32)[1:]
 
 
 @attrs.define
@@ -125,9 +127,13 @@ class TokenAuthority:
 
     # -- issuing outside the token endpoint (the sandbox itself and tests) --
 
-    def issue_static_token(self, scope: str = "") -> str:
-        """A token that never expires; unrestricted unless ``scope`` names scopes."""
-        token = _new_token()
+    def issue_static_token(self, scope: str = "", *, token: str | None = None) -> str:
+        """A token that never expires; unrestricted unless ``scope`` names scopes.
+
+        ``token`` accepts a token string of your choosing (a documentation placeholder such as
+        ``"ACCESS_TOKEN"``) instead of a random one.
+        """
+        token = _new_token() if token is None else token
         self._access[token] = _AccessToken(self.user_id, _parse_scope(scope), None)
         return token
 

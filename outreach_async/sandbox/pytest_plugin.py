@@ -1,10 +1,19 @@
 """pytest plugin: the ``outreach_sandbox`` fixture, a started :class:`Sandbox` per test.
 
-Installed with outreach-async (entry point ``pytest11``), so a project's tests can just ask::
+Installed with outreach-async (entry point ``pytest11``); ``pip install outreach-async pytest`` is
+all a project needs::
 
     async def test_export(outreach_sandbox):
         async with OutreachClient(outreach_sandbox.token, base_url=outreach_sandbox.base_url) as o:
             ...
+
+    def test_sync_code(outreach_sandbox):
+        run_my_job(outreach_sandbox.base_url, outreach_sandbox.token)
+
+The sandbox serves from a thread with an event loop of its own (:class:`SandboxThread`), so the
+fixture is an ordinary synchronous one: sync tests use it, and so do async tests on any loop. An
+``async def`` test that asks for it and that no async plugin (pytest-asyncio, anyio) runs is run
+here, on a fresh event loop; with such a plugin installed, that plugin runs it as usual.
 
 Options are :class:`SandboxConfig` fields, from (later wins) the ``--outreach-sandbox-seed``
 command-line option, the ``outreach_sandbox`` marker and indirect parametrisation::
@@ -14,19 +23,19 @@ command-line option, the ``outreach_sandbox`` marker and indirect parametrisatio
 
     @pytest.mark.parametrize("outreach_sandbox", [{"seed": 10}, {"seed": 500}], indirect=True)
     async def test_b(outreach_sandbox): ...
-
-The fixture is asynchronous and needs pytest-asyncio (it runs on the test's event loop).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+import asyncio
+import inspect
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from .server import Sandbox
+from .server import Sandbox
+from .thread import SandboxThread
 
 __all__ = ["outreach_sandbox", "sandbox_options"]
 
@@ -67,24 +76,25 @@ def sandbox_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return options
 
 
-def _async_fixture(function: Callable[..., Any]) -> Any:
-    """``pytest_asyncio.fixture``, or a fixture that explains it is missing."""
-    try:
-        import pytest_asyncio
-    except ImportError:  # pragma: no cover - pytest-asyncio is a test dependency of ours
-
-        def missing(request: pytest.FixtureRequest) -> None:
-            pytest.fail("the outreach_sandbox fixture needs pytest-asyncio")
-
-        missing.__name__ = function.__name__
-        return pytest.fixture(missing)
-    return pytest_asyncio.fixture(function)
+#: markers by which an async plugin says it runs a test itself
+_ASYNC_PLUGIN_MARKERS = ("asyncio", "anyio", "trio")
 
 
-@_async_fixture
-async def outreach_sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run an ``async def`` test using ``outreach_sandbox`` that no async plugin runs."""
+    function = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(function) or MARKER not in pyfuncitem.fixturenames:
+        return None  # pytest-asyncio hands pytest a sync wrapper for the tests it runs
+    if any(pyfuncitem.get_closest_marker(name) for name in _ASYNC_PLUGIN_MARKERS):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(function(**arguments))
+    return True
+
+
+@pytest.fixture
+def outreach_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     """A started sandbox (``base_url``, ``token``, ``store``, ``requests``) for one test."""
-    from .server import Sandbox
-
-    async with Sandbox(**sandbox_options(request)) as sandbox:
+    with SandboxThread(**sandbox_options(request)) as sandbox:
         yield sandbox

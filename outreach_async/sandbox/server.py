@@ -13,9 +13,11 @@ exactly as to Outreach, so everything between them and the wire is exercised.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
@@ -35,6 +37,8 @@ from .times import MonotonicClock
 from .webhooks import WebhookDispatcher
 
 __all__ = ["Sandbox"]
+
+T = TypeVar("T")
 
 _FREEZE_THRESHOLD = 10_000
 
@@ -71,6 +75,7 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._origin = ""
         self._frozen = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def origin(self) -> str:
@@ -98,6 +103,7 @@ class Sandbox:
         """Seed the store and start serving."""
         if self._runner is not None:
             return self
+        self._loop = asyncio.get_running_loop()
         self._seed()
         app = build_app(
             self.config,
@@ -137,6 +143,14 @@ class Sandbox:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def on_own_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await one of the sandbox's coroutines (``dispatcher.drain()``) on the loop it serves
+        from: the ``outreach_sandbox`` fixture runs it in a thread with a loop of its own."""
+        loop = self._loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return await coroutine
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, loop))
 
     async def __aenter__(self) -> Self:
         return await self.start()

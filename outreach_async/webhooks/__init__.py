@@ -12,6 +12,7 @@ The pure part (:func:`verify_signature`, :func:`parse_event`) does no I/O and wo
 framework; :func:`webhook_app` is an aiohttp.web server built on it.
 """
 
+from ._apply import EventSink, SinkEventHandler, flat_record
 from ._events import (
     DELIVERY_ID_HEADER,
     ORG_ID_HEADER,
@@ -25,13 +26,16 @@ from ._receiver import WEBHOOK_STATS, Handler, WebhookStats, webhook_app
 
 __all__ = [
     "DELIVERY_ID_HEADER",
+    "EventSink",
     "ORG_ID_HEADER",
     "SIGNATURE_HEADER",
+    "SinkEventHandler",
     "WEBHOOK_STATS",
     "Handler",
     "WebhookEvent",
     "WebhookPayloadError",
     "WebhookStats",
+    "flat_record",
     "parse_event",
     "verify_signature",
     "webhook_app",

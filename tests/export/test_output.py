@@ -1,4 +1,5 @@
-"""The output file: cut back to the checkpoint's offset, append, overwrite, refuse a short file."""
+"""The output file: cut back to the checkpoint's offset, refuse a short or unknown file, swap a
+one-off export in only when complete."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from outreach_async import UntrackedOutputError
 from outreach_async.export import FileOutput, OutputLockedError, OutputMismatchError, StreamOutput
 
 
@@ -30,23 +32,105 @@ def test_a_file_shorter_than_its_checkpoint_is_refused(tmp_path: Path) -> None:
     assert path.read_bytes() == b"abc"
 
 
-def test_a_new_output_of_a_sync_is_appended_to(tmp_path: Path) -> None:
+def test_an_output_its_checkpoint_does_not_know_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     path.write_bytes(b"kept\n")
-    output = FileOutput(path)
-    assert output.open(resume_at=None) == 5
-    output.write(b"more\n")
-    output.close()
-    assert path.read_bytes() == b"kept\nmore\n"
+    with pytest.raises(UntrackedOutputError, match=r"out\.jsonl already holds 5 bytes") as caught:
+        FileOutput(path).open(resume_at=None)
+    assert (caught.value.output, caught.value.size) == (str(path), 5)
+    assert path.read_bytes() == b"kept\n"
 
 
-def test_a_one_off_export_overwrites(tmp_path: Path) -> None:
+def test_an_empty_or_absent_output_of_a_sync_is_written(tmp_path: Path) -> None:
+    for path in (tmp_path / "new.jsonl", tmp_path / "empty.jsonl"):
+        if path.name == "empty.jsonl":
+            path.write_bytes(b"")
+        output = FileOutput(path)
+        assert output.open(resume_at=None) == 0
+        output.write(b"more\n")
+        output.close()
+        assert path.read_bytes() == b"more\n"
+
+
+def test_a_restart_empties_the_file_in_place(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     path.write_bytes(b"old\n")
     output = FileOutput(path)
     assert output.open(resume_at=None, overwrite=True) == 0
     output.close()
     assert path.read_bytes() == b""
+
+
+def test_a_one_off_export_replaces_the_file_only_when_finished(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b"old\n")
+    path.chmod(0o600)
+    output = FileOutput(path)
+    assert output.open_one_off() == 0
+    output.write(b"new\n")
+    output.sync()
+    assert path.read_bytes() == b"old\n"  # untouched while the export runs
+    assert (tmp_path / "out.jsonl.partial").read_bytes() == b"new\n"
+    output.finish()
+    output.close()
+    assert path.read_bytes() == b"new\n"
+    assert path.stat().st_mode & 0o777 == 0o600  # the permissions of the file it replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_an_unfinished_one_off_export_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b"old\n")
+    output = FileOutput(path)
+    output.open_one_off()
+    output.write(b"half")
+    output.close()  # an error or Ctrl-C: no finish()
+    assert path.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_a_one_off_export_through_a_symlink_replaces_the_file_it_names(tmp_path: Path) -> None:
+    path, link = tmp_path / "out.jsonl", tmp_path / "latest.jsonl"
+    path.write_bytes(b"old\n")
+    link.symlink_to(path)
+    output = FileOutput(link)
+    output.open_one_off()
+    output.write(b"new\n")
+    output.finish()
+    output.close()
+    assert link.is_symlink()
+    assert path.read_bytes() == b"new\n"
+
+
+def test_a_partial_file_left_by_kill_9_is_started_over(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.partial").write_bytes(b"torn by kill -9")
+    output = FileOutput(path)
+    output.open_one_off()
+    output.write(b"new\n")
+    output.finish()
+    output.close()
+    assert path.read_bytes() == b"new\n"
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_a_one_off_export_refuses_a_file_an_incremental_export_is_writing(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    appending = FileOutput(path)
+    appending.open(resume_at=None)
+    with pytest.raises(OutputLockedError, match="another export is writing"):
+        FileOutput(path).open_one_off()
+    appending.close()
+    assert not (tmp_path / "out.jsonl.partial").exists()
+
+
+def test_a_device_that_cannot_take_the_bytes_is_named() -> None:
+    output = FileOutput("/dev/full")
+    output.open_one_off()  # not a regular file: written directly, nothing beside it
+    with pytest.raises(OSError, match="/dev/full") as caught:
+        output.write(b"x" * 65536)
+    output.close()
+    assert caught.value.filename == "/dev/full"
 
 
 def test_a_stream_output_counts_and_flushes() -> None:
@@ -67,5 +151,5 @@ def test_a_second_writer_of_the_same_file_is_refused(tmp_path: Path) -> None:
     first.close()
     assert path.read_bytes() == b"kept\n"  # the refused overwrite truncated nothing
     second = FileOutput(path)
-    assert second.open(resume_at=None) == 5  # free again once the first one closed
+    assert second.open(resume_at=5) == 5  # free again once the first one closed
     second.close()

@@ -24,23 +24,10 @@ from outreach_async._auth import TokenSet
 from outreach_async._oauth_flow import login
 from outreach_async._tokenstore import FileTokenStore
 from outreach_async.sandbox import Sandbox
+from tests.clock import FakeClock
 
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"
-
-
-class Clock:
-    """Wall time for the sandbox and the provider, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 async def play_browser(url: str) -> int:
@@ -92,7 +79,7 @@ async def test_login_stores_tokens_that_work(outreach_sandbox: Sandbox, tmp_path
 
 
 async def test_an_expired_login_refreshes_and_saves_the_rotated_token(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock()
     path = tmp_path / "tokens.json"
     async with Sandbox(clock=clock, seed=3) as sandbox:
         first, _ = await log_in(sandbox, FileTokenStore(path), "prospects.all")
@@ -177,7 +164,7 @@ def rsa_private_pem() -> str:
 
 async def test_an_s2s_install_token_is_minted_renewed_and_replaced_after_a_401() -> None:
     pem = rsa_private_pem()
-    clock = Clock()
+    clock = FakeClock()
     async with Sandbox(clock=clock, seed=2) as sandbox:
         provider = AppTokenProvider(
             s2s_guid="app-guid", private_key=pem, install_id=7, base=sandbox.origin, clock=clock

@@ -1,10 +1,10 @@
 """Listings through injected faults yield every record exactly once.
 
 The sandbox holds 20,000 prospects and answers 5% of reads with 503, 3% with nginx's HTML 502,
-resets 3% of connections and lets 1% of answers outlast the client's timeout (real seconds: the
-fault middleware and aiohttp keep real timers). Retry backoffs run on a virtual clock, so only
-those timeouts cost real time. Faults are seeded and a listing sends one request at a time, so
-each run meets the same faults.
+resets 3% of connections and lets 1% of answers outlast the client's 30 s timeout. Retry
+backoffs, the slow answers and the client's timeout all run on one virtual clock, so nothing
+waits for real and a loaded machine cannot make an ordinary page time out. Faults are seeded
+and a listing sends one request at a time, so each run meets the same faults.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from outreach_async.sandbox import FaultConfig, Sandbox
 from tests.integration.virtual_time import VirtualClock, virtual_client
 
 RECORDS = 20_000
-#: A page of 1000 prospects with one attribute (a sparse fieldset: the ids are what counts)
-#: takes ~25 ms to serve on the CI machine: the timeout leaves 20 times that, and a slow
-#: answer outlasts it.
-TIMEOUT, SLOW_DELAY = 0.5, 0.6
+#: The client's default timeout, and a slow answer that outlasts it (virtual seconds).
+TIMEOUT, SLOW_DELAY = 30.0, 35.0
 #: Seed 12 meets every kind of fault in both runs, a slow answer included.
 FAULTS = FaultConfig(
     seed=12,
@@ -45,7 +43,13 @@ async def test_every_record_exactly_once_through_faults(page_size: int) -> None:
     responses: list[ResponseEvent] = []
     async with (
         clock.running(),
-        Sandbox(seed=RECORDS, faults=FAULTS, clock=clock.time, record_requests=False) as sandbox,
+        Sandbox(
+            seed=RECORDS,
+            faults=FAULTS,
+            clock=clock.time,
+            sleep=clock.server_sleep,
+            record_requests=False,
+        ) as sandbox,
         virtual_client(
             clock,
             sandbox.base_url,

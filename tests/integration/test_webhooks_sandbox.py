@@ -69,7 +69,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 async def delivered(sandbox: Sandbox, receiver: Receiver, handled: int) -> None:
     """Wait for the sandbox's deliveries, then for the receiver's workers."""
-    await asyncio.wait_for(sandbox.dispatcher.drain(), 5)
+    await asyncio.wait_for(sandbox.on_own_loop(sandbox.dispatcher.drain()), 5)
     await until(lambda: receiver.stats.handled >= handled)
 
 
@@ -148,7 +148,7 @@ async def test_a_wrong_secret_or_no_secret_is_rejected_with_401(
     )
     await outreach.webhooks.create(Webhook(url=receiver.url, resource="prospect"))  # unsigned
     await outreach.prospects.create(Prospect(first_name="Mallory"))
-    await asyncio.wait_for(outreach_sandbox.dispatcher.drain(), 5)
+    await asyncio.wait_for(outreach_sandbox.on_own_loop(outreach_sandbox.dispatcher.drain()), 5)
 
     statuses = sorted(d.status or 0 for d in outreach_sandbox.dispatcher.deliveries)
     assert statuses == [401, 401]

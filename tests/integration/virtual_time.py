@@ -7,11 +7,18 @@ test: the first request goes out 20 virtual seconds late and each window serves 
 instead of 18.) Figures measured that way describe the fake clock, not the code under test.
 
 :class:`VirtualClock` moves the other way round: time stands still while any request is on the
-wire (counted by an aiohttp ``TraceConfig`` on the client's session), and when nothing is in
+wire (counted by the client's ``timer``, :meth:`VirtualClock.timeout`, which spans a request
+to its body's last byte; or by a ``TraceConfig`` on a plain session), and when nothing is in
 flight and the loop has settled it jumps to the earliest sleeper's deadline. That is Outreach's
 regime, where a request takes milliseconds of an hour-long window, played at full speed: a
-test covers many windows of seconds without sleeping for real. Client timeouts and the sandbox's
-slow answers stay in real time (aiohttp's and the fault middleware's own timers).
+test covers many windows of seconds without sleeping for real.
+
+A request the server holds on purpose (the sandbox's latency and slow answers, given
+``sleep=clock.server_sleep``) is parked, not on the wire: time may move while every request in
+flight is parked, so a slow answer and the client's timeout (``clock.timeout``, the client's
+``timer``) race on the virtual clock too. (An answer whose client already gave up stays parked
+until its sleep ends; time may then move while a newer request is in transit, but only to that
+orphan's wake-up, seconds before the newer request's own timeout.)
 
 :func:`virtual_client` builds an ``OutreachClient`` whose limiter, retries and waits all run on
 that clock (``sleep``, ``clock``, ``wall_clock`` and ``rng`` are client parameters).
@@ -51,14 +58,17 @@ _QUIET_TURNS = 5
 class VirtualClock:
     """Epoch seconds that move only while nothing is on the wire; see the module docstring.
 
-    Use ``time`` for every clock (wall and monotonic), ``sleep`` for every wait, and
-    ``trace_config()`` on the client's session. Run it inside ``async with clock.running():``.
+    Use ``time`` for every clock (wall and monotonic), ``sleep`` for every wait, and ``timeout``
+    as the client's ``timer`` (or ``trace_config()`` on a plain aiohttp session). Run it inside
+    ``async with clock.running():``.
     """
 
     def __init__(self, start: float = WALL_EPOCH) -> None:
         self.now = start
         self.start = start
         self.in_flight = 0
+        #: requests the server holds on purpose, sleeping on this clock
+        self.parked = 0
         #: bumped by every sleep and every request starting or ending
         self._activity = 0
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
@@ -89,6 +99,45 @@ class VirtualClock:
             waiter.cancel()  # a cancelled sleep (a waiter woken early) leaves a dead entry
             self._touch()
 
+    async def server_sleep(self, seconds: float) -> None:
+        """The sandbox's sleep: a request held this way does not hold time still."""
+        self.parked += 1
+        self._touch()
+        try:
+            await self.sleep(seconds)
+        finally:
+            self.parked -= 1
+            self._touch()
+
+    @contextlib.asynccontextmanager
+    async def timeout(self, seconds: float) -> AsyncIterator[None]:
+        """``asyncio.timeout`` on virtual time: the block is cancelled after ``seconds``, and
+        ``TimeoutError`` raised in its place. The client's ``timer``: the block is one request,
+        from sending to the last byte of its body, and it counts as on the wire throughout
+        (aiohttp's trace says a request ended once the headers arrived: a big body is still
+        being read then)."""
+        task = asyncio.current_task()
+        assert task is not None
+        expired = False
+
+        async def expire() -> None:
+            nonlocal expired
+            await self.sleep(seconds)
+            expired = True
+            task.cancel()
+
+        timer = asyncio.ensure_future(expire())
+        self._wire_started()
+        try:
+            yield
+        except asyncio.CancelledError:
+            if expired and task.uncancel() == 0:
+                raise TimeoutError from None
+            raise
+        finally:
+            self._wire_ended()
+            timer.cancel()
+
     def trace_config(self) -> aiohttp.TraceConfig:
         """Counts the client's requests on the wire, so time stands still meanwhile."""
         config = aiohttp.TraceConfig()
@@ -108,15 +157,30 @@ class VirtualClock:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._driver
 
+    @contextlib.asynccontextmanager
+    async def on_the_wire(self) -> AsyncIterator[None]:
+        """Time stands still while the block runs (a Redis command, say: not an HTTP request)."""
+        self._wire_started()
+        try:
+            yield
+        finally:
+            self._wire_ended()
+
     async def _request_started(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
     ) -> None:
-        self.in_flight += 1
-        self._touch()
+        self._wire_started()
 
     async def _request_ended(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, params: object
     ) -> None:
+        self._wire_ended()
+
+    def _wire_started(self) -> None:
+        self.in_flight += 1
+        self._touch()
+
+    def _wire_ended(self) -> None:
         self.in_flight -= 1
         self._touch()
 
@@ -140,7 +204,7 @@ class VirtualClock:
             if self._activity == seen:
                 break
         self._drop_dead_sleepers()
-        return self.in_flight == 0
+        return self.in_flight <= self.parked
 
     def _drop_dead_sleepers(self) -> None:
         while self._sleepers and self._sleepers[0][2].done():
@@ -180,7 +244,7 @@ async def virtual_client(
         retry=retry,
         rate_limiter=limiter,
         hooks=hooks,
-        trace_configs=[clock.trace_config()],
+        timer=clock.timeout,
         sleep=clock.sleep,
         clock=clock.time,
         wall_clock=clock.time,

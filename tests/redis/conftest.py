@@ -1,48 +1,13 @@
-"""Fixtures for the tests against a real redis-server (see ``tests/redis_server.py``)."""
+"""Fixtures for the tests against a real redis-server: a client on ``redis_url`` (see
+``tests/conftest.py`` and ``tests/redis_server.py``) and a fresh user name per test."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-
-from tests.redis_server import redis_server_url
-
-#: A realistic epoch second (2023-11-14T22:13:20Z) for fake wall clocks.
-WALL_EPOCH = 1_700_000_000.0
-
-
-class FakeWallClock:
-    """An epoch clock that only moves when ``sleep`` is awaited; sleeps are recorded.
-
-    ``sleep`` still yields to the loop once, so other tasks (and Redis replies) run meanwhile.
-    """
-
-    def __init__(self) -> None:
-        self.now = WALL_EPOCH
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(seconds, 0.0)
-        await asyncio.sleep(0)
-
-    @property
-    def elapsed(self) -> float:
-        return self.now - WALL_EPOCH
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A Redis to test against: ``REDIS_URL``, or a throwaway redis-server, or skip."""
-    with redis_server_url() as url:
-        yield url
 
 
 @pytest.fixture
@@ -58,8 +23,3 @@ async def user(redis_client: Redis) -> AsyncIterator[str]:
     name = f"test-{uuid.uuid4().hex}"
     yield name
     await redis_client.delete(f"outreach:ratelimit:{name}")
-
-
-@pytest.fixture
-def fake_wall() -> FakeWallClock:
-    return FakeWallClock()

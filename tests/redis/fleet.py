@@ -1,45 +1,68 @@
-"""One worker of the multi-process test: it shares an Outreach user's budget through Redis.
+"""One worker of the fleet test: it shares an Outreach user's budget through Redis.
 
-Run in a spawned process (``multiprocessing`` "spawn"), so it imports everything itself. It sends
-``requests`` GETs, ``concurrency`` at a time, each through :class:`RedisRateLimiter`, and
-repeats a request refused with 429 (as the transport would). The aiohttp client here stands in
-for the transport: this module only exercises the limiter.
+Each worker has what a process of its own would have: its :class:`RedisRateLimiter`, its Redis
+connection and its HTTP session. It sends ``requests`` GETs, ``concurrency`` at a time, each
+through the limiter, and repeats a request refused with 429 (as the transport would). The aiohttp
+client here stands in for the transport: this module only exercises the limiter. Everything runs
+on a :class:`VirtualClock`: HTTP requests and Redis commands count as on the wire, so time moves
+only while every worker is waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from multiprocessing.queues import Queue
+import random
 from typing import Any
 
 import aiohttp
+from redis.asyncio import ConnectionPool, Redis
 
 from outreach_async._ratelimit import parse_rate_limit_headers
 from outreach_async._redis_ratelimit import RedisRateLimiter
 from outreach_async._retry import parse_retry_after
+from tests.integration.virtual_time import VirtualClock
+
+__all__ = ["work"]
 
 
-def run(
-    redis_url: str, user: str, url: str, requests: int, concurrency: int, out: Queue[Any]
-) -> None:
-    """Process entry point: do the work, put ``{"ok": n, "refused": n}`` on ``out``."""
-    out.put(asyncio.run(_work(redis_url, user, url, requests, concurrency)))
+class VirtualRedis(Redis):
+    """A Redis client whose commands hold the virtual clock still until Redis answers."""
+
+    def __init__(self, url: str, clock: VirtualClock) -> None:
+        super().__init__(connection_pool=ConnectionPool.from_url(url))
+        self.auto_close_connection_pool = True
+        self.clock = clock
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        async with self.clock.on_the_wire():
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
 
-async def _work(
-    redis_url: str, user: str, url: str, requests: int, concurrency: int
+async def work(
+    clock: VirtualClock,
+    redis_url: str,
+    user: str,
+    url: str,
+    requests: int,
+    concurrency: int,
+    seed: int,
 ) -> dict[str, int]:
-    limiter = RedisRateLimiter(redis_url, user)
+    """Do the work; ``{"ok": n, "refused": n}``."""
+    redis = VirtualRedis(redis_url, clock)
+    limiter = RedisRateLimiter(
+        redis, user, wall_clock=clock.time, sleep=clock.sleep, rng=random.Random(seed)
+    )
     counts = {"ok": 0, "refused": 0}
     todo = list(range(requests))
-    async with aiohttp.ClientSession(headers={"Authorization": "Bearer fleet"}) as session:
+    async with aiohttp.ClientSession(
+        headers={"Authorization": "Bearer fleet"}, trace_configs=[clock.trace_config()]
+    ) as session:
 
         async def one_request() -> int:
             await limiter.acquire()
             async with session.get(url) as answer:
                 await answer.read()
-                now = time.time()
+                now = clock.time()
                 await limiter.observe(
                     parse_rate_limit_headers(answer.headers, now),
                     status=answer.status,
@@ -55,5 +78,5 @@ async def _work(
                 counts["ok"] += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    await limiter.aclose()
+    await redis.aclose()
     return counts

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from outreach_async._ratelimit import RateLimitInfo, _Budget
 from outreach_async._redis_ratelimit import _ACQUIRE, _GRANTED, _OBSERVE
-from tests.redis.conftest import WALL_EPOCH
+from tests.clock import WALL_EPOCH
 
 pytestmark = pytest.mark.redis
 

@@ -8,16 +8,9 @@ from outreach_async import OutreachClient
 from outreach_async.sandbox import ChurnConfig, Sandbox, SandboxConfig
 from outreach_async.sandbox.churn import MAX_BACKLOG
 from outreach_async.sandbox.cli import build_parser, config_from_args
+from tests.clock import FakeClock
 
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def stamps(sandbox: Sandbox, type_: str = "prospect") -> dict[int, str]:
@@ -27,7 +20,7 @@ def stamps(sandbox: Sandbox, type_: str = "prospect") -> dict[int, str]:
 
 
 async def test_records_change_at_the_rate_of_the_clock_and_move_to_the_end() -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     async with Sandbox(seed=100, churn="20/s", clock=clock) as sandbox:
         before = stamps(sandbox)
         async with OutreachClient(sandbox.token, base_url=sandbox.base_url) as outreach:
@@ -46,7 +39,7 @@ async def test_records_change_at_the_rate_of_the_clock_and_move_to_the_end() -> 
 
 async def test_the_same_seed_and_clock_change_the_same_records() -> None:
     async def changed(random_seed: int) -> list[str]:
-        clock = Clock()
+        clock = FakeClock(T0)
         config = ChurnConfig(rate=40, random_seed=random_seed)
         async with Sandbox(seed=200, churn=config, clock=clock) as sandbox:
             clock.now += 1.0
@@ -60,7 +53,7 @@ async def test_the_same_seed_and_clock_change_the_same_records() -> None:
 
 
 async def test_several_types_change_in_turn() -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     config = ChurnConfig.from_spec("600/m:prospect,account")
     async with Sandbox(seed=50, churn=config, clock=clock) as sandbox:
         accounts = stamps(sandbox, "account")
@@ -70,7 +63,7 @@ async def test_several_types_change_in_turn() -> None:
 
 
 async def test_a_long_idle_backlog_is_capped() -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     async with Sandbox(seed=20, churn=100, clock=clock) as sandbox:
         clock.now += 3600.0
         assert sandbox.churn.catch_up() == MAX_BACKLOG

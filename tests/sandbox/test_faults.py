@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from outreach_async.sandbox.faults import (
     fault_middleware,
     plan_request,
 )
+from tests.clock import FakeClock
 
 # -- the spec parser --
 
@@ -217,21 +219,11 @@ class Recorder:
         return web.json_response({"ok": True}, status=201 if request.method == "POST" else 200)
 
 
-class FakeSleep:
-    """Records the waits instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 def _app(
-    config: FaultConfig, recorder: Recorder, state: FaultState, sleep: FakeSleep | None = None
+    config: FaultConfig, recorder: Recorder, state: FaultState, sleep: FakeClock | None = None
 ) -> web.Application:
     middleware = fault_middleware(
-        config, sleep if sleep is not None else FakeSleep(), lambda: 150.0, state=state
+        config, (sleep if sleep is not None else FakeClock()).sleep, lambda: 150.0, state=state
     )
     app = web.Application(middlewares=[middleware])
     app.router.add_route("*", "/api/v2/{tail:.*}", recorder.handle)
@@ -310,25 +302,42 @@ async def test_reset_after_a_write_lets_it_take_effect_unanswered() -> None:
 
 
 async def test_latency_and_jitter_go_through_the_injected_sleep() -> None:
-    recorder, sleep = Recorder(), FakeSleep()
+    recorder, sleep = Recorder(), FakeClock()
     config = FaultConfig(latency=2.0, jitter=1.0, seed=5)
     async with _served(_app(config, recorder, FaultState(), sleep)) as client:
         for _ in range(3):
             assert (await client.get("/api/v2/prospects")).status == 200
     expected = [plan.delay for plan in _plans(config, count=3)]
-    assert sleep.waits == expected
-    assert all(2.0 <= wait < 3.0 for wait in sleep.waits)
+    assert sleep.sleeps == expected
+    assert all(2.0 <= wait < 3.0 for wait in sleep.sleeps)
 
 
-async def test_a_slow_answer_outlasts_the_client_timeout() -> None:
+async def test_a_slow_answer_holds_the_request_past_the_client_timeout() -> None:
+    """The slow answer waits ``slow_delay`` through the injected sleep, which here never ends:
+    the client gives up (cancelled by the test, as its timeout would) and the handler is never
+    reached. No real time passes."""
     recorder, state = Recorder(), FaultState()
-    config = FaultConfig(slow_rate=1.0, slow_delay=0.05)
-    app = web.Application(middlewares=[fault_middleware(config, clock=lambda: 0.0, state=state)])
+    asked: list[float] = []
+    waiting = asyncio.Event()
+
+    async def sleep_forever(seconds: float) -> None:
+        asked.append(seconds)
+        waiting.set()
+        await asyncio.Event().wait()
+
+    config = FaultConfig(slow_rate=1.0, slow_delay=35.0)
+    middleware = fault_middleware(config, sleep_forever, clock=lambda: 0.0, state=state)
+    app = web.Application(middlewares=[middleware])
     app.router.add_get("/api/v2/prospects", recorder.handle)
     async with _served(app) as client:
-        with pytest.raises(TimeoutError):
-            await client.get("/api/v2/prospects", timeout=aiohttp.ClientTimeout(total=0.01))
+        request = asyncio.ensure_future(client.get("/api/v2/prospects"))
+        await asyncio.wait_for(waiting.wait(), 30)  # a hang guard, not a timing
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+    assert asked == [35.0]
     assert state.injected["slow"] == 1
+    assert recorder.calls == 0
 
 
 async def test_a_heavy_page_is_an_html_502() -> None:

@@ -21,19 +21,10 @@ from outreach_async.sandbox.oauth import (
     required_scope,
 )
 from outreach_async.sandbox.ratelimit import USER_ID_KEY
+from tests.clock import FakeClock
 
 REDIRECT = "http://127.0.0.1:9/callback"
 CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _code_params(code: str) -> dict[str, str]:
@@ -400,3 +391,12 @@ async def test_s2s_install_token_is_minted_from_any_app_jwt_and_lasts_an_hour() 
     assert [answer.status for answer in refused] == [401, 401, 401]
     clock.now += 3600
     assert not authority.is_valid(token)
+
+
+def test_tokens_never_start_with_a_dash_so_a_command_line_reads_them_as_values() -> None:
+    from outreach_async.sandbox.oauth import _new_token
+
+    tokens = [_new_token() for _ in range(2000)]  # one in 64 of token_urlsafe's starts with "-"
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == 2000
+    assert all(len(t) == 43 for t in tokens)

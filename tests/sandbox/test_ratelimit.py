@@ -21,17 +21,7 @@ from outreach_async.sandbox.ratelimit import (
     rate_limit_headers,
     rate_limit_middleware,
 )
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
+from tests.clock import FakeClock
 
 # -- pure counting --
 

@@ -6,18 +6,9 @@ import aiohttp
 import pytest
 
 from outreach_async.sandbox import FaultConfig, RateLimitConfig, Sandbox, SandboxConfig
+from tests.clock import FakeClock
 
 from .conftest import Api
-
-
-class FakeClock:
-    """Wall time that moves only when told."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _get(sandbox: Sandbox, path: str, token: str | None = None) -> aiohttp.ClientResponse:

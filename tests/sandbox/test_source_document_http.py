@@ -457,7 +457,7 @@ async def test_a_task_completed_event_is_delivered_signed(
         relationships={"subject": ref("prospect", 1)},
     )
     await api.action("/tasks/1/actions/markComplete")
-    await asyncio.wait_for(outreach_sandbox.dispatcher.drain(), 5)
+    await asyncio.wait_for(outreach_sandbox.on_own_loop(outreach_sandbox.dispatcher.drain()), 5)
 
     ((body, headers),) = receiver.received  # only task.completed: not creates, not other types
     assert (

@@ -22,6 +22,7 @@ from outreach_async.sandbox.webhooks import (
     sign_body,
     webhook_matches,
 )
+from tests.clock import FakeClock
 
 DELIVERED_AT = "2024-01-01T00:00:00.000+00:00"
 
@@ -240,19 +241,6 @@ async def _receiving(receiver: Receiver, port: int | None = None) -> AsyncIterat
         yield str(server.make_url("/hook"))
 
 
-class FakeSleep:
-    """Records the pauses between retries; runs ``on_call`` (if any) at each one."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-        self.on_call: Any = None
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if self.on_call is not None:
-            await self.on_call(len(self.waits))
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -298,13 +286,13 @@ async def test_no_secret_means_no_signature_header() -> None:
 
 
 async def test_a_500_answer_counts_as_delivered_and_is_not_retried() -> None:
-    receiver, sleep = Receiver(status=500), FakeSleep()
+    receiver, sleep = Receiver(status=500), FakeClock()
     async with _receiving(receiver) as url:
-        dispatcher = WebhookDispatcher(lambda: [_hook(1, url)], sleep=sleep)
+        dispatcher = WebhookDispatcher(lambda: [_hook(1, url)], sleep=sleep.sleep)
         dispatcher.publish("task", "updated", TASK_AFTER, TASK_BEFORE)
         await dispatcher.aclose()
     assert len(receiver.requests) == 1
-    assert sleep.waits == []
+    assert sleep.sleeps == []
     [delivery] = dispatcher.deliveries
     assert (delivery.status, delivery.error, delivery.attempts) == (500, None, 1)
 
@@ -320,19 +308,19 @@ async def test_redirects_are_not_followed() -> None:
 
 
 async def test_connection_refused_is_retried_three_times_a_second_apart() -> None:
-    sleep = FakeSleep()
+    sleep = FakeClock()
     url = f"http://127.0.0.1:{_free_port()}/hook"
-    dispatcher = WebhookDispatcher(lambda: [_hook(1, url)], sleep=sleep)
+    dispatcher = WebhookDispatcher(lambda: [_hook(1, url)], sleep=sleep.sleep)
     dispatcher.publish("task", "updated", TASK_AFTER, TASK_BEFORE)
     await dispatcher.aclose()
-    assert sleep.waits == [1.0, 1.0, 1.0]
+    assert sleep.sleeps == [1.0, 1.0, 1.0]
     [delivery] = dispatcher.deliveries
     assert (delivery.status, delivery.attempts) == (None, 4)
     assert delivery.error is not None
 
 
 async def test_a_retry_reaches_a_receiver_that_came_back() -> None:
-    receiver, sleep = Receiver(), FakeSleep()
+    receiver, sleep = Receiver(), FakeClock()
     port = _free_port()
     async with contextlib.AsyncExitStack() as stack:
 
@@ -340,9 +328,9 @@ async def test_a_retry_reaches_a_receiver_that_came_back() -> None:
             if pauses == 2:
                 await stack.enter_async_context(_receiving(receiver, port))
 
-        sleep.on_call = start_receiver_on_second_pause
+        sleep.on_sleep = start_receiver_on_second_pause
         hooks = [_hook(1, f"http://127.0.0.1:{port}/hook")]
-        dispatcher = WebhookDispatcher(lambda: hooks, sleep=sleep)
+        dispatcher = WebhookDispatcher(lambda: hooks, sleep=sleep.sleep)
         dispatcher.publish("task", "updated", TASK_AFTER, TASK_BEFORE)
         await dispatcher.aclose()
     assert len(receiver.requests) == 1
@@ -350,14 +338,14 @@ async def test_a_retry_reaches_a_receiver_that_came_back() -> None:
 
 
 async def test_a_slow_receiver_times_out_without_a_retry() -> None:
-    receiver, sleep = Receiver(delay=0.05), FakeSleep()
+    receiver, sleep = Receiver(delay=0.05), FakeClock()
     async with _receiving(receiver) as url:
-        dispatcher = WebhookDispatcher(lambda: [_hook(1, url)], sleep=sleep, timeout=0.01)
+        dispatcher = WebhookDispatcher(lambda: [_hook(1, url)], sleep=sleep.sleep, timeout=0.01)
         dispatcher.publish("task", "updated", TASK_AFTER, TASK_BEFORE)
         await dispatcher.aclose()
     [delivery] = dispatcher.deliveries
     assert (delivery.status, delivery.error, delivery.attempts) == (None, "timeout", 1)
-    assert sleep.waits == []
+    assert sleep.sleeps == []
 
 
 async def test_every_matching_webhook_gets_its_own_delivery() -> None:

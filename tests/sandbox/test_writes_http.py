@@ -362,7 +362,7 @@ async def test_writes_reach_registered_webhooks_signed(
     )
     await api.delete(f"/prospects/{sally['id']}")
     await api.create("account", "/accounts", attributes={"name": "Not watched"})
-    await asyncio.wait_for(outreach_sandbox.dispatcher.drain(), 5)
+    await asyncio.wait_for(outreach_sandbox.on_own_loop(outreach_sandbox.dispatcher.drain()), 5)
 
     events = [orjson.loads(body)["meta"]["eventName"] for body, _ in received]
     assert events == ["prospect.created", "prospect.updated", "prospect.destroyed"]

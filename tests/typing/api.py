@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import assert_type
 
 from outreach_async import (
+    IS_NULL,
     UNSET,
     Account,
+    Event,
     OutreachClient,
     Page,
     Paginator,
@@ -21,7 +24,9 @@ from outreach_async import (
     ToOne,
     UnsetType,
     User,
+    since,
 )
+from outreach_async.models import ProspectChanges, ProspectFilter
 
 
 async def handles(task: Task, prospect: Prospect, account: Account) -> None:
@@ -45,7 +50,8 @@ async def handles(task: Task, prospect: Prospect, account: Account) -> None:
 
 async def repositories(outreach: OutreachClient, tasks: list[Task]) -> None:
     """Repositories and paginators carry their model type through."""
-    assert_type(outreach.prospects, Repository[Prospect])
+    typed: Repository[Prospect] = outreach.prospects  # a Repository, with typed inputs
+    assert_type(typed, Repository[Prospect])
     assert_type(outreach.repository(User), Repository[User])
     listing = outreach.prospects.list(filter={"title": "CEO"}, include=["account"])
     assert_type(listing, Paginator[Prospect])
@@ -67,3 +73,23 @@ async def resolving(outreach: OutreachClient, tasks: list[Task], prospects: list
     assert_type(accounts, list[Account | None])
     # handles of another resource type are refused by mypy (and at run time, by QueryError)
     await outreach.prospects.resolve(p.account for p in prospects)  # type: ignore[misc]
+
+
+async def stored_fields(outreach: OutreachClient, event: Event, prospect: Prospect) -> None:
+    """Ids are ints and the server stamps datetimes: no narrowing before using them."""
+    assert_type(prospect.id, int)
+    assert_type(event.updated_at, dt.datetime)
+    assert_type(event.updated_at.year, int)
+    assert_type(prospect.created_at, dt.datetime)
+    assert_type(prospect.title, str | UnsetType | None)  # other fields may be absent or null
+    assert_type(await outreach.prospects.get(prospect.id), Prospect)
+
+
+async def typed_inputs(outreach: OutreachClient, account: Account) -> None:
+    """update() and list(filter=...) take the resource's TypedDicts; a plain dict literal too."""
+    changes: ProspectChanges = {"title": "CEO", "account": account, "tags": ["vip"]}
+    assert_type(await outreach.prospects.update(1, **changes), Prospect)
+    wanted: ProspectFilter = {"title": ["CEO", "CTO"], "updated_at": since(dt.date(2024, 1, 1))}
+    assert_type(outreach.prospects.list(filter=wanted), Paginator[Prospect])
+    outreach.tasks.list(filter={"state": "incomplete", "owner": {"id": 1}})
+    outreach.prospects.list(filter={"engaged_at": IS_NULL, "account": [1, 2]})

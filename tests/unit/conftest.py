@@ -1,9 +1,9 @@
-"""Fixtures for the unit tests: aioresponses (through the aiohttp 3.14 shim), a fake clock, and
-small aiohttp.web servers on loopback for the edge cases a mock cannot show."""
+"""Fixtures for the unit tests: aioresponses (through the aiohttp 3.14 shim) and small
+aiohttp.web servers on loopback for the edge cases a mock cannot show (the fake clock is
+``tests/clock.py``, its fixture in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
@@ -11,40 +11,6 @@ from aiohttp import web
 from yarl import URL
 
 from tests.aioresponses_compat import aioresponses
-
-#: A wall-clock origin for fake clocks: a realistic epoch second (2023-11-14).
-WALL_EPOCH = 1_700_000_000.0
-
-
-class FakeClock:
-    """Monotonic and wall clocks that only move when ``sleep`` is awaited; sleeps are recorded.
-
-    ``sleep`` still yields to the loop once, so other tasks run as they would during a wait.
-    """
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return WALL_EPOCH + self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(seconds, 0.0)
-        await asyncio.sleep(0)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def fake_clock() -> FakeClock:
-    """A fresh :class:`FakeClock` at time zero."""
-    return FakeClock()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from yarl import URL
 from outreach_async._apptoken import AppTokenProvider, build_app_token
 from outreach_async._exceptions import AuthenticationError, ResponseFormatError, ServerError
 from outreach_async._http import Response
-from tests.unit.conftest import WALL_EPOCH, FakeClock
+from tests.clock import WALL_EPOCH, FakeClock
 
 jwt: Any = pytest.importorskip("jwt", reason="PyJWT is not installed: pip install '.[jwt]'")
 rsa: Any = pytest.importorskip(

@@ -32,7 +32,8 @@ from outreach_async._http import Request, Response
 from outreach_async._ratelimit import RateLimitInfo
 from outreach_async._retry import RetryPolicy
 from outreach_async._transport import Transport
-from tests.unit.conftest import FakeClock, Serve
+from tests.clock import FakeClock
+from tests.unit.conftest import Serve
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
 SECRET = "client-secret-do-not-print"

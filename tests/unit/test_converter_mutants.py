@@ -11,7 +11,6 @@ import orjson
 import pytest
 
 from outreach_async._converter import (
-    changed_fields,
     decode_collection,
     make_converter,
     relationship_to_wire,
@@ -153,7 +152,7 @@ def decoded_prospect() -> Prospect:
             "id": 1,
             "attributes": {
                 "firstName": "A",
-                "createdAt": "2024-01-02T03:04:05.000Z",
+                "availableAt": "2024-01-02T03:04:05.000Z",
                 "dateOfBirth": "1990-05-06",
             },
             "relationships": {
@@ -167,16 +166,16 @@ def decoded_prospect() -> Prospect:
 
 
 def test_a_model_built_by_hand_has_every_set_field_changed() -> None:
-    assert changed_fields(Prospect(first_name="A", account=4)) == ["first_name", "account"]
+    assert Prospect(first_name="A", account=4).changed_fields() == ["first_name", "account"]
 
 
 def test_dates_and_datetimes_assigned_their_decoded_value_are_unchanged() -> None:
     prospect = decoded_prospect()
-    prospect.created_at = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    prospect.available_at = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     prospect.date_of_birth = dt.date(1990, 5, 6)
-    assert changed_fields(prospect) == []
+    assert prospect.changed_fields() == []
     prospect.date_of_birth = dt.date(1990, 5, 7)
-    assert changed_fields(prospect) == ["date_of_birth"]
+    assert prospect.changed_fields() == ["date_of_birth"]
 
 
 def test_relationships_read_or_reassigned_unchanged_are_not_changed() -> None:
@@ -186,7 +185,7 @@ def test_relationships_read_or_reassigned_unchanged_are_not_changed() -> None:
     assert isinstance(calls, ToMany)
     assert (account.id, calls.ids) == (4, [8])
     prospect.owner = ToOne("user", 5)
-    assert changed_fields(prospect) == []
+    assert prospect.changed_fields() == []
 
 
 def test_a_relationship_set_to_another_record_or_to_none_is_changed() -> None:
@@ -195,7 +194,7 @@ def test_a_relationship_set_to_another_record_or_to_none_is_changed() -> None:
     prospect.account = ToOne("account", 99)
     prospect.owner = ToOne("user", None)
     prospect.creator = ToOne("user", 1)  # not in the response at all
-    assert changed_fields(prospect) == ["account", "creator", "owner"]
+    assert prospect.changed_fields() == ["account", "creator", "owner"]
 
 
 class Incomparable:
@@ -208,7 +207,7 @@ class Incomparable:
 def test_a_value_that_refuses_comparison_counts_as_changed() -> None:
     prospect = decoded_prospect()
     prospect.custom1 = Incomparable()  # type: ignore[assignment]
-    assert changed_fields(prospect) == ["custom1"]
+    assert prospect.changed_fields() == ["custom1"]
 
 
 # -- the cattrs converter ----------------------------------------------------------------------

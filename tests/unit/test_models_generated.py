@@ -30,6 +30,7 @@ from outreach_async.models import (
     Task,
     model_for_type,
 )
+from outreach_async.models._base import ServerStamp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "outreach_async" / "models"
@@ -72,7 +73,7 @@ def action(type_: str, name: str) -> ActionSpec:
 
 
 def own_fields(cls: type[Resource]) -> list[attrs.Attribute[Any]]:
-    return [f for f in attrs.fields(cls) if f.name not in ("id", "extra", "meta")]
+    return [f for f in attrs.fields(cls) if f.name not in ("_id", "extra", "meta", "_origin")]
 
 
 # -- coverage of the API ---------------------------------------------------------------------
@@ -110,11 +111,14 @@ def test_class_names_are_the_pascal_case_of_the_type() -> None:
 def test_fields_match_the_spec_and_default_to_unset(type_: str) -> None:
     cls = MODELS[type_]
     resource_spec = cls.__resource_spec__
-    expected = [a.name for a in resource_spec.attributes] + [
+    stamps = [a.name for a in resource_spec.attributes if a.wire in ("createdAt", "updatedAt")]
+    expected = [a.name for a in resource_spec.attributes if a.name not in stamps] + [
         r.name for r in resource_spec.relationships
     ]
     fields = own_fields(cls)
     assert [f.name for f in fields] == expected
+    # the server stamps are typed datetimes, not constructor arguments
+    assert all(isinstance(getattr(cls, name), ServerStamp) for name in stamps)
     assert all(f.default is UNSET for f in fields)
     assert all(getattr(cls, f.name) is UNSET for f in fields)  # class-level defaults
     wires = [a.wire for a in resource_spec.attributes] + [
@@ -420,3 +424,24 @@ def test_generator_reproduces_the_committed_models(tmp_path: Path) -> None:
     for name in generated:
         committed = (MODELS_DIR / name).read_bytes()
         assert (out / name).read_bytes() == committed, f"{name} differs: run `nox -s generate`"
+
+
+def test_client_generator_reproduces_the_committed_repository_attributes(tmp_path: Path) -> None:
+    ruff = find_ruff()
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    out = tmp_path / "_repositories.py"
+    tool = REPO_ROOT / "tools" / "generate_client.py"
+    subprocess.run([sys.executable, str(tool), "--out", str(out)], check=True, capture_output=True)
+    config = str(REPO_ROOT / "pyproject.toml")
+    fix_imports = [ruff, "check", "--config", config, "--fix", "--select", "I", str(out)]
+    subprocess.run(fix_imports, check=True, capture_output=True)
+    subprocess.run([ruff, "format", "--config", config, str(out)], check=True, capture_output=True)
+    committed = (REPO_ROOT / "outreach_async" / "_repositories.py").read_bytes()
+    assert out.read_bytes() == committed, "_repositories.py differs: run `nox -s generate`"
+
+
+def test_the_generator_knows_the_searchable_types(generator: ModuleType) -> None:
+    from outreach_async._filters import SEARCHABLE_TYPES
+
+    assert generator.SEARCHABLE_TYPES == SEARCHABLE_TYPES

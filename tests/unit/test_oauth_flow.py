@@ -32,7 +32,7 @@ from outreach_async._oauth_flow import (
     new_state,
 )
 from outreach_async._tokenstore import TokenStore
-from tests.unit.conftest import WALL_EPOCH, FakeClock
+from tests.clock import WALL_EPOCH, FakeClock
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
 SECRET = "client-secret-do-not-print"

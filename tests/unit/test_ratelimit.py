@@ -237,16 +237,29 @@ def virtual_limiter(**kwargs: Any) -> AdaptiveRateLimiter:
     )
 
 
-def test_the_virtual_loop_does_not_sleep_for_real() -> None:
-    import time
+def test_the_virtual_loop_never_blocks_and_moves_time_by_the_sleeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every wait the loop asks the OS for is 0 s: a sleep moves virtual time only."""
+    os_timeouts: list[float | None] = []
+    real_select = selectors.DefaultSelector.select
+
+    def spy(
+        self: selectors.DefaultSelector, timeout: float | None = None
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        os_timeouts.append(timeout)
+        return real_select(self, timeout)
+
+    monkeypatch.setattr(selectors.DefaultSelector, "select", spy)
 
     async def main() -> float:
         await asyncio.sleep(3600)
+        await asyncio.sleep(1.5)
         return vnow()
 
-    started = time.perf_counter()
-    assert run_virtual(main) == pytest.approx(3600)
-    assert time.perf_counter() - started < 1.0
+    assert run_virtual(main) == pytest.approx(3601.5)
+    assert os_timeouts
+    assert set(os_timeouts) == {0}
 
 
 # -- a simulated Outreach budget ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from outreach_async._retry import (
     parse_retry_after,
     retry_after_jitter,
     should_retry,
+    within_connect_deadline,
 )
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -238,3 +239,18 @@ def test_parse_retry_after_round_trips_dates(when: dt.datetime, now: float) -> N
 def test_parse_retry_after_date_like_noise_never_raises(value: str) -> None:
     wait = parse_retry_after(value, NOW)
     assert wait is None or wait >= 0.0
+
+
+def test_a_name_that_does_not_resolve_is_not_retried_by_default() -> None:
+    policy = RetryPolicy()
+    assert not should_retry(policy, ctx(failure="unresolved"))
+    assert should_retry(policy, ctx(failure="refused"))
+    chosen = RetryPolicy(decide=lambda c: True if c.failure == "unresolved" else None)
+    assert should_retry(chosen, ctx(failure="unresolved"))  # a decide rule may say otherwise
+
+
+def test_connection_retries_stop_at_the_connect_deadline() -> None:
+    policy = RetryPolicy(connect_deadline=10.0)
+    assert within_connect_deadline(policy, 4.0, elapsed=1.0) == 4.0
+    assert within_connect_deadline(policy, 4.0, elapsed=8.5) == 1.5  # cut to what is left
+    assert within_connect_deadline(policy, 4.0, elapsed=10.0) is None

@@ -27,7 +27,7 @@ from outreach_async._tokenstore import (
     token_set_from_json,
     token_set_to_json,
 )
-from tests.unit.conftest import FakeClock
+from tests.clock import FakeClock
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
 SAVED = TokenSet(access_token="access-0", refresh_token="refresh-0", expires_at=1_700_007_200.0)

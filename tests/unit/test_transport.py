@@ -51,7 +51,8 @@ from outreach_async._ratelimit import RateLimitInfo
 from outreach_async._retry import RetryPolicy
 from outreach_async._transport import MAY_HAVE_TAKEN_EFFECT, Transport, map_client_error
 from tests.aioresponses_compat import aioresponses, needs_stream_writer
-from tests.unit.conftest import WALL_EPOCH, FakeClock, Serve
+from tests.clock import WALL_EPOCH, FakeClock
+from tests.unit.conftest import Serve
 
 BASE = URL("https://api.outreach.test/api/v2")
 PROSPECTS = BASE / "prospects"
@@ -470,7 +471,7 @@ async def test_default_limiter_learns_and_waits_on_the_fake_clock(
     response = await transport.send(Request.get(PROSPECTS))
 
     assert response.status == 200
-    assert fake_clock.now >= 5.0  # the 429 was waited out, on the injected clock only
+    assert fake_clock.elapsed >= 5.0  # the 429 was waited out, on the injected clock only
 
 
 # -- aiohttp errors -> TransportError ------------------------------------------------------------

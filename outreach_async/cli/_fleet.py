@@ -1,0 +1,171 @@
+"""``outreach-async fleet``: many Outreach orgs, many worker processes, one Redis.
+
+outreach-async fleet worker --config fleet.toml             # a Dramatiq worker; run many
+outreach-async fleet sync   --config fleet.toml [--tenant NAME] [--wait]
+outreach-async fleet status --config fleet.toml [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._status import ExitStatus
+
+__all__ = ["register"]
+
+#: how often ``fleet sync --wait`` looks at the statuses, seconds
+WAIT_POLL = 0.2
+
+
+def register(commands: Any) -> None:
+    """Add ``fleet`` to the top-level subcommands."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "fleet",
+        help="sync many Outreach orgs with worker processes sharing one Redis",
+        description=(
+            "Run a fleet described by fleet.toml: workers run the syncs (Dramatiq on Redis), "
+            "each finished sync schedules its next run, `sync` asks for runs now and `status` "
+            "shows where every tenant x resource stands."
+        ),
+        epilog="exit status: 0 done, 2 bad config or arguments, 3 a sync failed or Redis "
+        "cannot be reached, 4 interrupted",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    worker = actions.add_parser("worker", help="run one worker process until SIGTERM")
+    worker.add_argument("--threads", type=int, default=None, help="jobs at once ([worker])")
+    worker.set_defaults(handler=_run(_worker))
+    sync = actions.add_parser("sync", help="sync every tenant x resource now")
+    sync.add_argument("--tenant", default=None, help="only this tenant")
+    sync.add_argument("--wait", action="store_true", help="return when every sync is done")
+    sync.set_defaults(handler=_run(_sync))
+    status = actions.add_parser("status", help="where every tenant x resource stands")
+    status.add_argument("--json", action="store_true", help="one JSON document")
+    status.add_argument("--tenant", default=None, help="only this tenant")
+    status.set_defaults(handler=_run(_status))
+    for action in (worker, sync, status):
+        action.add_argument("--config", required=True, help="the fleet's TOML file")
+
+
+def _run(action: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Load the config, run ``action``; an unreachable Redis is one line and exit 3."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            from redis.exceptions import ConnectionError as RedisConnectionError
+            from redis.exceptions import TimeoutError as RedisTimeoutError
+
+            from outreach_async.fleet import load_config
+        except ModuleNotFoundError as exc:
+            print(
+                f"outreach-async: fleet needs {exc.name}: pip install 'outreach-async[fleet]'",
+                file=sys.stderr,
+            )
+            return int(ExitStatus.USAGE)
+
+        config = load_config(args.config)
+        try:
+            return action(config, args)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            where = urlsplit(config.redis)
+            print(
+                f"outreach-async: cannot reach Redis at {where.hostname}:{where.port or 6379} "
+                f"({config.path}: redis): {exc}",
+                file=sys.stderr,
+            )
+            return int(ExitStatus.API)
+
+    return handler
+
+
+def _worker(config: Any, args: argparse.Namespace) -> int:
+    from redis import Redis
+
+    from outreach_async.fleet import FleetApp
+
+    if args.threads is not None and args.threads < 1:
+        print("outreach-async: --threads must be at least 1", file=sys.stderr)
+        return int(ExitStatus.USAGE)
+    Redis.from_url(config.redis, socket_connect_timeout=5).ping()  # fail fast, one line
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("outreach_async.fleet").setLevel(logging.INFO)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    app = FleetApp(config, config_path=args.config)
+    print(f"fleet worker ready ({len(config.tenants)} tenants)", flush=True)
+    app.run_worker(stop, threads=args.threads)
+    print("fleet worker stopped", flush=True)
+    return int(ExitStatus.OK)
+
+
+def _sync(config: Any, args: argparse.Namespace) -> int:
+    return asyncio.run(_sync_async(config, args))
+
+
+async def _sync_async(config: Any, args: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+
+    from outreach_async.fleet import FINAL_STATES, FleetApp, StatusStore
+
+    targets = config.targets(args.tenant)  # an unknown tenant fails before anything is sent
+    redis = Redis.from_url(config.redis, socket_connect_timeout=5)
+    app = FleetApp(config)
+    try:
+        requested = await app.request(redis, args.tenant)
+        sent = sum(requested.sent.values())
+        print(f"queued {sent} syncs ({len(targets) - sent} already queued)", flush=True)
+        if not args.wait:
+            return int(ExitStatus.OK)
+        statuses = StatusStore(redis, app.keys)
+        while True:
+            current = await statuses.read_all(targets)
+            if all(
+                s.state in FINAL_STATES and (s.started_at or 0) >= requested.asked_at
+                for s in current
+            ):
+                break
+            await asyncio.sleep(WAIT_POLL)
+    finally:
+        app.broker.close()
+        await redis.aclose()
+    failed = [s for s in current if s.state != "ok"]
+    for s in current:
+        detail = f"{s.last_run_records} records" if s.state == "ok" else s.last_error or ""
+        print(f"{s.tenant} {s.resource}: {s.state} ({detail})", flush=True)
+    if failed:
+        tenants = sorted({s.tenant for s in failed})
+        print(f"outreach-async: failed: {', '.join(tenants)}", file=sys.stderr)
+        return int(ExitStatus.API)
+    return int(ExitStatus.OK)
+
+
+def _status(config: Any, args: argparse.Namespace) -> int:
+    return asyncio.run(_status_async(config, args))
+
+
+async def _status_async(config: Any, args: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+
+    from outreach_async.fleet import FleetKeys, StatusStore, redis_now, render_table
+
+    targets = config.targets(args.tenant)
+    redis = Redis.from_url(config.redis, socket_connect_timeout=5)
+    try:
+        statuses = await StatusStore(redis, FleetKeys(config.namespace)).read_all(targets)
+        now = await redis_now(redis)
+    finally:
+        await redis.aclose()
+    if args.json:
+        print(json.dumps([s.to_json(now) for s in statuses], indent=2))
+    else:
+        print(render_table(statuses, now))
+    return int(ExitStatus.OK)

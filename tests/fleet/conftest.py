@@ -1,0 +1,74 @@
+"""Fixtures of the fleet tests: a client of the real redis-server (``redis_url``, from the
+root conftest), a fresh fleet namespace per test, and ``fleet.toml`` files for sandboxes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A fleet namespace (and Dramatiq queue) of this test's own."""
+    return f"test-fleet-{uuid.uuid4().hex[:12]}"
+
+
+def fleet_toml(
+    redis_url: str,
+    namespace: str,
+    out_dir: Path,
+    tenants: Sequence[tuple[str, str, str]],
+    *,
+    resources: Sequence[str] = ("prospects", "accounts"),
+    worker: str = "",
+    extra: str = "",
+    every: str = "1h",
+) -> str:
+    """A fleet.toml for ``(name, base_url, token)`` tenants, each with its own budget user."""
+    lines = [
+        f'redis = "{redis_url}"',
+        f'namespace = "{namespace}"',
+        "[defaults]",
+        f"resources = {list(resources)!r}".replace("'", '"'),
+        f'every = "{every}"',
+        f'out = "{out_dir}/{{tenant}}/{{resource}}.jsonl"',
+        "max_retries = 1",
+        extra,
+        "[worker]",
+        f'queue = "{namespace}"',
+        worker,
+    ]
+    for name, base_url, token in tenants:
+        lines += [
+            f"[tenants.{name}]",
+            f'base_url = "{base_url}"',
+            f'token = "{token}"',
+            f'rate_limit_user = "{namespace}-{name}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+#: writes ``fleet.toml`` in the test's directory (see :func:`fleet_toml`) and returns its path
+WriteFleet = Callable[..., Path]
+
+
+@pytest.fixture
+def write_fleet(redis_url: str, namespace: str, tmp_path: Path) -> WriteFleet:
+    def write(tenants: Sequence[tuple[str, str, str]], **options: Any) -> Path:
+        path = tmp_path / "fleet.toml"
+        path.write_text(fleet_toml(redis_url, namespace, tmp_path, tenants, **options))
+        return path
+
+    return write

@@ -1,0 +1,262 @@
+"""Real worker processes on a real Redis, syncing sandboxes on loopback.
+
+Each test starts ``outreach-async fleet worker`` processes and runs ``fleet sync --wait`` as
+a user would, then reads the outputs: every record of every tenant x resource exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from outreach_async import OutreachClient, Prospect
+from outreach_async.fleet import FleetKeys, StatusStore
+from outreach_async.sandbox import Sandbox
+from outreach_async.sandbox.faults import FaultConfig
+from outreach_async.sandbox.ratelimit import RateLimitConfig
+from tests.export.helpers import ids_of, stored_ids
+from tests.fleet.conftest import WriteFleet
+from tests.fleet.processes import fleet, run_fleet, wait_for, worker
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+#: low, so a killed worker's job is handed over quickly (the default is 60 s)
+FAST_HANDOVER = 'heartbeat_timeout = "1s"\nlock_lease = "1s"\nretry_backoff = "100ms"'
+
+
+def _exactly_once(path: Path, sandbox: Sandbox, type_: str) -> None:
+    counts = ids_of(path)
+    assert set(counts) == stored_ids(sandbox, type_), path
+    assert set(counts.values()) == {1}, path
+
+
+async def test_two_workers_sync_every_tenant_x_resource_exactly_once(
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=60) as acme, Sandbox(seed=40, random_seed=3) as globex:
+        tenants = [("acme", acme.base_url, acme.token), ("globex", globex.base_url, globex.token)]
+        config = write_fleet(tenants, worker=FAST_HANDOVER)
+        async with (
+            worker(config, tmp_path / "w1.log") as one,
+            worker(config, tmp_path / "w2.log") as two,
+        ):
+            status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 0, (out, err)
+            assert "queued 4 syncs" in out
+            again, out_again, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert again == 0
+            assert "acme prospects: ok (0 records)" in out_again
+        assert one.returncode == two.returncode == 0  # SIGTERM stops a worker cleanly
+        for sandbox, name in ((acme, "acme"), (globex, "globex")):
+            _exactly_once(tmp_path / name / "prospects.jsonl", sandbox, "prospect")
+            _exactly_once(tmp_path / name / "accounts.jsonl", sandbox, "account")
+        shown, listing, _ = await run_fleet("status", "--config", str(config), "--json")
+        assert shown == 0
+        rows = {(r["tenant"], r["resource"]): r for r in json.loads(listing)}
+        assert rows[("acme", "prospects")]["state"] == "ok"
+        assert rows[("acme", "prospects")]["records"] == 60
+        assert rows[("globex", "accounts")]["records"] == len(stored_ids(globex, "account"))
+        assert all(r["lag"] is not None and r["last_error"] is None for r in rows.values())
+        # each tenant spent its own budget: one rate-limit key per rate_limit_user
+        for name in ("acme", "globex"):
+            assert await redis_client.exists(f"outreach:ratelimit:{namespace}-{name}")
+
+
+async def test_a_worker_killed_mid_job_loses_nothing_and_another_takes_the_job_up(
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    slow = FaultConfig(latency=0.25)  # each page takes a while: the kill lands mid-job
+    async with Sandbox(seed=4000, faults=slow) as acme:
+        config = write_fleet(
+            [("acme", acme.base_url, acme.token)],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+            extra="",
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        out = tmp_path / "acme" / "prospects.jsonl"
+        async with fleet("sync", "--config", str(config), "--wait") as waiting:
+            async with worker(config, tmp_path / "w1.log") as first:
+
+                async def mid_job() -> bool:
+                    state = (await statuses.read("acme", "prospects")).state
+                    return state == "running" and out.exists() and out.stat().st_size > 0
+
+                await wait_for(mid_job)
+                first.send_signal(signal.SIGKILL)
+                await first.wait()
+            assert (await statuses.read("acme", "prospects")).state == "running"
+            async with worker(config, tmp_path / "w2.log"):
+                await asyncio.wait_for(waiting.wait(), 120)
+            assert waiting.returncode == 0
+    _exactly_once(out, acme, "prospect")
+    assert (await statuses.read("acme", "prospects")).records == 4000
+
+
+async def test_tenants_whose_api_fails_or_hangs_do_not_stall_the_others(
+    write_fleet: WriteFleet, tmp_path: Path
+) -> None:
+    broken = FaultConfig(error_rate_503=1.0)
+    hanging = FaultConfig(slow_rate=1.0, slow_delay=5.0)  # past the tenants' 1 s timeout
+    async with (
+        Sandbox(seed=30) as good,
+        Sandbox(seed=30, faults=broken) as bad,
+        Sandbox(seed=30, faults=hanging) as stuck,
+    ):
+        tenants = [
+            ("good", good.base_url, good.token),
+            ("bad", bad.base_url, bad.token),
+            ("stuck", stuck.base_url, stuck.token),
+        ]
+        config = write_fleet(
+            tenants,
+            resources=["prospects"],
+            worker=FAST_HANDOVER + "\nmax_retries = 1\nthreads = 2",
+            extra='timeout = "1s"',
+        )
+        async with worker(config, tmp_path / "w1.log"):
+            status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
+    assert status == 3, (out, err)
+    assert "good prospects: ok (30 records)" in out
+    assert "bad prospects: error (ServerError" in out
+    assert "stuck prospects: error (RequestTimeout" in out
+    assert "failed: bad, stuck" in err
+    _exactly_once(tmp_path / "good" / "prospects.jsonl", good, "prospect")
+
+
+async def test_a_revoked_token_fails_with_auth_and_a_new_one_resumes(
+    write_fleet: WriteFleet, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=20) as acme:
+        config = write_fleet(
+            [("acme", acme.base_url, "revoked-token")],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+        )
+        async with worker(config, tmp_path / "w1.log"):
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 3
+            assert "acme prospects: auth (AuthenticationError" in out
+            requests = len(acme.requests)
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 3
+            assert len(acme.requests) == requests  # held back: no request sent
+            config.write_text(config.read_text().replace("revoked-token", acme.token))
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 0, out
+            assert "acme prospects: ok (20 records)" in out
+
+
+async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no_429(
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    """The issue's proof: Redis, 3 worker processes, 8 tenants (each a sandbox org with its own
+    token and budget); ``fleet sync --wait``; one worker SIGKILLed mid-run and another started.
+    Every tenant's outputs hold each record exactly once; no 429 after a budget's first window.
+    """
+    budget = RateLimitConfig(limit=10, window=1.0)
+    async with contextlib.AsyncExitStack() as stack:
+        orgs = [
+            await stack.enter_async_context(
+                Sandbox(
+                    seed=300, random_seed=i, rate_limit=budget, faults=FaultConfig(latency=0.02)
+                )
+            )
+            for i in range(8)
+        ]
+        names = [f"org{i}" for i in range(8)]
+        tenants = [(n, o.base_url, o.token) for n, o in zip(names, orgs, strict=True)]
+        config = write_fleet(
+            tenants,
+            worker=FAST_HANDOVER + "\nthreads = 3",
+            extra="page_size = 20",
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        async with (
+            worker(config, tmp_path / "w1.log") as doomed,
+            worker(config, tmp_path / "w2.log"),
+            worker(config, tmp_path / "w3.log"),
+            fleet("sync", "--config", str(config), "--wait") as waiting,
+        ):
+
+            async def mid_run() -> bool:  # the doomed worker runs a job
+                current = await statuses.read_all(_targets(names))
+                return any(
+                    s.state == "running" and s.worker == f"{socket.gethostname()}:{doomed.pid}"
+                    for s in current
+                )
+
+            await wait_for(mid_run)
+            doomed.send_signal(signal.SIGKILL)
+            await doomed.wait()
+            async with worker(config, tmp_path / "w4.log"):
+                await asyncio.wait_for(waiting.wait(), 120)
+            assert waiting.returncode == 0
+        for name, org in zip(names, orgs, strict=True):
+            _exactly_once(tmp_path / name / "prospects.jsonl", org, "prospect")
+            _exactly_once(tmp_path / name / "accounts.jsonl", org, "account")
+            windows = sorted(org.rate_limit_state.windows.values(), key=lambda w: w.start)
+            assert len(windows) > 1, name  # more work than one window's budget
+            assert sum(w.rejected for w in windows[1:]) == 0, (name, windows)
+
+
+def _targets(names: list[str]) -> list[tuple[str, str]]:
+    return [(n, r) for n in names for r in ("prospects", "accounts")]
+
+
+async def test_a_finished_sync_schedules_its_next_run_after_every(
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=10) as acme:
+        config = write_fleet(
+            [("acme", acme.base_url, acme.token)],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+            every="1s",
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        async with worker(config, tmp_path / "w1.log"):
+            status, out, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 0, out
+            async with OutreachClient(acme.token, base_url=acme.base_url) as outreach:
+                await outreach.prospects.create(Prospect(first_name="Later"))
+
+            async def picked_up() -> bool:  # by a scheduled run: nobody asked again
+                return (await statuses.read("acme", "prospects")).records == 11
+
+            await wait_for(picked_up)
+    _exactly_once(tmp_path / "acme" / "prospects.jsonl", acme, "prospect")
+
+
+async def test_sigterm_lets_a_running_sync_finish_then_the_worker_exits_0(
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=1500, faults=FaultConfig(latency=0.1)) as acme:
+        config = write_fleet(
+            [("acme", acme.base_url, acme.token)],
+            resources=["prospects"],
+            worker=FAST_HANDOVER,
+            extra="page_size = 100",
+        )
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        async with (
+            worker(config, tmp_path / "w1.log") as stopping,
+            fleet("sync", "--config", str(config), "--wait") as waiting,
+        ):
+
+            async def running() -> bool:
+                return (await statuses.read("acme", "prospects")).state == "running"
+
+            await wait_for(running)
+            stopping.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(stopping.wait(), 120) == 0
+            assert (await statuses.read("acme", "prospects")).state == "ok"
+            assert await asyncio.wait_for(waiting.wait(), 120) == 0
+    _exactly_once(tmp_path / "acme" / "prospects.jsonl", acme, "prospect")

@@ -1,0 +1,178 @@
+"""The models' storage contract, pure: reads and == leave the storage as it came, subclasses'
+defaults, evolve copies that remember their origin, typed ids and stamps."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import pickle
+
+import attrs
+import pytest
+
+from outreach_async import UNSET, FieldNotLoadedError, Prospect, ToMany, ToOne
+from outreach_async._converter import resource_to_wire, structure_resource
+from outreach_async._relationships import to_many_handle, to_one_handle
+from outreach_async.models._base import ON_SETATTR
+from outreach_async.models._handles import lazy_to_many, lazy_to_one
+
+RAW = {
+    "type": "prospect",
+    "id": 7,
+    "attributes": {
+        "firstName": "Sally",
+        "title": "CEO",
+        "createdAt": "2024-01-02T03:04:05.000Z",
+        "updatedAt": "2024-02-03T04:05:06.000Z",
+        "availableAt": "2024-03-04T05:06:07.000Z",
+    },
+    "relationships": {
+        "account": {"data": {"type": "account", "id": 3}},
+        "owner": {"data": None},
+    },
+}
+
+
+def decoded() -> Prospect:
+    return structure_resource(copy.deepcopy(RAW), Prospect)
+
+
+def test_equality_reads_nothing_through_the_fields() -> None:
+    one, two = decoded(), decoded()
+    before = dict(vars(one))
+    assert one == two
+    assert vars(one) == before  # no handle cached, no datetime converted in place
+    assert "account" not in vars(one)
+    assert vars(one)["availableAt"] == "2024-03-04T05:06:07.000Z"
+
+
+def test_equality_sees_values_not_their_form() -> None:
+    one, two = decoded(), decoded()
+    assert isinstance(two.account, ToOne)  # one handle built, one still raw
+    assert one == two
+    two.available_at = dt.datetime(2024, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    assert one == two  # the same instant, as text or as a datetime
+    two.title = "CTO"
+    assert one != two
+
+
+def test_reading_a_datetime_leaves_the_wire_form_stored() -> None:
+    prospect = decoded()
+    assert prospect.available_at == dt.datetime(2024, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    assert vars(prospect)["availableAt"] == "2024-03-04T05:06:07.000Z"
+
+
+def test_typed_stamps_and_ids() -> None:
+    prospect = decoded()
+    assert prospect.id == 7
+    assert prospect.updated_at.year == 2024
+    assert prospect.created_at == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    with pytest.raises(AttributeError, match="read-only"):
+        prospect.updated_at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)  # type: ignore[assignment]
+    draft = Prospect(first_name="Sally")
+    with pytest.raises(FieldNotLoadedError, match="no id"):
+        _ = draft.id
+    with pytest.raises(FieldNotLoadedError, match="created_at"):
+        _ = draft.created_at
+    assert Prospect(id=5).id == 5
+
+
+def test_evolve_copies_remember_what_the_server_holds() -> None:
+    prospect = decoded()
+    renamed = attrs.evolve(prospect, first_name="X")
+    assert renamed.changed_fields() == ["first_name"]
+    assert resource_to_wire(renamed, renamed.changed_fields(), for_write=True) == {
+        "type": "prospect",
+        "id": 7,
+        "attributes": {"firstName": "X"},
+    }
+    assert renamed.updated_at == prospect.updated_at
+    assert prospect.changed_fields() == []
+    # a copy of a draft is a draft: every set field counts
+    draft = attrs.evolve(Prospect(title="CEO"), first_name="Y")
+    assert draft.changed_fields() == ["first_name", "title"]
+
+
+def test_assigning_the_decoded_value_again_is_no_change() -> None:
+    prospect = decoded()
+    prospect.title = "CEO"
+    prospect.available_at = dt.datetime(2024, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    assert prospect.changed_fields() == []
+    prospect.account = ToOne("account", 4)
+    assert prospect.changed_fields() == ["account"]
+
+
+@attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
+class TaggedProspect(Prospect):
+    """A user subclass with fields of its own."""
+
+    crm_source: str = "crm"
+    notes: list[str] = attrs.Factory(list)
+
+
+def test_a_subclass_with_defaults_decodes_reprs_and_compares() -> None:
+    one = structure_resource(copy.deepcopy(RAW), TaggedProspect)
+    two = structure_resource(copy.deepcopy(RAW), TaggedProspect)
+    assert (one.crm_source, one.notes) == ("crm", [])
+    assert one.notes is not two.notes  # a factory runs per instance
+    assert "crm_source='crm'" in repr(one)
+    assert "first_name='Sally'" in repr(one)
+    assert one == two
+    two.crm_source = "web"
+    assert one != two
+    assert "crm_source" not in resource_to_wire(one).get("attributes", {})
+
+
+def test_repr_shows_what_is_set_and_builds_no_handle() -> None:
+    prospect = decoded()
+    text = repr(prospect)
+    assert text.startswith("Prospect(id=7, ")
+    assert "ToOne('account', 3)" in text
+    assert "owner" not in text  # null relationships are noise
+    assert "account" not in vars(prospect)
+    assert repr(Prospect(title=None)) == "Prospect(id=None)"
+
+
+def test_models_pickle_with_their_storage() -> None:
+    prospect = decoded()
+    back = pickle.loads(pickle.dumps(prospect))
+    assert back == prospect
+    assert back.updated_at == prospect.updated_at
+    assert back.last_name is UNSET
+
+
+TO_ONE_SHAPES = [
+    {"data": {"type": "user", "id": 3}, "meta": {"complete": True}},
+    {"data": {"type": "sequenceStep", "id": "4"}},  # polymorphic, string id
+    {"data": None},
+    {"links": {"related": "https://api.outreach.io/api/v2/users/3"}},
+    {"meta": {"note": "meta only"}},
+]
+TO_MANY_SHAPES = [
+    {"data": [{"type": "task", "id": 1}, {"type": "task", "id": "2"}], "meta": {"count": 2}},
+    {"data": [], "links": {"related": "https://api.outreach.io/api/v2/tasks?x=1"}},
+    {"links": {"related": "https://api.outreach.io/api/v2/tasks?x=1"}},
+    {"meta": {"count": 3}},
+]
+
+
+@pytest.mark.parametrize("raw", TO_ONE_SHAPES)
+def test_lazy_to_one_handles_read_as_eager_ones(raw: dict[str, object]) -> None:
+    lazy, eager = lazy_to_one("user", raw, None), to_one_handle("user", raw, None)
+    assert isinstance(lazy, ToOne)
+    fields = ("type", "id", "meta", "related", "is_null")
+    assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
+    assert lazy == eager
+    assert pickle.loads(pickle.dumps(lazy)) == eager
+    lazy.id = 9  # assigned values are kept
+    assert lazy.id == 9
+
+
+@pytest.mark.parametrize("raw", TO_MANY_SHAPES)
+def test_lazy_to_many_handles_read_as_eager_ones(raw: dict[str, object]) -> None:
+    lazy, eager = lazy_to_many("task", raw, None), to_many_handle("task", raw, None)
+    assert isinstance(lazy, ToMany)
+    fields = ("type", "ids", "meta", "related", "count")
+    assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
+    assert lazy == eager
+    assert pickle.loads(pickle.dumps(lazy)) == eager
