@@ -111,7 +111,10 @@ TARGETS = (
         ("tests/export/test_plan.py", "tests/export/test_plan_mutants.py"),
     ),
     # last: it is being rewritten (typed records); its row says which commit it describes
-    Target("outreach_async.export._records", ("tests/export/test_records.py",)),
+    Target(
+        "outreach_async.export._records",
+        ("tests/export/test_records.py", "tests/export/test_records_mutants.py"),
+    ),
 )
 
 
