@@ -97,6 +97,7 @@ TARGETS = (
         (
             "tests/unit/test_converter.py",
             "tests/unit/test_converter_mutants.py",
+            "tests/unit/test_model_storage.py",
             "tests/unit/test_wire.py",
         ),
         # a model of every class with random values: minutes per mutant on a busy machine

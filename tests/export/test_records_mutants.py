@@ -107,3 +107,10 @@ def test_unknown_fields_are_kept_only_when_every_field_is_asked_for() -> None:
     assert (everything["brandNew"], everything["gadget"]) == (1, 9)
     some = RecordEncoder(SPEC, ["firstName"]).flatten(prospect)
     assert some == {"type": "prospect", "id": 1, "firstName": "A"}
+
+
+def test_a_csv_cell_holding_a_time_is_in_wire_form_and_the_encoder_names_its_type() -> None:
+    encoder = RecordEncoder(Account.__resource_spec__, ["createdAt"], fmt="csv")
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    assert encoder.csv_row({"id": 1, "createdAt": when}) == ["1", "2024-01-02T03:04:05.000Z"]
+    assert encoder.type == "account"

@@ -7,18 +7,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import attrs
+import cattrs
 import orjson
 import pytest
 
 from outreach_async._converter import (
+    _is_resource,
+    _make_structure_fn,
     decode_collection,
     make_converter,
     relationship_to_wire,
+    resource_to_wire,
+    structure_fn,
     structure_resource,
 )
 from outreach_async._exceptions import ResponseFormatError
 from outreach_async._relationships import ToMany, ToOne
+from outreach_async._types import UNSET
 from outreach_async.models import Account, Prospect, Resource
+from outreach_async.models._base import ON_SETATTR
 
 
 class Included:
@@ -223,3 +231,108 @@ def test_a_fresh_converter_structures_and_unstructures_models_and_datetimes() ->
     assert conv.unstructure(when) == "2024-01-02T03:04:05.006Z"
     assert conv.structure("2024-01-02T03:04:05.006Z", dt.datetime) == when
     assert conv.structure("2024-01-02T03:04:05", dt.datetime).tzinfo is dt.UTC
+
+
+# -- the generated structuring function, built afresh (the cache hides a mutated builder) ------
+
+
+def a_subclass() -> type[Prospect]:
+    """A new user subclass on every call, so no structuring function is cached for it yet."""
+
+    @attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
+    class Tagged(Prospect):
+        crm_source: str = "crm"
+        notes: list[str] = attrs.Factory(list)
+        required: str  # no default: left unset
+
+    return Tagged
+
+
+def test_a_fresh_structure_function_reads_every_part_of_a_resource() -> None:
+    structure = _make_structure_fn(Prospect)
+    attributes = {"firstName": "A", "brandNew": 1}
+    raw = {
+        "type": "prospect",
+        "id": "12",
+        "attributes": attributes,
+        "relationships": {
+            "account": {"data": {"type": "account", "id": 3}},
+            "gadget": {"data": {"type": "widget", "id": 9}},
+        },
+        "meta": {"m": 1},
+    }
+    prospect = structure(raw, None)
+    assert type(prospect) is Prospect
+    assert (prospect.id, prospect.first_name, prospect.meta) == (12, "A", {"m": 1})
+    assert prospect.extra["brandNew"] == 1
+    assert prospect.extra["gadget"].id == 9
+    account = prospect.account
+    assert isinstance(account, ToOne)
+    assert account.id == 3
+    assert attributes == {"firstName": "A", "brandNew": 1}  # not owned: the caller's dict kept
+    bare = structure({"type": "prospect", "id": 5}, None)
+    assert isinstance(bare, Prospect)
+    assert (bare.id, bare.extra, bare.meta, bare.first_name) == (5, {}, UNSET, UNSET)
+
+
+def test_an_owned_document_is_adopted_not_copied() -> None:
+    attributes = {"firstName": "A"}
+    prospect = _make_structure_fn(Prospect)(
+        {"type": "prospect", "id": 1, "attributes": attributes}, None, True
+    )
+    assert vars(prospect) is attributes
+
+
+def test_a_subclass_gets_its_own_defaults_a_factory_per_instance() -> None:
+    tagged = a_subclass()
+    structure = structure_fn(tagged)
+    assert structure_fn(tagged) is structure  # built once
+    one = structure({"type": "prospect", "id": 1, "attributes": {"firstName": "A"}}, None)
+    two = structure({"type": "prospect", "id": 2}, None)
+    assert type(one) is tagged
+    own: dict[str, Any] = vars(one)
+    assert (own["crm_source"], own["notes"], one.first_name) == ("crm", [], "A")
+    assert own["notes"] is not vars(two)["notes"]
+    assert "required" not in vars(one)
+
+
+def test_a_fresh_converter_structures_into_the_class_asked_for() -> None:
+    tagged = a_subclass()
+    conv = make_converter()
+    assert type(conv.structure({"type": "prospect", "id": 1}, tagged)) is tagged
+    assert conv.structure("5", int) == 5  # other types keep cattrs' own hooks
+
+
+def test_a_model_instance_is_not_a_model_class() -> None:
+    assert _is_resource(Prospect)
+    assert not _is_resource(Prospect(id=1))
+
+
+def test_a_decoded_collection_adopts_the_documents_attribute_objects() -> None:
+    body = b'{"data": [{"type": "account", "id": 1, "attributes": {"name": "A"}}]}'
+    items, document, _ = decode_collection(body, Account, lambda included: included)
+    assert isinstance(document.data, list)
+    assert vars(items[0]) is document.data[0]["attributes"]
+
+
+def test_an_unknown_type_is_named_in_the_error() -> None:
+    with pytest.raises(cattrs.StructureHandlerNotFoundError) as caught:
+        structure_resource({"type": "nope", "id": 1})
+    assert str(caught.value) == "no model for resource type 'nope'"
+    assert caught.value.type_ is dict
+
+
+def test_resource_to_wire_sends_read_only_fields_unless_writing_and_times_in_wire_form() -> None:
+    account = structure_resource(
+        {
+            "type": "account",
+            "id": 1,
+            "attributes": {"name": "A", "createdAt": "2024-01-02T03:04:05.000Z"},
+        },
+        Account,
+    )
+    assert resource_to_wire(account)["attributes"]["createdAt"] == "2024-01-02T03:04:05.000Z"
+    assert "createdAt" not in resource_to_wire(account, for_write=True)["attributes"]
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    wire = resource_to_wire(Prospect(id=1, available_at=when))
+    assert wire["attributes"] == {"availableAt": "2024-01-02T03:04:05.000Z"}

@@ -133,3 +133,9 @@ def test_other_error_bodies_have_no_error_objects(body: bytes) -> None:
 
 def test_dumps_is_compact_json() -> None:
     assert dumps({"data": {"type": "x", "id": 1}}) == b'{"data":{"type":"x","id":1}}'
+
+
+def test_a_body_that_is_not_utf8_is_quoted_with_replacement_characters() -> None:
+    with pytest.raises(ResponseFormatError, match=r"^the server answered") as caught:
+        parse_document(b"\xff\xfe<html>")
+    assert str(caught.value).endswith(repr("\ufffd\ufffd<html>"))

@@ -242,3 +242,7 @@ def test_reading_keeps_an_offset_and_takes_none_as_utc(read: Any) -> None:
     plus_one = dt.timezone(dt.timedelta(hours=1))
     assert read("2024-01-02T03:04:05+01:00").tzinfo == plus_one
     assert read("2024-01-02T03:04:05").tzinfo is dt.UTC
+
+
+def test_a_set_of_numbers_is_sorted_by_value_not_by_text() -> None:
+    assert params(tags={10, 9}) == [("filter[tags]", "9,10")]

@@ -506,3 +506,18 @@ async def test_the_pause_jitter_comes_from_the_given_rng() -> None:
     assert seeded[0] == seeded[1]
     assert 10.0 < seeded[0] <= 11.0
     assert 10.0 <= await pause_with(None) <= 11.0  # without one, a fresh generator
+
+
+def test_of_three_remaining_values_the_first_is_the_hourly_one() -> None:
+    info = parse_rate_limit_headers({"X-RateLimit-Remaining": "9999, 19988, 5"}, NOW)
+    assert info.remaining == 9999
+
+
+async def test_a_request_that_never_left_gives_its_ticket_back_at_once(
+    fake_clock: FakeClock,
+) -> None:
+    limiter = limiter_on(fake_clock)  # probing: one request at a time
+    await limiter.acquire()
+    await limiter.release()  # the connection was refused
+    await asyncio.create_task(limiter.acquire())  # another task need not wait for its expiry
+    assert fake_clock.now == fake_clock.start

@@ -12,6 +12,7 @@ from outreach_async._retry import (
     DEFAULT_RETRY_STATUSES,
     RetryPolicy,
     parse_retry_after,
+    within_connect_deadline,
 )
 from tests.unit.zones import local_zone  # noqa: F401 (a fixture)
 
@@ -25,6 +26,12 @@ def test_the_policy_defaults_are_pinned() -> None:
     assert policy.retry_statuses == DEFAULT_RETRY_STATUSES == {408, 429, 500, 502, 503, 504}
     assert policy.refused_statuses == {429}
     assert policy.decide is None
+    assert policy.connect_deadline == 10.0
+
+
+def test_less_than_a_second_left_of_the_connect_deadline_is_still_waited() -> None:
+    policy = RetryPolicy(connect_deadline=10.0)
+    assert within_connect_deadline(policy, 4.0, elapsed=9.5) == 0.5
 
 
 @pytest.mark.parametrize("field", ["max_retries", "backoff_base", "backoff_cap"])
