@@ -25,7 +25,7 @@ from outreach_async._converter import (
 from outreach_async._exceptions import ResponseFormatError
 from outreach_async._relationships import ToMany, ToOne
 from outreach_async._types import UNSET
-from outreach_async.models import Account, Prospect, Resource
+from outreach_async.models import Account, Prospect, Resource, User
 from outreach_async.models._base import ON_SETATTR
 
 
@@ -241,9 +241,9 @@ def a_subclass() -> type[Prospect]:
 
     @attrs.define(slots=False, kw_only=True, repr=False, eq=False, on_setattr=ON_SETATTR)
     class Tagged(Prospect):
+        required: str  # no default: left unset (and the fields after it still get theirs)
         crm_source: str = "crm"
         notes: list[str] = attrs.Factory(list)
-        required: str  # no default: left unset
 
     return Tagged
 
@@ -336,3 +336,17 @@ def test_resource_to_wire_sends_read_only_fields_unless_writing_and_times_in_wir
     when = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     wire = resource_to_wire(Prospect(id=1, available_at=when))
     assert wire["attributes"] == {"availableAt": "2024-01-02T03:04:05.000Z"}
+
+
+async def test_a_fresh_structure_function_gives_relationships_the_context() -> None:
+    owner = User(id=5)
+    raw = {
+        "type": "prospect",
+        "id": 1,
+        "relationships": {"owner": {"data": {"type": "user", "id": 5}}},
+    }
+    prospect = _make_structure_fn(Prospect)(raw, Included({("user", 5): owner}))
+    assert isinstance(prospect, Prospect)
+    handle = prospect.owner
+    assert isinstance(handle, ToOne)
+    assert await handle.fetch() is owner
