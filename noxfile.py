@@ -6,7 +6,11 @@ Python 3.11+ and nox is enough.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import nox
 
@@ -63,6 +67,60 @@ def bench_peers(session: nox.Session) -> None:
         except nox.command.CommandFailed:  # the table then names it as not run
             session.warn(f"{peer} does not install on this Python; running without it")
     session.run("python", "-m", "benchmarks.peers", *session.posargs)
+
+
+#: Airbyte's Outreach connector and the Python it needs (< 3.12; its airbyte-cdk 0.90 fails at
+#: import on 3.11, 3.10 works)
+AIRBYTE_CONNECTOR = "airbyte-source-outreach==1.0.30"
+AIRBYTE_PYTHONS = (
+    *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python"))),
+    "python3.10",
+)
+
+
+def _python_310() -> str | None:
+    """AIRBYTE_PYTHON, else the first Python 3.10 found that really runs (a pyenv shim may not)."""
+    candidates = [os.environ.get("AIRBYTE_PYTHON", ""), *AIRBYTE_PYTHONS]
+    for candidate in filter(None, candidates):
+        found = shutil.which(candidate)
+        check = [found or candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"]
+        if found and subprocess.run(check, capture_output=True, check=False).returncode == 0:
+            return found
+    return None
+
+
+def _airbyte_python(session: nox.Session) -> str | None:
+    """A Python 3.10 environment with the Airbyte connector (made once, beside this session's),
+    or None with a warning when no 3.10 interpreter is found or the install fails."""
+    base = _python_310()
+    if base is None:
+        session.warn("no Python 3.10 found (set AIRBYTE_PYTHON): the Airbyte connector is skipped")
+        return None
+    location = Path(session.virtualenv.location).with_name("connectors-airbyte")
+    python = str(location / "bin" / "python")
+    try:
+        if not (location / ".installed").exists():
+            session.run(base, "-m", "venv", "--clear", str(location), external=True)
+            session.run(python, "-m", "pip", "install", "-q", AIRBYTE_CONNECTOR, external=True)
+            (location / ".installed").touch()
+    except nox.command.CommandFailed:
+        session.warn(f"{AIRBYTE_CONNECTOR} does not install on {base}: the Airbyte run is skipped")
+        return None
+    return python
+
+
+@nox.session(python=PYTHON)
+def connectors(session: nox.Session) -> None:
+    """Real connectors read every stream from a default-seeded sandbox: tap-outreach 1.2.2 (20
+    streams) and, in a Python 3.10 environment when one is found, Airbyte's source-outreach
+    1.0.30 (17 streams); each stream must have records that fit the connector's own schemas.
+
+    ``nox -s connectors -- --measure`` also measures the Airbyte connector (results.json).
+    """
+    session.install("-e", ".", "tap-outreach==1.2.2")
+    airbyte = _airbyte_python(session)
+    args = ["--airbyte-python", airbyte] if airbyte else []
+    session.run("python", "-m", "benchmarks.connectors", *args, *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -9,18 +9,26 @@ handle (unpickled, or from a closed client) raises :class:`DetachedHandleError` 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from ._exceptions import DetachedHandleError, ResponseFormatError
 from ._pagination import collect_items
+from ._schema import ResourceSpec
 from ._types import UNSET, Ref
 
-if TYPE_CHECKING:
-    from .models._base import Resource
+__all__ = ["DetachedHandleError", "HandleContext", "Model", "ToMany", "ToOne"]
 
-__all__ = ["DetachedHandleError", "HandleContext", "ToMany", "ToOne"]
 
-R = TypeVar("R", bound="Resource")
+class Model(Protocol):
+    """What a handle needs of a model (every resource model is one): its spec. Handles sit
+    below the models, which hold them, so they name models by this shape and never import
+    them."""
+
+    __resource_spec__: ClassVar[ResourceSpec]
+
+
+R = TypeVar("R", bound=Model)
+Resource = Model  # what the handles' client side hands back: some resource model
 
 
 class HandleContext(Protocol):
@@ -283,13 +291,11 @@ def to_one(target_type: str) -> Any:
 
 def to_one_from_value(target_type: str, value: Any) -> ToOne[Any]:
     """A handle for a model instance, a :class:`Ref`, an int id or None."""
-    from .models._base import Resource
-
     if value is None:
         return ToOne(target_type, None)
     if isinstance(value, Ref):
         return ToOne(value.type, value.id, meta=value.meta)
-    if isinstance(value, Resource):
+    if hasattr(type(value), "__resource_spec__"):  # a model instance
         if getattr(value, "id", None) is None:  # not created yet (reading its id raises)
             raise ValueError(
                 f"a {value.__resource_spec__.type} must be created before it can be referenced"

@@ -4,7 +4,7 @@ answer, and how the remaining ids are cut into ``filter[id]`` batches. Pure: no 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .._exceptions import QueryError
 from .._relationships import ToOne
@@ -58,11 +58,9 @@ def check_handle(spec: ResourceSpec, handle: object) -> None:
 
 def _from_included(handle: ToOne[Any]) -> Resource | None:
     context = handle._context
-    return (
-        context.included(handle.type, handle.id)
-        if context is not None and handle.id is not None
-        else None
-    )
+    if context is None or handle.id is None:
+        return None
+    return cast("Resource | None", context.included(handle.type, handle.id))  # models only
 
 
 def id_batches(ids: list[int]) -> list[list[int]]:

@@ -17,6 +17,7 @@ from .churn import ChurnConfig
 from .config import SandboxConfig
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
+from .seed import SeedProfile
 from .server import Sandbox
 from .store import Store
 
@@ -27,5 +28,6 @@ __all__ = [
     "RecordedRequest",
     "Sandbox",
     "SandboxConfig",
+    "SeedProfile",
     "Store",
 ]

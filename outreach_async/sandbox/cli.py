@@ -22,6 +22,7 @@ from .churn import ChurnConfig
 from .config import SandboxConfig
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
+from .seed import SeedProfile
 from .server import Sandbox
 
 __all__ = ["build_parser", "config_from_args", "parse_rate_limit", "serve_command"]
@@ -59,7 +60,19 @@ def build_parser(prog: str = "outreach-async sandbox serve") -> argparse.Argumen
     parser = argparse.ArgumentParser(prog=prog, description="Run a local Outreach API sandbox.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8787, help="port (8787; 0 picks a free one)")
-    parser.add_argument("--seed", type=int, default=10_000, help="prospects to seed (10000)")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument(
+        "--seed",
+        type=int,
+        default=10_000,
+        help="prospects to seed, with every other type around them (10000)",
+    )
+    sizes.add_argument(
+        "--seed-profile",
+        choices=[profile.value for profile in SeedProfile],
+        default=None,
+        help="a named seed instead: minimal (one or two records of every type)",
+    )
     parser.add_argument("--random-seed", type=int, default=0, help="seed of the data (0)")
     parser.add_argument(
         "--rate-limit",
@@ -90,8 +103,9 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         faults.latency = _duration(args.latency)
     rate_limit = parse_rate_limit(args.rate_limit)
     rate_limit.two_value_remaining = args.two_value_remaining
+    seed = SeedProfile(args.seed_profile) if args.seed_profile else args.seed
     return SandboxConfig(
-        seed=args.seed,
+        seed=seed,
         random_seed=args.random_seed,
         host=args.host,
         port=args.port,
@@ -100,6 +114,12 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         churn=ChurnConfig.from_spec(args.churn),
         record_requests=False,  # a long-running server must not keep every request
     )
+
+
+def _describe(seed: int | SeedProfile | None) -> str:
+    if isinstance(seed, SeedProfile):
+        return f"the {seed.value} profile"
+    return f"{seed or 0} prospects"
 
 
 async def _serve(config: SandboxConfig, out: TextIO, stop: asyncio.Event | None = None) -> None:
@@ -113,7 +133,7 @@ async def _serve(config: SandboxConfig, out: TextIO, stop: asyncio.Event | None 
     try:
         async with Sandbox(config) as sandbox:
             print(f"Outreach sandbox serving {sandbox.base_url}", file=out)
-            seeded = f"{config.seed or 0} prospects (random seed {config.random_seed})"
+            seeded = f"{_describe(config.seed)} (random seed {config.random_seed})"
             print(f"  seeded {seeded}", file=out)
             print(f"  OUTREACH_BASE_URL={sandbox.base_url}", file=out)
             print(f"  OUTREACH_TOKEN={sandbox.token}", file=out)

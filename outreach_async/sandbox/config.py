@@ -16,6 +16,7 @@ import attrs
 from .churn import ChurnConfig, churn_config
 from .faults import FaultConfig
 from .ratelimit import RateLimitConfig
+from .seed import SeedProfile
 
 __all__ = ["SandboxConfig"]
 
@@ -24,9 +25,10 @@ __all__ = ["SandboxConfig"]
 class SandboxConfig:
     """How a sandbox is built, seeded and run. Every field has a working default."""
 
-    #: prospects to seed, with related records in proportion (None or 0: an empty organisation
-    #: holding only the acting user, id 1, and that user's mailbox, id 1)
-    seed: int | None = None
+    #: prospects to seed, with records of every other type around them in a mid-size org's
+    #: proportions (:mod:`.seed`); ``SeedProfile.minimal`` for one or two of everything; None or
+    #: 0: an empty organisation holding only the acting user, id 1, and that user's mailbox, id 1
+    seed: int | SeedProfile | None = None
     #: the random seed of the seeded data; the same seed gives the same records
     random_seed: int = 0
     #: ``page[size]`` when a request names none (Outreach: 50; at most 1000 either way)

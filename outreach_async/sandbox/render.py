@@ -2,7 +2,8 @@
 
 * ``{"type", "id", "attributes", "relationships", "links": {"self"}}`` with an integer id;
 * every attribute present, nulls included, unless ``fields[type]`` asks for some only (then the
-  others are absent, not null, and ``relationships`` is left out when none was asked for);
+  others are absent, not null, and ``relationships`` is left out when none was asked for); never
+  a write-only one (:data:`.schema.WRITE_ONLY`: mailbox passwords and the like);
 * relationships in the forms :mod:`.schema` plans: to-one ``data``; to-many ``data`` +
   ``links.related`` + ``meta.count``; links-only; meta-only for types the API does not serve;
 * ``include=account,account.owner`` puts the related records in a top-level ``included`` array,
@@ -19,7 +20,7 @@ from typing import Any, TypeAlias
 from .._schema import ResourceSpec
 from .errors import bad_parameter
 from .query import Record
-from .schema import RelationshipPlan, Schema
+from .schema import WRITE_ONLY, RelationshipPlan, Schema
 from .store import Store
 
 __all__ = [
@@ -109,7 +110,11 @@ class _TypeView:
 
     def __init__(self, spec: ResourceSpec, schema: Schema, renderer: Renderer) -> None:
         self.spec = spec
-        self.template: dict[str, Any] = dict.fromkeys(a.wire for a in spec.attributes)
+        #: write-only attributes a write may have stored: never rendered
+        self.hidden = WRITE_ONLY.get(spec.type, frozenset())
+        self.template: dict[str, Any] = dict.fromkeys(
+            a.wire for a in spec.attributes if a.wire not in self.hidden
+        )
         self.relationships: tuple[tuple[str, RelationshipRenderer], ...] = tuple(
             (plan.wire, _relationship_renderer(spec, plan, schema, renderer))
             for plan in schema.plans[spec.type]
@@ -214,6 +219,8 @@ class Renderer:
         view = self._view(type_)
         attributes = view.template.copy()
         attributes.update(record["attributes"])
+        for hidden in view.hidden:
+            attributes.pop(hidden, None)
         wanted = None if fields is None else fields.get(type_)
         relationships = view.relationships
         if wanted is not None:

@@ -29,7 +29,7 @@ import attrs
 
 from .._schema import RelationshipSpec, ResourceSpec
 
-__all__ = ["POLYMORPHIC", "RelationshipPlan", "Schema", "Storage"]
+__all__ = ["POLYMORPHIC", "WRITE_ONLY", "RelationshipPlan", "Schema", "Storage"]
 
 Storage: TypeAlias = Literal["to_one", "derived", "stored", "unserved"]
 
@@ -38,6 +38,19 @@ Storage: TypeAlias = Literal["to_one", "derived", "stored", "unserved"]
 POLYMORPHIC: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("task", "subject"): ("prospect", "account"),
     ("call", "associatedId"): ("account", "opportunity"),
+}
+
+#: Attributes Outreach accepts on writes but never returns on reads: the OpenAPI badges them
+#: "writeonly" ("The password of the mailbox. This attribute can be used to set the password,
+#: but is not available for read."). The sandbox stores what a write sends and renders none of
+#: them; a connector whose schema was built against real Outreach does not declare them.
+WRITE_ONLY: Mapping[str, frozenset[str]] = {
+    "mailbox": frozenset(
+        {"password", "smtpPassword", "sendgridApiKey", "validateSend", "validateSync"}
+    ),
+    "accountNote": frozenset({"opportunityAssociationRule"}),
+    "prospectNote": frozenset({"opportunityAssociationRule"}),
+    "user": frozenset({"jobRoleByName"}),
 }
 
 #: Derived relationships that keep only some of the target records (attribute -> allowed values).

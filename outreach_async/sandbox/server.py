@@ -126,8 +126,8 @@ class Sandbox:
         return self
 
     def _seed(self) -> None:
-        seed_store(self.store, self.config.seed or 0, self.config.random_seed)
-        if (self.config.seed or 0) >= _FREEZE_THRESHOLD:
+        plan = seed_store(self.store, self.config.seed, self.config.random_seed)
+        if plan.prospects >= _FREEZE_THRESHOLD:
             # Each full collection would walk every seeded record again (pages of 100,000
             # prospects served 3x slower); they live as long as the sandbox, so they are moved
             # out of the collector's reach until stop().

@@ -309,7 +309,7 @@ async def test_unknown_sparse_field_is_outreachs_400(api: Api, key: str) -> None
 
 async def test_relationship_forms_as_outreach_renders_them(api: Api) -> None:
     prospect = await api.create("prospect", "/prospects", attributes={"firstName": "Rel"})
-    await api.create(
+    address = await api.create(
         "emailAddress",
         "/emailAddresses",
         attributes={"email": "rel@example.com"},
@@ -322,7 +322,7 @@ async def test_relationship_forms_as_outreach_renders_them(api: Api) -> None:
     assert relationships["owner"] == {"data": None}
     assert relationships["creator"] == ref("user", 1)
     addresses = relationships["emailAddresses"]
-    assert addresses["data"] == [{"type": "emailAddress", "id": 1}]
+    assert addresses["data"] == [{"type": "emailAddress", "id": address["id"]}]
     assert addresses["meta"] == {"count": 1}
     assert addresses["links"] == {
         "related": f"{base}/emailAddresses?filter%5Bprospect%5D%5Bid%5D={prospect['id']}"

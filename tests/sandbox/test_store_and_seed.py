@@ -131,16 +131,10 @@ def test_seed_counts_follow_the_plan() -> None:
         assert counts[type_] == expected > 0
 
 
-def test_seeded_relationships_point_at_existing_records_and_emails_are_unique() -> None:
+def test_seeded_emails_are_unique_and_no_prospect_is_enrolled_twice() -> None:
+    # That every relationship resolves, for every type, is tests/sandbox/test_seed.py's.
     store = _store()
     seed_store(store, 1500, random_seed=9)
-    for type_, table in store.tables.items():
-        plans = {p.wire: p for p in SCHEMA.plans[type_] if p.storage == "to_one"}
-        for record in table:
-            for name, value in record["relationships"].items():
-                assert name in plans, (type_, name)
-                if value is not None:
-                    assert store.get(plans[name].target, value) is not None, (type_, name, value)
     emails = [e for p in store.table("prospect") for e in p["attributes"]["emails"]]
     assert len(emails) == len(set(emails)) == 1500
     states = store.table("sequenceState")
@@ -163,4 +157,4 @@ def test_a_hundred_thousand_prospects_seed_with_their_related_records() -> None:
     seed_store(store, 100_000)
     total = sum(len(t) for t in store.tables.values())
     assert store.count("prospect") == 100_000
-    assert total > 190_000
+    assert total > 340_000  # every collection type around them (the proportions in seed.py)
