@@ -171,3 +171,14 @@ def generate(session: nox.Session) -> None:
     session.run("python", "tools/generate_client.py")
     session.run("ruff", "check", "--fix", "--select", "I", "outreach_async/_repositories.py")
     session.run("ruff", "format", "outreach_async/_repositories.py")
+
+
+@nox.session(python=PYTHON)
+def mutate(session: nox.Session) -> None:
+    """Mutation testing of the pure core against each module's own unit tests (tools/mutation.py).
+
+    Measures the committed tree (HEAD) and writes reports/mutation.json and the README table;
+    ``-- --only outreach_async._retry`` re-measures one module, ``-- --worktree`` uncommitted files.
+    """
+    session.install("-e", ".[test,redis,jwt]", "mutmut==3.8.1")
+    session.run("python", "tools/mutation.py", "run", *session.posargs)
