@@ -48,15 +48,25 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """The benchmarks in benchmarks/ (figures go in the README)."""
-    # pytest: the sinks suite starts its PostgreSQL with tests/postgres_server.py
+    """Every suite in benchmarks/; the figures go, stamped, to benchmarks/results.json and from
+    there into the README's tables.
+
+    ``nox -s bench -- --quick`` for a smoke run (no results file); ``-- client export`` runs
+    those suites only and refreshes their figures.
+    """
+    # pytest: the rate-limit fleet run borrows tests/redis_server.py, the sinks suite starts its
+    # PostgreSQL with tests/postgres_server.py
     session.install("-e", ".[redis,postgres,duckdb,fleet]", "pytest")
     session.run("python", "-m", "benchmarks", *session.posargs)
+    if "--quick" not in session.posargs:
+        session.run("python", "-m", "benchmarks.report")
 
 
 @nox.session(python=PYTHON)
 def bench_peers(session: nox.Session) -> None:
-    """Side by side with the peers on one sandbox: tap-outreach, jsonapi-client, raw aiohttp.
+    """Side by side with the peers on one sandbox: tap-outreach, jsonapi-client, raw aiohttp
+    (about 10 minutes on 2 cores); the figures go to benchmarks/peers/results.json and into the
+    README's peers table.
 
     ``nox -s bench_peers -- --quick`` for a smoke run; ``-- --help`` for the options.
     """
@@ -67,6 +77,8 @@ def bench_peers(session: nox.Session) -> None:
         except nox.command.CommandFailed:  # the table then names it as not run
             session.warn(f"{peer} does not install on this Python; running without it")
     session.run("python", "-m", "benchmarks.peers", *session.posargs)
+    if "--quick" not in session.posargs and "--out" not in session.posargs:
+        session.run("python", "-m", "benchmarks.report")
 
 
 #: Airbyte's Outreach connector and the Python it needs (< 3.12; its airbyte-cdk 0.90 fails at
@@ -159,3 +171,14 @@ def generate(session: nox.Session) -> None:
     session.run("python", "tools/generate_client.py")
     session.run("ruff", "check", "--fix", "--select", "I", "outreach_async/_repositories.py")
     session.run("ruff", "format", "outreach_async/_repositories.py")
+
+
+@nox.session(python=PYTHON)
+def mutate(session: nox.Session) -> None:
+    """Mutation testing of the pure core against each module's own unit tests (tools/mutation.py).
+
+    Measures the committed tree (HEAD) and writes reports/mutation.json and the README table;
+    ``-- --only outreach_async._retry`` re-measures one module, ``-- --worktree`` uncommitted files.
+    """
+    session.install("-e", ".[test,redis,jwt]", "mutmut==3.8.1")
+    session.run("python", "tools/mutation.py", "run", *session.posargs)

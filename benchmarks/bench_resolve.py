@@ -1,4 +1,4 @@
-"""Resolver benchmark (issue 5): the prospects of 5,000 tasks, batched against one GET per task.
+"""Resolver benchmark (issue 5): the prospects of 2,000 tasks, batched against one GET per task.
 
 Against a sandbox on loopback with a fixed per-request latency (5 ms by default, a fast link to
 Outreach; real round trips are longer, which only widens the gap). The tasks are listed before
@@ -10,6 +10,8 @@ run profits from another's cache. Variants:
 - ``naive_gather``: the same GETs all at once, as far as the client's ``max_concurrency`` (8)
   lets them go.
 
+Every variant runs in every round, the order rotated (three rounds).
+
 ``include=prospect`` on the task listing itself is shown too: the prospects then cost no request
 after the listing (its figure is the listing, and it is larger pages, so not directly comparable).
 """
@@ -17,12 +19,17 @@ after the listing (its figure is the listing, and it is larger pages, so not dir
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from outreach_async import OutreachClient, Prospect, Task, ToOne
 from outreach_async.sandbox import FaultConfig, RateLimitConfig, Sandbox
+
+from ._rounds import MIN_ROUNDS, ratio, rotated, spread
+
+#: the client's default max_concurrency, which caps the naive gather
+CONCURRENCY = 8
 
 Run = Callable[[OutreachClient, list[Task]], Awaitable[list[Prospect | None]]]
 
@@ -87,48 +94,50 @@ async def _timed_include(
     return elapsed, len(sandbox.requests) - before
 
 
-async def bench_resolve(
-    tasks: int = 5000, latency: float = 0.005, rounds: int = 3, naive_rounds: int = 1
-) -> dict[str, float]:
-    """Requests and seconds to resolve the prospects of ``tasks`` tasks, per variant."""
+async def bench_resolve(tasks: int, latency: float, rounds: int) -> dict[str, Any]:
+    """Requests and seconds to resolve the prospects of ``tasks`` tasks, per variant, with
+    every variant in every round (interleaved)."""
     sandbox = Sandbox(
         seed=tasks * 4,  # the seed plan makes one task per four prospects
         faults=FaultConfig(latency=latency),
-        rate_limit=RateLimitConfig(limit=10_000_000),  # the naive loop alone needs 5,000+
+        rate_limit=RateLimitConfig(limit=10_000_000),  # the naive loop alone needs thousands
     )
     timings: dict[str, list[float]] = {name: [] for name in [*RUNS, "include_prospect"]}
     requests: dict[str, int] = {}
     async with sandbox, OutreachClient(sandbox.token, base_url=sandbox.base_url) as outreach:
         for round_ in range(rounds):
-            for name, run in RUNS.items():
-                if name != "resolve" and round_ >= naive_rounds:
-                    continue  # the naive variants take seconds each: fewer rounds
-                elapsed, requests[name] = await _timed_run(sandbox, outreach, run, tasks)
+            for name in rotated([*RUNS, "include_prospect"], round_):
+                if name == "include_prospect":
+                    elapsed, requests[name] = await _timed_include(sandbox, outreach, tasks)
+                else:
+                    elapsed, requests[name] = await _timed_run(sandbox, outreach, RUNS[name], tasks)
                 timings[name].append(elapsed)
-            elapsed, requests["include_prospect"] = await _timed_include(sandbox, outreach, tasks)
-            timings["include_prospect"].append(elapsed)
         distinct = len(
             {
                 _prospect(t).id
                 for t in await outreach.tasks.list(page_size=1000).collect(limit=tasks)
             }
         )
-    seconds = {name: statistics.median(samples) for name, samples in timings.items()}
-    out: dict[str, float] = {"tasks": tasks, "latency_s": latency}
-    for name in timings:
+    out: dict[str, Any] = {
+        "tasks": tasks,
+        "latency_s": latency,
+        "rounds": rounds,
+        "concurrency": CONCURRENCY,
+        "distinct_prospects": distinct,
+    }
+    for name, samples in timings.items():
         out[f"{name}_requests"] = requests[name]
-        out[f"{name}_s"] = seconds[name]
-    out["naive_loop_vs_resolve_time"] = seconds["naive_loop"] / seconds["resolve"]
-    out["naive_gather_vs_resolve_time"] = seconds["naive_gather"] / seconds["resolve"]
-    out["distinct_prospects"] = distinct
+        out[f"{name}_s"] = spread(samples)
+    out["naive_loop_vs_resolve"] = ratio(timings["naive_loop"], timings["resolve"])
+    out["naive_gather_vs_resolve"] = ratio(timings["naive_gather"], timings["resolve"])
     return out
 
 
-def run_all(quick: bool = False) -> dict[str, dict[str, float]]:
-    """The figures for ``python -m benchmarks resolve`` (``quick``: 1,000 tasks, one round)."""
+def run_all(quick: bool = False) -> dict[str, dict[str, Any]]:
+    """The figures for ``python -m benchmarks resolve`` (``quick``: 500 tasks, one round)."""
     if quick:
-        return {"resolve_1000_tasks_5ms": asyncio.run(bench_resolve(1000, 0.005, 1, 1))}
-    return {"resolve_5000_tasks_5ms": asyncio.run(bench_resolve(5000, 0.005, 3, 1))}
+        return {"resolve_500_tasks_5ms": asyncio.run(bench_resolve(500, 0.005, 1))}
+    return {"resolve_2000_tasks_5ms": asyncio.run(bench_resolve(2000, 0.005, MIN_ROUNDS))}
 
 
 if __name__ == "__main__":

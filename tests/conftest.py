@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,12 @@ from tests.redis_server import redis_server_url
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=50
 )
-settings.load_profile("default")
+# Mutation testing (tools/mutation.py) runs the tests once per mutant: fewer examples, and the
+# same ones every run, so two reports of one commit agree.
+settings.register_profile(
+    "mutation", parent=settings.get_profile("default"), max_examples=10, derandomize=True
+)
+settings.load_profile(os.environ.get("OUTREACH_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

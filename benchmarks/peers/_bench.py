@@ -36,14 +36,44 @@ class Client:
     module: str
     #: the distribution whose version names it, None for the hand-written loop
     distribution: str | None
+    #: what it does with each record, streaming / exporting (the clients do not all do the same)
+    does: str
 
 
-OURS = Client("ours", "outreach-async", "run_ours", "outreach-async")
+OURS = Client(
+    "ours",
+    "outreach-async",
+    "run_ours",
+    "outreach-async",
+    "stream: a typed `Prospect`, its id kept; export: `export_resource`, a flat JSON line "
+    "to a file",
+)
 CLIENTS = (
     OURS,
-    Client("raw", "raw aiohttp + json loop", "run_raw", None),
-    Client("jsonapi", "jsonapi-client (async)", "run_jsonapi", "jsonapi-client"),
-    Client("tap", "tap-outreach", "run_tap", "tap-outreach"),
+    Client(
+        "raw",
+        "raw aiohttp + json loop",
+        "run_raw",
+        None,
+        "stream: `json.loads` per page, each record's id kept; export: `json.dumps` of the "
+        "record as sent, a line to a file",
+    ),
+    Client(
+        "jsonapi",
+        "jsonapi-client (async)",
+        "run_jsonapi",
+        "jsonapi-client",
+        "stream: a `ResourceObject`, its id kept; export: `json.dumps(resource.json)`, a line "
+        "to a file",
+    ),
+    Client(
+        "tap",
+        "tap-outreach",
+        "run_tap",
+        "tap-outreach",
+        "both: its Singer output, a schema transform and a RECORD JSON line per record, to a "
+        "file (more work per record than the others' stream)",
+    ),
 )
 
 

@@ -34,7 +34,7 @@ from .._exceptions import (
 )
 from .._http import Request
 from .._jsonapi import Document, build_resource_document, dumps, parse_document
-from .._pagination import Page, Paginator
+from .._pagination import FetchedPage, Page, Paginator, next_link_hint
 from .._relationships import ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
 from .._types import UNSET, Ref, UnsetType
@@ -98,7 +98,8 @@ class Repository(Generic[R]):
             "GET", url, operation=f"{self.spec.path}.list", no_retry_statuses=_PAGE_502
         )
         response = await self._core.send(request)
-        return functools.partial(self._decode_page, response.body, url)
+        decode = functools.partial(self._decode_page, response.body, url)
+        return FetchedPage(decode, next_link_hint(response.body))
 
     def _decode_page(self, body: bytes, url: URL) -> Page[R]:
         # Collection models are not indexed in the identity map: a model a caller keeps would

@@ -50,11 +50,16 @@ def test_a_single_resource_and_an_empty_body() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
-    [b"<html>502 Bad Gateway</html>", b"[1, 2]", b'{"data": 3}', b'{"data": [], "links": ["x"]}'],
+    ("body", "message"),
+    [
+        (b"<html>502 Bad Gateway</html>", "not JSON: '<html>502 Bad Gateway</html>'"),
+        (b"[1, 2]", "got list"),
+        (b'{"data": 3}', "data must be an object, a list or null"),
+        (b'{"data": [], "links": ["x"]}', "malformed JSON:API document"),
+    ],
 )
-def test_anything_else_is_a_response_format_error(body: bytes) -> None:
-    with pytest.raises(ResponseFormatError):
+def test_anything_else_is_a_response_format_error(body: bytes, message: str) -> None:
+    with pytest.raises(ResponseFormatError, match=message):
         parse_document(body)
 
 

@@ -413,13 +413,17 @@ def test_a_tampered_body_is_rejected() -> None:
     headers = signed(body)
     tampered = body.replace(b'"completed"', b'"incomplete"')
     assert tampered != body
-    with pytest.raises(WebhookVerificationError):
+    with pytest.raises(
+        WebhookVerificationError, match=r"^Outreach-Webhook-Signature does not match the body$"
+    ):
         parse_event(tampered, headers, secret=SECRET)
 
 
 def test_a_wrong_secret_is_rejected() -> None:
     body = body_of(task_event())
-    with pytest.raises(WebhookVerificationError):
+    with pytest.raises(
+        WebhookVerificationError, match=r"^Outreach-Webhook-Signature does not match the body$"
+    ):
         parse_event(body, signed(body, "another secret"), secret=SECRET)
 
 

@@ -1,0 +1,66 @@
+"""Interleaved rounds, and figures that show their spread.
+
+Every comparison runs its variants in turns (the order rotated each round, so none always goes
+first on a warm or a cold machine), at least three rounds. A time is stored as its median with
+the min and max beside it and every round's value; a ratio is given two ways, as the ratio of
+the medians and as the median (and spread) of the per-round ratios, since on a shared machine
+the two can differ and a reader should see both.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+#: The fewest rounds a published figure may come from.
+MIN_ROUNDS = 3
+
+
+def spread(samples: Sequence[float]) -> dict[str, Any]:
+    """Median, min, max and every sample."""
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "rounds": list(samples),
+    }
+
+
+def ratio(numerators: Sequence[float], denominators: Sequence[float]) -> dict[str, Any]:
+    """numerator / denominator: of the medians, and per round (the rounds are paired)."""
+    per_round = [n / d for n, d in zip(numerators, denominators, strict=True)]
+    return {
+        "of_medians": statistics.median(numerators) / statistics.median(denominators),
+        "per_round": spread(per_round),
+    }
+
+
+def rotated(names: Sequence[str], round_: int) -> list[str]:
+    """The running order of a round: shifted by one each round."""
+    shift = round_ % len(names)
+    return [*names[shift:], *names[:shift]]
+
+
+async def interleave(
+    runs: Mapping[str, Callable[[], Awaitable[float]]], rounds: int
+) -> dict[str, list[float]]:
+    """Seconds of each run, round after round, the order rotated; each run times itself."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(rounds):
+        for name in rotated(list(runs), round_):
+            gc.collect()  # the previous run's garbage is not this run's cost
+            samples[name].append(await runs[name]())
+    return samples
+
+
+async def timed(run: Callable[[], Awaitable[int]], expected: int) -> float:
+    """Seconds ``run`` took; raises when it did not deliver ``expected`` records."""
+    start = time.perf_counter()
+    count = await run()
+    elapsed = time.perf_counter() - start
+    if count != expected:
+        raise AssertionError(f"{count} records, expected {expected}")
+    return elapsed
