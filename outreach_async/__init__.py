@@ -4,8 +4,6 @@ Start with :class:`OutreachClient`; every resource type is a repository attribut
 (``outreach.prospects``), every model an attrs class importable from here.
 """
 
-from ._apptoken import AppTokenProvider
-from ._auth import OAuth2Refresh, StaticToken, TokenProvider, TokenSet
 from ._client import OutreachClient
 from ._exceptions import (
     APIError,
@@ -46,15 +44,25 @@ from ._exceptions import (
     WebhookVerificationError,
 )
 from ._hooks import Hooks, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent
-from ._oauth_flow import authorize_url, exchange_code
 from ._pagination import Page, Paginator
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RateLimitInfo
 from ._redis_ratelimit import RedisRateLimiter
 from ._relationships import ToMany, ToOne
 from ._retry import RetryContext, RetryPolicy
 from ._schema import ActionSpec, AttributeSpec, RelationshipSpec, ResourceSpec
-from ._tokenstore import FileTokenStore, TokenStore
 from ._types import IS_NULL, NOT_NULL, UNSET, Range, Ref, UnsetType, since, until
+from .auth import (
+    AppTokenProvider,
+    FileTokenStore,
+    OAuth2Refresh,
+    RedisTokenStore,
+    StaticToken,
+    TokenProvider,
+    TokenSet,
+    TokenStore,
+    authorize_url,
+    exchange_code,
+)
 from .models import (
     Account,
     AccountNote,
@@ -186,6 +194,7 @@ __all__ = [
     "RateLimiter",
     "Recipient",
     "RedisRateLimiter",
+    "RedisTokenStore",
     "Ref",
     "RelationshipSpec",
     "Repository",

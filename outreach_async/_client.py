@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from yarl import URL
 
-from ._auth import StaticToken, TokenProvider
 from ._exceptions import ClientClosedError
 from ._hooks import Hooks
-from ._http import Request, Response
+from ._http import Request, Response, TokenProvider
 from ._ratelimit import RateLimiter
 from ._repositories import RepositoryAttributes
 from ._retry import RetryPolicy
 from ._transport import Timer, Transport
+from .auth import StaticToken
 from .models._base import Resource
 from .resources import SPECIAL_REPOSITORIES, Repository
 

@@ -1,13 +1,15 @@
 """The small request and response values that cross the transport seam (pure, no aiohttp).
 
 Repositories and the paginator build :class:`Request` values; ``_transport`` sends them and hands
-back :class:`Response` values. Retries, rate limiting and token refresh all live behind the seam.
+back :class:`Response` values. Retries, rate limiting and token refresh all live behind the seam;
+the transport asks a :class:`TokenProvider` for its bearer tokens (``outreach_async.auth`` has the
+providers that ship, which in turn reach the token endpoints through the transport).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, TypeAlias
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 from yarl import URL
@@ -50,3 +52,17 @@ class Response:
     body: bytes
     url: URL
     method: Method = "GET"
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    """Where bearer tokens come from: implement this for your own scheme."""
+
+    async def token(self) -> str:
+        """The access token to send now (refreshing first if it is about to expire)."""
+        ...
+
+    async def refresh(self, rejected: str) -> bool:
+        """Outreach rejected ``rejected`` (401): return True when a different token is now
+        available (the request is then retried once), False when there is none."""
+        ...

@@ -137,6 +137,21 @@ async def collect_items(items: AsyncIterable[T], limit: int | None) -> list[T]:
     return out
 
 
+def _keep_first(page: Page[Any], wanted: int) -> int:
+    """Cut ``page`` to the ``wanted`` records still owed; how many are wanted after it."""
+    if len(page.items) > wanted:
+        page.items = page.items[:wanted]
+    return wanted - len(page.items)
+
+
+def _no_larger_than(url: URL, wanted: int | None) -> URL:
+    """``url`` asking for at most ``wanted`` records when its ``page[size]`` asks for more."""
+    size = url.query.get("page[size]")
+    if wanted is None or not (size and size.isdigit()) or int(size) <= wanted:
+        return url
+    return url.update_query({"page[size]": str(wanted)})
+
+
 def halve_page_size(url: URL, default_size: int = 50) -> URL | None:
     """The same URL (same cursor) asking for half as many records; None when already at 1."""
     current = url.query.get("page[size]")
@@ -172,45 +187,51 @@ class Paginator(Generic[T]):
         return self._url
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return self._items()
+        return self._items(self._limit)
 
-    async def _items(self) -> AsyncGenerator[T, None]:
-        remaining = self._limit
-        async for page in self.pages():
+    async def _items(self, limit: int | None) -> AsyncGenerator[T, None]:
+        async for page in self._pages(limit):
             items: list[T] | None = page.items
             page = None  # type: ignore[assignment]  # let the page go before the next decodes
             for item in items or ():
-                if remaining is not None:
-                    if remaining <= 0:
-                        return
-                    remaining -= 1
                 yield item
             items = None
-            if remaining is not None and remaining <= 0:
-                return
 
-    async def pages(self) -> AsyncGenerator[Page[T], None]:
+    def pages(self) -> AsyncGenerator[Page[T], None]:
         """Every page, in order; the next one is fetched while this one is decoded and while
-        the caller works on it."""
+        the caller works on it.
+
+        With a ``limit``, the page that reaches it is the last (cut to the limit), and no page
+        past it is ever requested."""
+        return self._pages(self._limit)
+
+    async def _pages(self, limit: int | None) -> AsyncGenerator[Page[T], None]:
         seen: set[str] = set()
-        url: URL | None = self._url
+        url: URL | None = self._url if limit != 0 else None
+        left = limit  # records still wanted (None: all)
         pending: asyncio.Task[Callable[[], Page[T]]] | None = None
         hint: URL | None = None
         try:
             while url is not None:
-                decode = await pending if pending is not None else await self._fetch(url)
-                pending, hint = None, self._hint(decode, seen)
+                decode = await (
+                    pending if pending is not None else self._fetch(_no_larger_than(url, left))
+                )
+                # With a limit, nothing leaves before the page is counted: it may be the last.
+                pending, hint = None, self._hint(decode, seen) if left is None else None
                 if hint is not None:  # the next request leaves before this page decodes
                     pending = await self._send_ahead(hint)
                 with _collector_paused():
                     page: Page[T] | None = decode()
                 decode = None  # type: ignore[assignment]  # the bytes go once decoded
                 url = self._next(page, seen)  # type: ignore[arg-type]
+                if left is not None:  # a limit known in advance: never ask past it
+                    left = _keep_first(page, left)  # type: ignore[arg-type]
+                    url = url if left > 0 else None
                 if pending is not None and url != hint:  # a wrong guess: ask for the right one
                     await _cancel(pending)
                     pending = None
                 if url is not None and pending is None and self._prefetch:
-                    pending = await self._send_ahead(url)
+                    pending = await self._send_ahead(_no_larger_than(url, left))
                 yield page  # type: ignore[misc]
                 page = None  # only the page the caller holds stays alive while the next decodes
         finally:
@@ -265,8 +286,12 @@ class Paginator(Generic[T]):
         return page.items[0] if page.items else None
 
     async def collect(self, limit: int | None = None) -> list[T]:
-        """Every record (or the first ``limit``) in one list. Memory grows with the result."""
-        return await collect_items(self, self._limit if limit is None else limit)
+        """Every record (or the first ``limit``) in one list. Memory grows with the result.
+
+        The limit is known before the first request, so no page past it is asked for (2500
+        records at 1000 a page: three requests, the third for 500)."""
+        limits = [n for n in (self._limit, limit) if n is not None]
+        return await collect_items(self._items(min(limits) if limits else None), None)
 
     async def count(self) -> int:
         """The server-side count of the collection (``count=true``, one request, one record)."""

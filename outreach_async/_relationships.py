@@ -2,8 +2,23 @@
 
 A handle is cheap (a few slots, no client copy): it points at a :class:`HandleContext`, the
 per-response identity map that knows the response's ``included`` resources and the client that
-made the request. Nothing is fetched until asked. Handles pickle without their context; a detached
-handle (unpickled, or from a closed client) raises :class:`DetachedHandleError` when asked to fetch.
+made the request. Nothing is fetched until asked.
+
+What a fetch returns (the caching rule):
+
+- ``await handle.fetch()`` reads the related resource from the ``included`` of the response the
+  handle came with, when that response carried it: a snapshot taken with the model that holds the
+  handle, read without a request. Otherwise it asks the server, one GET every time it is called,
+  so a change made since (a rename) shows.
+- ``await handle.fetch(cached=True)`` returns what the handle already has (that snapshot, the
+  result of its last fetch, or the model it was built from) without any I/O, and asks the server
+  only when it has nothing.
+- A to-many handle reads ``included`` when the response carried every one of its records, else
+  streams its ``related`` link; it keeps nothing between iterations.
+
+Any fetch that needs a request raises :class:`DetachedHandleError` when the handle has no live
+client behind it: its client is closed, or the handle was unpickled or built by hand. Handles
+pickle without their context or anything fetched.
 """
 
 from __future__ import annotations
@@ -74,18 +89,31 @@ class ToOne(Generic[R]):
         """True when the relationship is set to nothing (``data: null``)."""
         return self.id is None and self.related is None
 
-    async def fetch(self) -> R | None:
-        """The related resource: from ``included`` when there, else one GET; then cached."""
-        if self._target is not None:
-            return self._target
+    async def fetch(self, *, cached: bool = False) -> R | None:
+        """The related resource (None for a null relationship).
+
+        From the ``included`` of the response this handle came with when it was there (no
+        request), else one GET each call, so the answer is current. ``cached=True`` returns what
+        the handle already has (from ``included``, its last fetch, or the model it was built
+        from) without I/O, and fetches only when it has nothing. A fetch that needs a request
+        raises :class:`DetachedHandleError` once the client is closed (or for an unpickled
+        handle).
+        """
         if self.id is None and self.related is None:
             return None
-        context = self._require_context()
-        found = context.included(self.type, self.id) if self.id is not None else None
+        if cached and self._target is not None:
+            return self._target
+        found = self._from_included()
         if found is None:
-            found = await context.fetch_one(self.type, self.id, self.related)
+            found = await self._require_context().fetch_one(self.type, self.id, self.related)
         self._target = found  # type: ignore[assignment]
         return self._target
+
+    def _from_included(self) -> Resource | None:
+        """The related resource as the response carried it, if it did (no I/O)."""
+        if self._context is None or self.id is None:
+            return None
+        return self._context.included(self.type, self.id)
 
     def _require_context(self) -> HandleContext:
         if self._context is None:

@@ -31,7 +31,6 @@ from typing import Any, TypeAlias
 import aiohttp
 from yarl import URL
 
-from outreach_async._auth import TokenProvider
 from outreach_async._exceptions import (
     APIError,
     ConnectError,
@@ -49,7 +48,7 @@ from outreach_async._hooks import (
     logger,
     safe_url,
 )
-from outreach_async._http import JSONAPI_MEDIA_TYPE, Method, Request, Response
+from outreach_async._http import JSONAPI_MEDIA_TYPE, Method, Request, Response, TokenProvider
 from outreach_async._jsonapi import parse_error_body
 from outreach_async._ratelimit import AdaptiveRateLimiter, RateLimiter, parse_rate_limit_headers
 from outreach_async._retry import (
@@ -238,10 +237,11 @@ class Transport:
         self._timer = timer
         self._client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
         self._closed = False
-        # OAuth2Refresh calls the token endpoint through us (its module imports no aiohttp).
+        # OAuth2Refresh calls the token endpoint through us (its module imports no aiohttp); our
+        # base URL lets it refuse a default endpoint that belongs to another API.
         bind = getattr(auth, "bind", None)
         if callable(bind):
-            bind(self.post_form)
+            bind(self.post_form, self.base_url)
 
     def __repr__(self) -> str:
         return f"<Transport {safe_url(self.base_url)}{' closed' if self._closed else ''}>"
@@ -252,7 +252,13 @@ class Transport:
         return self._closed
 
     async def aclose(self) -> None:
-        """Close the session this transport created; a caller's session is left open."""
+        """Close the session this transport created; a caller's session is left open.
+
+        A token renewal in flight (one started ahead of expiry) lands first: cut off, a rotated
+        refresh token could be spent on the server and never saved."""
+        settle = getattr(self.auth, "settle", None)
+        if callable(settle):
+            await settle()
         self._closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:

@@ -226,7 +226,7 @@ async def _saved_login(args: argparse.Namespace) -> TokenProvider:
             + " and ".join(missing)
         )
     # The token store belongs to the auth helpers (cli/auth.py writes it the same way).
-    from outreach_async._tokenstore import FileTokenStore
+    from outreach_async.auth import FileTokenStore
 
     store = FileTokenStore(path)
     token_url = args.token_url or os.environ.get("OUTREACH_TOKEN_URL")

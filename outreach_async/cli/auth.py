@@ -18,15 +18,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from outreach_async._auth import DEFAULT_TOKEN_URL
-from outreach_async._oauth_flow import (
+from outreach_async.auth import DEFAULT_TOKEN_URL, FileTokenStore, login
+from outreach_async.auth._login import (
     CALLBACK_PATH,
     DEFAULT_AUTHORIZE_URL,
     LOGIN_TIMEOUT,
-    login,
     open_in_browser,
 )
-from outreach_async._tokenstore import FileTokenStore
 
 from ._status import UsageError
 

@@ -170,8 +170,7 @@ async def test_the_environment_gives_the_url_and_token(
 async def test_tokens_saved_by_auth_login_are_refreshed_and_used(
     outreach_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from outreach_async._auth import TokenSet
-    from outreach_async._tokenstore import FileTokenStore
+    from outreach_async.auth import FileTokenStore, TokenSet
 
     authority = outreach_sandbox.authority
     token_file = tmp_path / "tokens.json"

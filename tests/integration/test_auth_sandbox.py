@@ -8,6 +8,7 @@ PyJWT with cryptography (the ``jwt`` extra) and are skipped, saying so, without 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import sys
@@ -18,16 +19,27 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from outreach_async import OAuth2Refresh, OutreachClient, PermissionDeniedError
-from outreach_async._apptoken import AppTokenProvider
-from outreach_async._auth import TokenSet
-from outreach_async._oauth_flow import login
-from outreach_async._tokenstore import FileTokenStore
+from outreach_async import (
+    AuthenticationError,
+    OAuth2Refresh,
+    OutreachClient,
+    PermissionDeniedError,
+)
+from outreach_async.auth import AppTokenProvider, FileTokenStore, TokenSet, login
 from outreach_async.sandbox import Sandbox
 from tests.clock import FakeClock
 
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-secret"
+
+
+async def read_browser_page(url: str) -> tuple[int, str]:
+    """Open the authorize URL, follow its redirect to the loopback listener, read the page."""
+    async with aiohttp.ClientSession() as browser, browser.get(url) as page:
+        text = await page.text()
+        assert page.url.host == "127.0.0.1"
+        assert page.url.path == "/callback"
+        return page.status, text
 
 
 async def play_browser(url: str) -> int:
@@ -105,15 +117,18 @@ async def test_an_expired_login_refreshes_and_saves_the_rotated_token(tmp_path: 
         assert sandbox.authority.mint_count == 2
 
 
-async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: Path) -> None:
-    path = tmp_path / "cli" / "tokens.json"
+async def run_cli_login(
+    sandbox: Sandbox, path: Path, secret: str
+) -> tuple[int | None, str, str, tuple[int, str]]:
+    """``auth login`` in a child process, the browser played here: its exit status, output,
+    error output, and the page the browser was shown."""
     command = [
         *("-m", "outreach_async.cli", "auth", "login", "--client-id", CLIENT_ID),
         *("--scopes", "prospects.read", "accounts.read", "--token-file", str(path)),
-        *("--authorize-url", f"{outreach_sandbox.origin}/oauth/authorize"),
-        *("--token-url", outreach_sandbox.token_url, "--no-browser", "--timeout", "30"),
+        *("--authorize-url", f"{sandbox.origin}/oauth/authorize"),
+        *("--token-url", sandbox.token_url, "--no-browser", "--timeout", "30"),
     ]
-    env = {**os.environ, "OUTREACH_CLIENT_SECRET": CLIENT_SECRET}  # kept out of the argv
+    env = {**os.environ, "OUTREACH_CLIENT_SECRET": secret}  # kept out of the argv
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *command,
@@ -128,21 +143,126 @@ async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: P
             line = await asyncio.wait_for(process.stdout.readline(), 30)
             assert line, "the command ended before printing the authorize URL"
             lines.append(line.decode().strip())
-        assert await play_browser(lines[-1]) == 200
+        page = await read_browser_page(lines[-1])
         out, err = await asyncio.wait_for(process.communicate(), 30)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
-    assert process.returncode == 0, err.decode()
-    assert f"Tokens saved to {path}" in out.decode()
     assert URL(lines[-1]).query["scope"] == "prospects.read accounts.read"
+    return process.returncode, "\n".join(lines) + out.decode(), err.decode(), page
+
+
+async def test_the_cli_logs_in_end_to_end(outreach_sandbox: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "cli" / "tokens.json"
+    status, out, err, page = await run_cli_login(outreach_sandbox, path, CLIENT_SECRET)
+
+    assert status == 0, err
+    assert page[0] == 200
+    assert "<h1>Logged in</h1>" in page[1]
+    assert f"Tokens saved to {path}" in out
     saved = await FileTokenStore(path).load()
     assert saved is not None
     assert outreach_sandbox.authority.scopes_of(saved.access_token) == frozenset(
         {"prospects.read", "accounts.read"}
     )
-    assert saved.access_token not in out.decode() + err.decode()
+    assert saved.access_token not in out + err
+
+
+async def test_a_wrong_client_secret_fails_in_the_browser_too(
+    outreach_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "tokens.json"
+    wrong = "not-the-secret-do-not-print"
+    status, out, err, (page_status, page) = await run_cli_login(outreach_sandbox, path, wrong)
+
+    assert status == 3
+    assert "invalid_client" in err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
+    assert page_status == 500
+    assert "<h1>Login failed</h1>" in page
+    assert "invalid_client" in page
+    assert "Logged in" not in page
+    assert wrong not in out + err + page
+    assert not path.exists()
+
+
+def mint_elsewhere(sandbox: Sandbox) -> dict[str, Any]:
+    """Another process of the same user refreshes now, so the mint throttle runs for 60 s."""
+    return sandbox.authority.grant(
+        {
+            "grant_type": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": sandbox.authority.issue_refresh_token(),
+        }
+    )
+
+
+async def test_a_valid_token_keeps_serving_while_the_early_refresh_is_throttled() -> None:
+    clock = FakeClock()
+    async with Sandbox(clock=clock, seed=3) as sandbox:
+        saved = mint_elsewhere(sandbox)  # our token set, minted 7000 s ago
+        clock.now += 7000
+        mint_elsewhere(sandbox)  # a colleague's process minted just now: 429s for 60 s
+        provider = OAuth2Refresh(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            refresh_token=saved["refresh_token"],
+            access_token=saved["access_token"],
+            expires_at=clock.now + 200,  # 200 s left: inside the 300 s margin
+            token_url=sandbox.token_url,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+            for _ in range(3):
+                assert len(await outreach.prospects.list().collect()) == 3
+                await provider.settle()
+            assert clock.sleeps == []  # no request waited for the throttled refresh
+            assert sandbox.authority.throttled_count == 1  # asked once, not stormed
+            assert await provider.token() == saved["access_token"]
+
+            clock.now += 61  # the throttle has passed: the next early refresh goes through
+            assert len(await outreach.prospects.list().collect()) == 3
+            await provider.settle()
+            renewed = await provider.token()
+        assert renewed != saved["access_token"]
+        assert sandbox.authority.is_valid(renewed)
+        assert sandbox.authority.mint_count == 3
+        assert clock.sleeps == []
+
+
+async def test_a_failing_early_refresh_leaves_the_valid_token_in_use_until_it_expires(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    async with Sandbox(clock=clock, seed=3) as sandbox:
+        saved = mint_elsewhere(sandbox)
+        clock.now += 7000
+        sandbox.authority.expire(saved["refresh_token"])  # revoked: every refresh is refused
+        provider = OAuth2Refresh(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            refresh_token=saved["refresh_token"],
+            access_token=saved["access_token"],
+            expires_at=clock.now + 200,
+            token_url=sandbox.token_url,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        async with OutreachClient(provider, base_url=sandbox.base_url) as outreach:
+            with caplog.at_level(logging.WARNING, logger="outreach_async"):
+                assert len(await outreach.prospects.list().collect()) == 3
+                await provider.settle()
+                assert len(await outreach.prospects.list().collect()) == 3
+            assert "invalid_grant" in caplog.text
+            assert saved["refresh_token"] not in caplog.text
+
+            clock.now += 200  # expired now: this request waits for a refresh, which fails
+            with pytest.raises(AuthenticationError, match="invalid_grant"):
+                await outreach.prospects.list().collect()
+        assert clock.sleeps == []
 
 
 def rsa_private_pem() -> str:
@@ -181,7 +301,8 @@ async def test_an_s2s_install_token_is_minted_renewed_and_replaced_after_a_401()
             assert sandbox.authority.user_of(first) is None  # an app token acts for no user
 
             clock.now += 3600 - 100  # inside the renewal margin of the one-hour token
-            await outreach.prospects.list().collect()
+            await outreach.prospects.list().collect()  # with the valid token; renewal starts
+            await provider.settle()
             second = await provider.token()
             assert second != first
             assert mints() == 2

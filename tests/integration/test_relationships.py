@@ -79,21 +79,45 @@ async def test_include_prospect_resolves_every_prospect_without_a_request(
         assert prospect.first_name == stored["attributes"]["firstName"]
 
 
-async def test_a_handle_without_included_data_fetches_once_then_caches(
+async def test_fetch_asks_the_server_each_time_and_shows_a_rename(
     outreach: OutreachClient, outreach_sandbox: Sandbox
 ) -> None:
     task = await outreach.tasks.get(1)
     counter = RequestCounter(outreach_sandbox)
     handle = one(task.prospect)
 
-    first = await handle.fetch()
-    second = await handle.fetch()
+    before = await handle.fetch()
+    assert isinstance(before, Prospect)
+    await outreach.prospects.update(handle.id, first_name="Renamed")
+    after = await handle.fetch()
 
-    (request,) = counter.take()
-    assert (request.method, request.path) == ("GET", f"/api/v2/prospects/{handle.id}")
-    assert first is second
-    assert isinstance(first, Prospect)
-    assert first.id == handle.id
+    assert isinstance(after, Prospect)
+    assert after.first_name == "Renamed" != before.first_name
+    assert [(r.method, r.path) for r in counter.take()] == [
+        ("GET", f"/api/v2/prospects/{handle.id}"),
+        ("PATCH", f"/api/v2/prospects/{handle.id}"),
+        ("GET", f"/api/v2/prospects/{handle.id}"),
+    ]
+    assert await handle.fetch(cached=True) is after  # what it has, without a request
+    assert counter.take() == []
+
+
+async def test_an_included_resource_is_the_responses_snapshot_without_a_request(
+    outreach: OutreachClient, outreach_sandbox: Sandbox
+) -> None:
+    task = await outreach.tasks.get(1, include=["prospect"])
+    handle = one(task.prospect)
+    counter = RequestCounter(outreach_sandbox)
+    await outreach.prospects.update(handle.id, first_name="Renamed")
+    counter.take()
+
+    carried = await handle.fetch()
+
+    assert isinstance(carried, Prospect)
+    assert carried.first_name != "Renamed"  # as the response carried it, with its task
+    assert counter.take() == []
+    fresh = await outreach.prospects.get(handle.id)
+    assert fresh.first_name == "Renamed"
 
 
 # ---------------------------------------------------------------- resolve: batched
@@ -392,14 +416,18 @@ async def test_handles_from_a_closed_client_raise_a_clear_error(
     async with OutreachClient(outreach_sandbox.token, base_url=outreach_sandbox.base_url) as o:
         tasks = await o.tasks.list(include=["account"], page_size=10).collect(limit=10)
         account = await o.accounts.get(1)
+        fetched = await one(tasks[1].prospect).fetch()
     counter = RequestCounter(outreach_sandbox)
 
     with pytest.raises(DetachedHandleError, match="client this handle came from is closed"):
         await one(tasks[0].prospect).fetch()
+    with pytest.raises(DetachedHandleError, match="client this handle came from is closed"):
+        await one(tasks[1].prospect).fetch()  # fetched before the close: asking again needs I/O
     with pytest.raises(DetachedHandleError, match="closed"):
         await one(account.prospects).collect()
     with pytest.raises(ClientClosedError):
         await o.prospects.resolve(t.prospect for t in tasks)
-    # what the response carried needs no client
+    # what the handle has, or what the response carried, needs no client
+    assert await one(tasks[1].prospect).fetch(cached=True) is fetched
     assert isinstance(await one(tasks[0].account).fetch(), Account)
     assert counter.take() == []

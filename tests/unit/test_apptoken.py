@@ -16,9 +16,16 @@ import pytest
 from multidict import CIMultiDict
 from yarl import URL
 
-from outreach_async._apptoken import AppTokenProvider, build_app_token
-from outreach_async._exceptions import AuthenticationError, ResponseFormatError, ServerError
+from outreach_async import OutreachClient
+from outreach_async._exceptions import (
+    AuthenticationError,
+    QueryError,
+    ResponseFormatError,
+    ServerError,
+)
 from outreach_async._http import Response
+from outreach_async.auth import AppTokenProvider
+from outreach_async.auth._apptoken import build_app_token
 from tests.clock import WALL_EPOCH, FakeClock
 
 jwt: Any = pytest.importorskip("jwt", reason="PyJWT is not installed: pip install '.[jwt]'")
@@ -147,7 +154,9 @@ async def test_the_token_is_renewed_before_its_hour_runs_out(fake_clock: FakeClo
     await provider.token()
     fake_clock.advance(3600 - 301)
     assert await provider.token() == "install-1"
-    fake_clock.advance(2)  # inside the 300 s margin
+    fake_clock.advance(2)  # inside the 300 s margin: renewed in the background
+    assert await provider.token() == "install-1"
+    await provider.settle()
     assert await provider.token() == "install-2"
     assert endpoint.app_tokens()[1]["iat"] == int(WALL_EPOCH + 3600 - 299)
 
@@ -190,10 +199,14 @@ async def test_a_failed_renewal_ahead_of_expiry_keeps_the_valid_token_and_waits(
     fake_clock.advance(3600 - 200)
     with caplog.at_level(logging.WARNING, logger="outreach_async"):
         assert await provider.token() == "install-1"
+        await provider.settle()
         assert await provider.token() == "install-1"  # no second try right away
+        await provider.settle()
     assert len(endpoint.calls) == 2
     assert "ahead of expiry failed" in caplog.text
     fake_clock.advance(30)
+    assert await provider.token() == "install-1"
+    await provider.settle()
     assert await provider.token() == "install-3"
 
 
@@ -228,3 +241,10 @@ async def test_an_unbound_provider_says_what_to_do(fake_clock: FakeClock) -> Non
     )
     with pytest.raises(RuntimeError, match="OutreachClient"):
         await provider.token()
+
+
+def test_without_base_a_client_of_another_api_is_refused_before_any_request() -> None:
+    provider = AppTokenProvider(s2s_guid=GUID, private_key=PRIVATE_PEM, install_id=42)
+    with pytest.raises(QueryError, match="pass base="):
+        OutreachClient(provider, base_url="http://127.0.0.1:8787/api/v2")
+    assert provider.url.host == "api.outreach.io"

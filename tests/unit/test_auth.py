@@ -20,18 +20,25 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from outreach_async._auth import (
-    MINT_INTERVAL,
+from outreach_async import OutreachClient
+from outreach_async._exceptions import (
+    AuthenticationError,
+    QueryError,
+    RateLimitError,
+    ResponseFormatError,
+)
+from outreach_async._http import Request, Response
+from outreach_async._ratelimit import RateLimitInfo
+from outreach_async._retry import RetryPolicy
+from outreach_async._transport import Transport
+from outreach_async.auth import (
+    DEFAULT_TOKEN_URL,
     OAuth2Refresh,
     StaticToken,
     TokenProvider,
     TokenSet,
 )
-from outreach_async._exceptions import AuthenticationError, RateLimitError, ResponseFormatError
-from outreach_async._http import Request, Response
-from outreach_async._ratelimit import RateLimitInfo
-from outreach_async._retry import RetryPolicy
-from outreach_async._transport import Transport
+from outreach_async.auth._oauth import MINT_INTERVAL
 from tests.clock import FakeClock
 from tests.unit.conftest import Serve
 
@@ -151,22 +158,34 @@ async def test_first_use_mints_with_the_refresh_grant(fake_clock: FakeClock) -> 
     assert provider.expires_at == fake_clock.time() + 7200
 
 
-@pytest.mark.parametrize("expires_in_seconds", [-1.0, 100.0], ids=["expired", "inside-margin"])
-async def test_fifty_concurrent_callers_around_expiry_cause_one_mint(
-    fake_clock: FakeClock, expires_in_seconds: float
+async def test_fifty_concurrent_callers_of_an_expired_token_wait_for_one_mint(
+    fake_clock: FakeClock,
 ) -> None:
     endpoint = FakeTokenEndpoint()
     provider = make_provider(
-        fake_clock,
-        endpoint,
-        access_token="access-0",
-        expires_at=fake_clock.time() + expires_in_seconds,
+        fake_clock, endpoint, access_token="access-0", expires_at=fake_clock.time() - 1.0
     )
 
     tokens = await asyncio.gather(*(provider.token() for _ in range(50)))
 
     assert len(endpoint.forms) == 1
     assert set(tokens) == {"access-1"}
+
+
+async def test_fifty_callers_inside_the_margin_keep_the_valid_token_while_one_mint_runs(
+    fake_clock: FakeClock,
+) -> None:
+    endpoint = FakeTokenEndpoint()
+    provider = make_provider(
+        fake_clock, endpoint, access_token="access-0", expires_at=fake_clock.time() + 100.0
+    )
+
+    tokens = await asyncio.gather(*(provider.token() for _ in range(50)))
+
+    assert set(tokens) == {"access-0"}  # nobody waited for the early refresh
+    await provider.settle()
+    assert len(endpoint.forms) == 1
+    assert await provider.token() == "access-1"
 
 
 async def test_fifty_concurrent_401s_cause_one_mint(fake_clock: FakeClock) -> None:
@@ -318,12 +337,56 @@ async def test_a_failed_refresh_ahead_of_expiry_keeps_the_valid_token(
 
     with caplog.at_level(logging.DEBUG, logger="outreach_async"):
         assert await provider.token() == "access-0"
+        await provider.settle()
         assert await provider.token() == "access-0"  # no second try inside the mint throttle
+        await provider.settle()
 
     assert len(endpoint.forms) == 1
+    assert fake_clock.sleeps == []
     assert "invalid_grant" in caplog.text
     assert SECRET not in caplog.text
     assert REFRESH not in caplog.text
+
+
+async def test_a_throttled_refresh_ahead_never_waits_and_the_expiry_then_does(
+    fake_clock: FakeClock,
+) -> None:
+    # Another process minted a moment ago: the early refresh gets 429 and must not wait it out.
+    endpoint = FakeTokenEndpoint(answer(429, retry_after="60"))
+    provider = make_provider(
+        fake_clock, endpoint, access_token="access-0", expires_at=fake_clock.time() + 200
+    )
+
+    assert await provider.token() == "access-0"
+    await provider.settle()
+    assert fake_clock.sleeps == []
+    fake_clock.advance(30)
+    assert await provider.token() == "access-0"  # still throttled: not even asked again
+    await provider.settle()
+    assert len(endpoint.forms) == 1
+
+    fake_clock.advance(35)  # past Retry-After and its jitter: the next early attempt works
+    assert await provider.token() == "access-0"
+    await provider.settle()
+    assert await provider.token() == "access-2"
+    assert fake_clock.sleeps == []
+
+
+async def test_an_expired_token_joins_a_throttled_early_refresh_then_waits_the_throttle_out(
+    fake_clock: FakeClock,
+) -> None:
+    endpoint = FakeTokenEndpoint(answer(429, retry_after="60"))
+    provider = make_provider(
+        fake_clock, endpoint, access_token="access-0", expires_at=fake_clock.time() + 10
+    )
+    assert await provider.token() == "access-0"  # starts the early attempt
+    fake_clock.advance(11)  # the token expires while that attempt is on the wire
+
+    assert await provider.token() == "access-2"
+
+    assert len(endpoint.forms) == 2
+    [wait] = fake_clock.sleeps
+    assert wait >= 60.0 - 11.0
 
 
 async def test_a_refused_grant_on_an_expired_token_raises_without_secrets(
@@ -360,6 +423,37 @@ async def test_an_answer_without_access_token_is_a_format_error(fake_clock: Fake
 
     with pytest.raises(ResponseFormatError, match="access_token"):
         await provider.token()
+
+
+async def test_closing_the_transport_lets_an_early_refresh_in_flight_land(
+    fake_clock: FakeClock,
+) -> None:
+    persisted: list[TokenSet] = []
+    gate = asyncio.Event()
+
+    async def on_refresh(token_set: TokenSet) -> None:
+        await gate.wait()  # a slow store: the refresh is still in flight when the client closes
+        persisted.append(token_set)
+
+    provider = make_provider(
+        fake_clock,
+        None,
+        access_token="access-0",
+        expires_at=fake_clock.time() + 100,
+        on_refresh=on_refresh,
+    )
+    transport = Transport(base_url=URL("http://127.0.0.1:9/api/v2"), auth=provider)
+    provider.bind(FakeTokenEndpoint())  # the stand-in endpoint instead of the transport's
+    assert await provider.token() == "access-0"  # starts the early refresh
+    closing = asyncio.create_task(transport.aclose())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not closing.done()  # waiting for the refresh, not cutting it off
+
+    gate.set()
+    await closing
+    assert [s.refresh_token for s in persisted] == ["refresh-1"]
+    assert await provider.token() == "access-1"
 
 
 # -- end to end: Transport + OAuth2Refresh + a loopback Outreach stand-in ------------------------
@@ -503,3 +597,31 @@ async def test_rotated_tokens_are_persisted_before_use_end_to_end(
     # and waited out the 60 s mint throttle instead of getting a 429.
     assert [s.refresh_token for s in persisted] == ["refresh-1", "refresh-2"]
     assert fake_clock.sleeps == [pytest.approx(MINT_INTERVAL)]
+
+
+# -- which token endpoint ------------------------------------------------------------------------
+
+
+def test_without_token_url_a_client_of_another_api_is_refused_before_any_request() -> None:
+    provider = OAuth2Refresh(client_id="client-id", client_secret=SECRET, refresh_token=REFRESH)
+
+    with pytest.raises(QueryError, match="pass token_url=") as caught:
+        OutreachClient(provider, base_url="http://127.0.0.1:8787/api/v2")
+
+    assert "http://127.0.0.1:8787/api/v2" in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert REFRESH not in str(caught.value)
+
+
+async def test_without_token_url_a_production_client_uses_outreachs_endpoint() -> None:
+    provider = OAuth2Refresh(client_id="client-id", client_secret=SECRET, refresh_token=REFRESH)
+    async with OutreachClient(provider):  # the default base URL is production's
+        assert provider.token_url == URL(DEFAULT_TOKEN_URL)
+
+
+async def test_a_named_token_url_serves_any_api() -> None:
+    provider = OAuth2Refresh(
+        client_id="client-id", client_secret=SECRET, refresh_token=REFRESH, token_url=TOKEN_URL
+    )
+    async with OutreachClient(provider, base_url="http://127.0.0.1:8787/api/v2"):
+        assert provider.token_url == TOKEN_URL

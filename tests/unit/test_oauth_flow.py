@@ -3,6 +3,7 @@ listener (end to end against the sandbox: tests/integration/test_auth_sandbox.py
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -15,7 +16,6 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 from yarl import URL
 
-from outreach_async._auth import TokenSet
 from outreach_async._exceptions import (
     AuthenticationError,
     QueryError,
@@ -23,15 +23,16 @@ from outreach_async._exceptions import (
     ResponseFormatError,
 )
 from outreach_async._http import Response
-from outreach_async._oauth_flow import (
+from outreach_async.auth import (
     AuthorizationError,
     LoopbackRedirect,
+    TokenSet,
+    TokenStore,
     authorize_url,
     exchange_code,
     login,
-    new_state,
 )
-from outreach_async._tokenstore import TokenStore
+from outreach_async.auth._login import new_state
 from tests.clock import WALL_EPOCH, FakeClock
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
@@ -189,16 +190,53 @@ async def visit(browser: aiohttp.ClientSession, url: str, **query: str) -> int:
         return page.status
 
 
+async def read_page(browser: aiohttp.ClientSession, url: str, **query: str) -> tuple[int, str]:
+    async with browser.get(URL(url).with_query(query)) as page:
+        return page.status, await page.text()
+
+
 async def test_the_listener_takes_the_code_of_a_redirect_with_its_state(
     browser: aiohttp.ClientSession,
 ) -> None:
     async with LoopbackRedirect("s1") as listener:
         assert URL(listener.redirect_uri).host == "127.0.0.1"
         assert URL(listener.redirect_uri).path == "/callback"
-        assert await visit(browser, listener.redirect_uri, code="c1", state="s1") == 200
+        page = asyncio.create_task(read_page(browser, listener.redirect_uri, code="c1", state="s1"))
         assert await listener.code() == "c1"
+        listener.finish()
+        status, text = await page
+        assert status == 200
+        assert "<h1>Logged in</h1>" in text
         assert await visit(browser, listener.redirect_uri, code="c2", state="s1") == 409
         assert await listener.code() == "c1"
+
+
+async def test_the_page_waits_for_the_verdict_and_tells_a_failure(
+    browser: aiohttp.ClientSession,
+) -> None:
+    async with LoopbackRedirect("s1") as listener:
+        page = asyncio.create_task(read_page(browser, listener.redirect_uri, code="c1", state="s1"))
+        await listener.code()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not page.done()  # no "Logged in" before the tokens are saved
+        listener.finish("The login failed: the token endpoint said <invalid_client>.")
+        status, text = await page
+    assert status == 500
+    assert "Login failed" in text
+    assert "&lt;invalid_client&gt;" in text  # the reason, escaped
+
+
+async def test_a_listener_closed_without_a_verdict_says_the_login_did_not_finish(
+    browser: aiohttp.ClientSession,
+) -> None:
+    listener = await LoopbackRedirect("s1").start()
+    page = asyncio.create_task(read_page(browser, listener.redirect_uri, code="c1", state="s1"))
+    await listener.code()
+    await listener.aclose()
+    status, text = await page
+    assert status == 500
+    assert "did not finish" in text or "stopped before it finished" in text
 
 
 async def test_a_redirect_with_another_state_is_refused(browser: aiohttp.ClientSession) -> None:
@@ -233,8 +271,10 @@ async def test_other_paths_change_nothing(browser: aiohttp.ClientSession) -> Non
     async with LoopbackRedirect("s1") as listener:
         origin = URL(listener.redirect_uri).origin()
         assert await visit(browser, str(origin / "favicon.ico")) == 404
-        assert await visit(browser, listener.redirect_uri, code="c1", state="s1") == 200
+        page = asyncio.create_task(visit(browser, listener.redirect_uri, code="c1", state="s1"))
         assert await listener.code() == "c1"
+        listener.finish()
+        assert await page == 200
 
 
 class NoStore(TokenStore):

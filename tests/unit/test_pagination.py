@@ -103,7 +103,7 @@ async def test_limit_and_collect_stop_early() -> None:
     assert [i.n for i in await Paginator(server.fetch, BASE).collect(limit=6)] == list(range(6))
     server2 = FakeServer(pages=50)
     assert len([i async for i in Paginator(server2.fetch, BASE, limit=9)]) == 9
-    assert len(server2.requested) <= 4
+    assert len(server2.requested) == 3
 
 
 async def test_count_asks_for_meta_count_with_one_record() -> None:
@@ -163,3 +163,27 @@ async def test_a_single_502_blip_does_not_shrink_the_page() -> None:
     start = URL("http://h/api/v2/prospects?page%5Bsize%5D=1000")
     assert [i async for i in Paginator(fetch, start)] == [1]
     assert [u.query["page[size]"] for u in seen] == ["1000", "1000"]
+
+
+@pytest.mark.parametrize(("limit", "sizes"), [(8, ["4", "4"]), (10, ["4", "4", "2"]), (1, ["1"])])
+async def test_a_limit_known_in_advance_never_starts_a_fetch_past_it(
+    limit: int, sizes: list[str]
+) -> None:
+    collected = FakeServer(pages=50)
+    assert len(await Paginator(collected.fetch, BASE).collect(limit=limit)) == limit
+    assert [u.query["page[size]"] for u in collected.requested] == sizes
+
+    iterated = FakeServer(pages=50)
+    assert len([i async for i in Paginator(iterated.fetch, BASE, limit=limit)]) == limit
+    assert [u.query["page[size]"] for u in iterated.requested] == sizes
+
+    paged = FakeServer(pages=50)
+    pages = [len(p) async for p in Paginator(paged.fetch, BASE, limit=limit).pages()]
+    assert sum(pages) == limit
+    assert len(paged.requested) == len(sizes)
+
+
+async def test_the_smaller_of_two_limits_wins() -> None:
+    server = FakeServer(pages=50)
+    assert len(await Paginator(server.fetch, BASE, limit=5).collect(limit=9)) == 5
+    assert len(await Paginator(server.fetch, BASE, limit=9).collect(limit=5)) == 5

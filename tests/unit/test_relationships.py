@@ -113,12 +113,27 @@ async def test_to_one_fetch_reads_included_without_fetching() -> None:
     assert context.fetched == []
 
 
-async def test_to_one_fetch_fetches_once_then_caches() -> None:
+async def test_fetch_asks_again_each_time_and_cached_reuses_the_last_answer() -> None:
     context = FakeContext()
     handle: ToOne[Prospect] = ToOne("prospect", 5, context=context)
-    first = await handle.fetch()
-    assert await handle.fetch() is first
-    assert context.fetched == [("prospect", 5, None)]
+
+    first = await handle.fetch(cached=True)  # nothing yet: it fetches
+    second = await handle.fetch()  # asks again: the server may have changed it
+    assert first is not None
+    assert second is not None
+    assert first is not second
+    assert await handle.fetch(cached=True) is second  # the last answer, no request
+    assert context.fetched == [("prospect", 5, None)] * 2
+
+
+async def test_a_cached_fetch_of_a_handle_built_from_a_model_needs_no_client() -> None:
+    account = Account(id=7, name="Acme")
+    handle = Prospect(account=account).account
+    assert isinstance(handle, ToOne)
+
+    assert await handle.fetch(cached=True) is account
+    with pytest.raises(DetachedHandleError, match="no client behind it"):
+        await handle.fetch()  # asking the server needs a client
 
 
 async def test_a_links_only_to_one_fetches_through_its_related_link() -> None:

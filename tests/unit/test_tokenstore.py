@@ -18,15 +18,15 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 from yarl import URL
 
-from outreach_async._auth import OAuth2Refresh, TokenSet
 from outreach_async._http import Response
-from outreach_async._tokenstore import (
+from outreach_async.auth import (
     FileTokenStore,
+    OAuth2Refresh,
+    TokenSet,
     TokenStore,
     TokenStoreError,
-    token_set_from_json,
-    token_set_to_json,
 )
+from outreach_async.auth._tokens import token_set_from_json, token_set_to_json
 from tests.clock import FakeClock
 
 TOKEN_URL = URL("https://api.outreach.test/oauth/token")
@@ -82,7 +82,7 @@ async def test_the_temporary_file_is_owner_only_from_its_creation(
         created.append(stat.S_IMODE(os.stat(name).st_mode))  # before a byte is written
         return fd, name
 
-    monkeypatch.setattr("outreach_async._tokenstore.tempfile.mkstemp", watching_mkstemp)
+    monkeypatch.setattr("outreach_async.auth._filestore.tempfile.mkstemp", watching_mkstemp)
     await FileTokenStore(tmp_path / "tokens.json").save(SAVED)
     assert created == [0o600]
 
@@ -104,7 +104,7 @@ async def test_a_failed_write_leaves_the_old_tokens_and_no_litter(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("outreach_async._tokenstore.os.fsync", disk_full)
+    monkeypatch.setattr("outreach_async.auth._filestore.os.fsync", disk_full)
     newer = TokenSet(access_token="access-1", refresh_token="refresh-1", expires_at=None)
     with pytest.raises(OSError, match="No space"):
         await store.save(newer)

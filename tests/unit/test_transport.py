@@ -22,7 +22,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from outreach_async._auth import StaticToken
 from outreach_async._exceptions import (
     APIError,
     AuthenticationError,
@@ -50,6 +49,7 @@ from outreach_async._http import Request, Response
 from outreach_async._ratelimit import RateLimitInfo
 from outreach_async._retry import RetryPolicy
 from outreach_async._transport import MAY_HAVE_TAKEN_EFFECT, Transport, map_client_error
+from outreach_async.auth import StaticToken
 from tests.aioresponses_compat import aioresponses, needs_stream_writer
 from tests.clock import WALL_EPOCH, FakeClock
 from tests.unit.conftest import Serve

@@ -1,9 +1,4 @@
-"""Where OAuth tokens live between runs: the :class:`TokenStore` protocol and a file store.
-
-Outreach may rotate the refresh token on every refresh and a refresh token dies 14 days after
-it was issued (facts 1.1, 11.2), so a long-lived integration must persist each new token set
-before it uses it. :meth:`OAuth2Refresh.from_store <outreach_async.OAuth2Refresh.from_store>`
-wires a store in: it loads the saved set and saves every new one from ``on_refresh``.
+""":class:`FileTokenStore`: OAuth tokens in a file, between runs of one process.
 
 :class:`FileTokenStore` suits one process on one machine: the file is JSON, written atomically
 (a temporary file in the same directory, flushed to disk, then renamed over the old one) and
@@ -15,75 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
-import orjson
-
-from outreach_async._auth import TokenSet
-from outreach_async._exceptions import TokenStoreError
 from outreach_async._hooks import logger
 
-__all__ = ["FileTokenStore", "TokenStore", "TokenStoreError", "token_set_from_json"]
+from ._tokens import TokenSet, TokenStore, token_set_from_json, token_set_to_json
+
+__all__ = ["FileTokenStore"]
 
 #: owner read and write, nobody else: tokens are credentials
 FILE_MODE = 0o600
 #: a directory the store creates: owner only too
 DIR_MODE = 0o700
-
-
-@runtime_checkable
-class TokenStore(Protocol):
-    """Loads and saves one :class:`TokenSet`; implement it for your own storage."""
-
-    async def load(self) -> TokenSet | None:
-        """The saved token set, or None when nothing was saved yet."""
-        ...
-
-    async def save(self, tokens: TokenSet) -> None:
-        """Persist ``tokens`` durably, replacing what was saved before."""
-        ...
-
-
-def token_set_to_json(tokens: TokenSet) -> bytes:
-    """The JSON form of a token set (what :class:`FileTokenStore` writes)."""
-    return orjson.dumps(
-        {
-            "access_token": tokens.access_token,
-            "refresh_token": tokens.refresh_token,
-            "expires_at": tokens.expires_at,
-        },
-        option=orjson.OPT_INDENT_2,
-    )
-
-
-def token_set_from_json(raw: bytes, where: str = "the token store") -> TokenSet:
-    """Read :func:`token_set_to_json`'s form back; :class:`TokenStoreError` when it is not one."""
-    try:
-        loaded: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise TokenStoreError(f"{where} does not hold JSON") from None
-    if not isinstance(loaded, dict):
-        raise TokenStoreError(f"{where} does not hold a JSON object")
-    access, refresh = loaded.get("access_token"), loaded.get("refresh_token")
-    expires_at = loaded.get("expires_at")
-    if not isinstance(access, str) or not isinstance(refresh, str) or not refresh:
-        raise TokenStoreError(f"{where} lacks an access_token or refresh_token string")
-    if expires_at is not None and (
-        isinstance(expires_at, bool)
-        or not isinstance(expires_at, int | float)
-        or not math.isfinite(expires_at)
-    ):
-        raise TokenStoreError(f"{where} has an expires_at that is not a number of seconds")
-    return TokenSet(
-        access_token=access,
-        refresh_token=refresh,
-        expires_at=None if expires_at is None else float(expires_at),
-    )
 
 
 class FileTokenStore(TokenStore):

@@ -26,11 +26,12 @@ from typing import Any, Protocol
 import orjson
 from yarl import URL
 
-from outreach_async._auth import RenewingProvider, SingleFlight
-from outreach_async._exceptions import OutreachError, ResponseFormatError, error_for_status
+from outreach_async._exceptions import ResponseFormatError, error_for_status
 from outreach_async._hooks import logger, safe_url
 from outreach_async._http import Response
 from outreach_async._jsonapi import parse_error_body
+
+from ._provider import RenewingProvider, SingleFlight, require_endpoint_for
 
 __all__ = [
     "DEFAULT_API_ORIGIN",
@@ -45,8 +46,6 @@ DEFAULT_API_ORIGIN = "https://api.outreach.io"
 APP_TOKEN_LIFETIME = 3600
 #: an install token's lifetime when the answer does not say (facts 1.2: one hour)
 INSTALL_TOKEN_LIFETIME = 3600.0
-#: after a failed renewal ahead of expiry, wait this long before trying again
-RETRY_AHEAD_INTERVAL = 30.0
 
 _MISSING_JWT = (
     "AppTokenProvider needs PyJWT with its crypto extra: pip install 'outreach-async[jwt]'"
@@ -92,9 +91,11 @@ def install_token_url(base: str | URL, install_id: str) -> URL:
 class AppTokenProvider(RenewingProvider):
     """Bearer tokens for one app install, minted with an app JWT and renewed before they expire.
 
-    ``base`` is the API's origin (``https://api.outreach.io``; a sandbox's ``origin`` in
-    tests). The private key is checked at construction, by signing once, so a wrong key fails
-    at start-up rather than at the first request. ``clock`` (wall time) is injectable.
+    ``base`` is the API's origin (a sandbox's ``origin`` in tests); leave it out only for a
+    client of Outreach's production API (any other base URL is refused when the client is
+    built, so the app JWT never goes to the wrong server). The private key is checked at
+    construction, by signing once, so a wrong key fails at start-up rather than at the first
+    request. ``clock`` (wall time) is injectable.
     """
 
     def __init__(
@@ -103,7 +104,7 @@ class AppTokenProvider(RenewingProvider):
         s2s_guid: str,
         private_key: Any,
         install_id: int | str,
-        base: str | URL = DEFAULT_API_ORIGIN,
+        base: str | URL | None = None,
         refresh_margin: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -114,7 +115,8 @@ class AppTokenProvider(RenewingProvider):
         self.s2s_guid = s2s_guid
         self._private_key = _signing_key(private_key)  # parsed once: PEM parsing is slow
         self.install_id = str(install_id)
-        self.url = install_token_url(base, self.install_id)
+        self._base_given = base is not None
+        self.url = install_token_url(DEFAULT_API_ORIGIN if base is None else base, self.install_id)
         self.refresh_margin = refresh_margin
         self._clock = clock
         self._access_token: str | None = None
@@ -124,8 +126,16 @@ class AppTokenProvider(RenewingProvider):
         self._poster: HeaderFormPoster | None = None
         self._app_token()  # fail now on a key that cannot sign
 
-    def bind(self, poster: HeaderFormPoster) -> None:
-        """Give the provider the transport's way to POST (done by the client)."""
+    def bind(self, poster: HeaderFormPoster, api_base: URL | None = None) -> None:
+        """Give the provider the transport's way to POST (done by the client, with its base
+        URL). Without a ``base``, a client of any API but Outreach's production one is refused
+        with :class:`~outreach_async.QueryError`."""
+        if not self._base_given:
+            require_endpoint_for(
+                api_base,
+                "AppTokenProvider without base",
+                "pass base= (a sandbox's is sandbox.origin)",
+            )
         self._poster = poster
 
     def __repr__(self) -> str:
@@ -133,18 +143,6 @@ class AppTokenProvider(RenewingProvider):
             f"AppTokenProvider(install_id={self.install_id!r}, url={safe_url(self.url)!r}, "
             f"expires_at={self.expires_at!r})"
         )
-
-    # -- when ---------------------------------------------------------------------------------
-
-    async def _refresh_ahead(self) -> None:
-        """The current token still works: a failed renewal is logged, and retried later."""
-        if self._clock() < self._retry_ahead_at:
-            return
-        try:
-            await self._renew()
-        except OutreachError as error:
-            self._retry_ahead_at = self._clock() + RETRY_AHEAD_INTERVAL
-            logger.warning("renewing the S2S install token ahead of expiry failed: %s", error)
 
     # -- minting ------------------------------------------------------------------------------
 
@@ -173,6 +171,10 @@ class AppTokenProvider(RenewingProvider):
             )
         self._access_token, self.expires_at = self._parse(response)
         self._retry_ahead_at = 0.0
+
+    async def _mint_ahead(self) -> None:
+        """The exchange has no throttle: an early renewal is the same single exchange."""
+        await self._mint()
 
     def _parse(self, response: Response) -> tuple[str, float]:
         """``data.meta.accessToken``, and when it expires (its ``expiresAt`` or one hour)."""

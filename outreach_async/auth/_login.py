@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import html
 import inspect
 import secrets
 import threading
@@ -31,25 +32,25 @@ from typing import Any, Self
 from aiohttp import web
 from yarl import URL
 
-from outreach_async._auth import (
+from outreach_async._exceptions import AuthorizationError, QueryError, RateLimitError
+from outreach_async._hooks import logger, safe_url
+from outreach_async._http import TokenProvider
+from outreach_async._retry import parse_retry_after
+from outreach_async._transport import Transport
+
+from ._oauth import (
     DEFAULT_TOKEN_URL,
     MAX_THROTTLED_TRIES,
     MINT_INTERVAL,
-    FormPoster,
-    TokenProvider,
-    TokenSet,
     grant_refused,
     parse_token_answer,
 )
-from outreach_async._exceptions import AuthorizationError, QueryError, RateLimitError
-from outreach_async._hooks import logger, safe_url
-from outreach_async._retry import parse_retry_after
-from outreach_async._tokenstore import TokenStore
+from ._provider import FormPoster
+from ._tokens import TokenSet, TokenStore
 
 __all__ = [
     "CALLBACK_PATH",
     "DEFAULT_AUTHORIZE_URL",
-    "AuthorizationError",
     "LoopbackRedirect",
     "authorize_url",
     "exchange_code",
@@ -154,8 +155,6 @@ async def exchange_code(
     }
     if poster is not None:
         return await _exchange(poster, url, form, clock, sleep)
-    from outreach_async._transport import Transport  # the seam; imported late, as it is heavy
-
     transport = Transport(base_url=url.origin(), auth=_NoToken())
     try:
         return await _exchange(transport.post_form, url, form, clock, sleep)
@@ -195,7 +194,7 @@ _PAGE = (
 
 
 def _page(status: int, title: str, text: str) -> web.Response:
-    body = _PAGE.format(title=title, text=text)
+    body = _PAGE.format(title=html.escape(title), text=html.escape(text))
     return web.Response(status=status, text=body, content_type="text/html")
 
 
@@ -207,6 +206,10 @@ class LoopbackRedirect:
     :data:`CALLBACK_PATH`, or raises :class:`AuthorizationError` when that redirect carries an
     ``error`` or a ``state`` other than the expected one. Other paths (a browser's
     ``/favicon.ico``) get 404 and change nothing.
+
+    The browser's page waits for :meth:`finish`, so it tells the truth: "Logged in" only once
+    the code was exchanged and the tokens saved, else "Login failed" and why. Closing the
+    listener without a verdict answers that the login did not finish.
     """
 
     def __init__(self, state: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -214,6 +217,8 @@ class LoopbackRedirect:
         self.host = host
         self.port = port
         self._outcome: asyncio.Future[str] | None = None
+        #: how the login ended, for the browser's page: None when it succeeded, else why not
+        self._verdict: asyncio.Future[str | None] | None = None
         self._runner: web.AppRunner | None = None
         self._redirect_uri = ""
 
@@ -226,7 +231,9 @@ class LoopbackRedirect:
 
     async def start(self) -> Self:
         """Listen (on loopback only: nothing else on the network can reach the code)."""
-        self._outcome = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._outcome = loop.create_future()
+        self._verdict = loop.create_future()
         app = web.Application()
         app.router.add_get(CALLBACK_PATH, self._callback)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -247,8 +254,15 @@ class LoopbackRedirect:
             raise RuntimeError("the loopback listener is not started")
         return await asyncio.shield(self._outcome)
 
+    def finish(self, failure: str | None = None) -> None:
+        """Tell the waiting browser how the login ended: ``failure`` says why it failed, None
+        means the tokens are saved. Only the first verdict counts."""
+        if self._verdict is not None and not self._verdict.done():
+            self._verdict.set_result(failure)
+
     async def aclose(self) -> None:
-        """Stop listening."""
+        """Answer a browser still waiting (the login did not finish), then stop listening."""
+        self.finish("the login stopped before it finished; the terminal says why")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -284,7 +298,11 @@ class LoopbackRedirect:
             self._fail("the redirect carries no authorization code")
             return _page(400, "Login failed", "No authorization code arrived.")
         self._outcome.set_result(code)
-        return _page(200, "Logged in", "outreach-async has the code; you can close this window.")
+        assert self._verdict is not None
+        failure = await asyncio.shield(self._verdict)
+        if failure is not None:
+            return _page(500, "Login failed", f"{failure} Run the login again.")
+        return _page(200, "Logged in", "The tokens are saved; you can close this window.")
 
     def _fail(self, message: str) -> None:
         assert self._outcome is not None
@@ -329,6 +347,8 @@ async def login(
     alongside). ``port`` 0 picks a free port; Outreach matches redirect URIs exactly, so pass
     the port registered with the app (``http://127.0.0.1:<port>/callback``).
     ``browser_timeout`` bounds the wait for the redirect (:class:`AuthorizationError` then).
+    The browser's page is answered once the tokens are saved, or says why the login failed
+    (a refused client secret, say), while the error is raised here.
     """
     names = scope_list(scopes)
     state = new_state()
@@ -344,16 +364,20 @@ async def login(
             ) from None
         finally:
             await _finish(browsing)
-        redirect_uri = listener.redirect_uri
-    tokens = await exchange_code(
-        code,
-        client_id=client_id,
-        client_secret=client_secret,
-        redirect_uri=redirect_uri,
-        token_url=token_url,
-        poster=poster,
-    )
-    await store.save(tokens)
+        try:
+            tokens = await exchange_code(
+                code,
+                client_id=client_id,
+                client_secret=client_secret,
+                redirect_uri=listener.redirect_uri,
+                token_url=token_url,
+                poster=poster,
+            )
+            await store.save(tokens)
+        except Exception as error:
+            listener.finish(f"The login failed: {error}.")
+            raise
+        listener.finish()
     return tokens
 
 

@@ -1,37 +1,29 @@
-"""Auth providers: where the bearer token comes from, and how it is renewed.
+"""OAuth 2.0 refresh-token grant: :class:`OAuth2Refresh`, and reading the token endpoint's answers.
 
-The transport asks its :class:`TokenProvider` for a token before each request and, when Outreach
-answers 401, asks it once to ``refresh`` the rejected token. Two providers ship:
+Access tokens live two hours and the endpoint mints at most one token per user per 60 s,
+answering 429 otherwise (facts 1.1, 11.1-11.3), so the provider refreshes ahead of expiry in the
+background (a valid token never waits for it), lets exactly one refresh run however many
+requests wait for it, waits the throttle out (only for an expired or rejected token) instead of
+storming it, and hands every new token set (the refresh token may rotate) to ``on_refresh``
+before using it.
 
-- :class:`StaticToken`: a fixed access token; a 401 is final.
-- :class:`OAuth2Refresh`: the refresh-token grant against ``/oauth/token``. Access tokens live two
-  hours and the endpoint mints at most one token per user per 60 s, answering 429 otherwise
-  (facts 1.1, 11.1-11.3), so the provider refreshes ahead of expiry, lets exactly one refresh run
-  however many requests wait for it, waits the throttle out instead of storming it, and hands
-  every new token set (the refresh token may rotate) to ``on_refresh`` before using it.
-
-No module here imports aiohttp: the token endpoint is called through a ``FormPoster`` that the
-transport hands over with :meth:`OAuth2Refresh.bind` when it is constructed.
-
-Tokens never appear in a repr, a log line or an exception message.
+The token endpoint is called through a ``FormPoster`` that the transport hands over with
+:meth:`OAuth2Refresh.bind`. Tokens never appear in a repr, a log line or an exception message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-import attrs
 import orjson
 from yarl import URL
 
 from outreach_async._exceptions import (
     AuthenticationError,
-    OutreachError,
     RateLimitError,
     ResponseFormatError,
     TokenStoreError,
@@ -41,18 +33,20 @@ from outreach_async._http import Response
 from outreach_async._jsonapi import parse_error_body
 from outreach_async._retry import parse_retry_after
 
-if TYPE_CHECKING:
-    from outreach_async._tokenstore import TokenStore
+from ._provider import FormPoster, RenewingProvider, SingleFlight, require_endpoint_for
+from ._tokens import (
+    OnRefresh,
+    SharedTokenStore,
+    TokenSet,
+    TokenStore,
+    call_on_refresh,
+)
 
 __all__ = [
     "DEFAULT_TOKEN_URL",
-    "FormPoster",
     "OAuth2Refresh",
-    "RenewingProvider",
-    "SingleFlight",
-    "StaticToken",
-    "TokenProvider",
-    "TokenSet",
+    "grant_refused",
+    "parse_token_answer",
 ]
 
 DEFAULT_TOKEN_URL = "https://api.outreach.io/oauth/token"
@@ -63,167 +57,20 @@ DEFAULT_EXPIRES_IN = 7200.0
 #: how many throttled (429) answers a refresh waits out before giving up
 MAX_THROTTLED_TRIES = 5
 
-_HIDDEN = "<hidden>"
-
-
-@runtime_checkable
-class TokenProvider(Protocol):
-    """Where bearer tokens come from: implement this for your own scheme."""
-
-    async def token(self) -> str:
-        """The access token to send now (refreshing first if it is about to expire)."""
-        ...
-
-    async def refresh(self, rejected: str) -> bool:
-        """Outreach rejected ``rejected`` (401): return True when a different token is now
-        available (the request is then retried once), False when there is none."""
-        ...
-
-
-class FormPoster(Protocol):
-    """POST a form to an absolute URL without bearer auth; the transport provides it."""
-
-    def __call__(self, url: URL, data: Mapping[str, str]) -> Awaitable[Response]: ...
-
-
-class StaticToken(TokenProvider):
-    """A fixed access token. Its repr hides the token; a 401 raises at once."""
-
-    __slots__ = ("_token",)
-
-    def __init__(self, token: str) -> None:
-        if not isinstance(token, str) or not token:
-            raise ValueError("StaticToken needs a non-empty access token string")
-        self._token = token
-
-    async def token(self) -> str:
-        """The token given at construction."""
-        return self._token
-
-    async def refresh(self, rejected: str) -> bool:
-        """A static token cannot be renewed: always False."""
-        return False
-
-    def __repr__(self) -> str:
-        return f"StaticToken(token={_HIDDEN!r})"
-
-
-@attrs.frozen
-class TokenSet:
-    """What a refresh produced, handed to ``on_refresh`` so the caller can persist it.
-
-    ``expires_at`` is a wall-clock timestamp (seconds since the epoch, as ``time.time()``).
-    """
-
-    access_token: str = attrs.field(repr=lambda _: repr(_HIDDEN))
-    refresh_token: str = attrs.field(repr=lambda _: repr(_HIDDEN))
-    expires_at: float | None = None
-
-
-OnRefresh = Callable[[TokenSet], Awaitable[None] | None]
-
-
-async def call_on_refresh(on_refresh: OnRefresh | None, tokens: TokenSet) -> None:
-    """Call a sync or async ``on_refresh`` callback (None: nothing to call)."""
-    if on_refresh is not None:
-        result = on_refresh(tokens)
-        if inspect.isawaitable(result):
-            await result
-
-
-class SingleFlight:
-    """Runs one renewal at a time: callers arriving meanwhile join it and share its outcome.
-
-    The renewal runs as its own task, shielded, so a caller that is cancelled (a request that
-    timed out) cannot abandon it halfway and lose a rotated token; every waiter shares its
-    outcome, a failure included, so a failed renewal is not replayed once per waiter.
-    """
-
-    __slots__ = ("_flight",)
-
-    def __init__(self) -> None:
-        self._flight: asyncio.Future[None] | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether a renewal is in flight now."""
-        return self._flight is not None
-
-    async def run(self, renew: Callable[[], Awaitable[None]]) -> None:
-        """Join the renewal in flight, or start ``renew()``; return when it is done."""
-        if self._flight is None:
-            flight = asyncio.ensure_future(renew())
-            flight.add_done_callback(self._landed)
-            self._flight = flight
-        await asyncio.shield(self._flight)
-
-    def _landed(self, flight: asyncio.Future[None]) -> None:
-        if self._flight is flight:
-            self._flight = None
-        if not flight.cancelled():
-            flight.exception()  # retrieved here too, in case every waiter was cancelled
-
-
-class RenewingProvider(TokenProvider):
-    """A provider of one access token that expires: renewed ``refresh_margin`` seconds before
-    it does, and once when Outreach rejects it, with one renewal in flight however many
-    requests wait for it (:class:`SingleFlight`).
-
-    Subclasses set the attributes below in ``__init__`` and implement ``_mint`` (get and
-    install a new token) and ``_refresh_ahead`` (renew a token that still works, or not yet).
-    """
-
-    _access_token: str | None
-    expires_at: float | None
-    refresh_margin: float
-    _clock: Callable[[], float]
-    _renewal: SingleFlight
-
-    async def token(self) -> str:
-        """The current access token, renewed first when it is missing or about to expire."""
-        current = self._access_token
-        if current is not None and not self._due():
-            return current
-        if current is None or self._expired():
-            await self._renew()
-        else:
-            await self._refresh_ahead()
-        assert self._access_token is not None
-        return self._access_token
-
-    async def refresh(self, rejected: str) -> bool:
-        """Renew after a 401, unless another request already replaced ``rejected``."""
-        if self._access_token is not None and self._access_token != rejected:
-            return True  # compare before refreshing: someone else already did
-        await self._renew()
-        return True
-
-    def _due(self) -> bool:
-        """Inside the margin before expiry (or past it)."""
-        return (
-            self.expires_at is not None and self._clock() >= self.expires_at - self.refresh_margin
-        )
-
-    def _expired(self) -> bool:
-        return self.expires_at is not None and self._clock() >= self.expires_at
-
-    async def _renew(self) -> None:
-        """Join the mint in flight, or start one: one mint however many callers wait."""
-        await self._renewal.run(self._mint)
-
-    async def _refresh_ahead(self) -> None:
-        raise NotImplementedError
-
-    async def _mint(self) -> None:
-        raise NotImplementedError
-
 
 class OAuth2Refresh(RenewingProvider):
     """OAuth 2.0 refresh-token grant with single-flight, throttle-aware renewal.
 
     ``access_token``/``expires_at`` (epoch seconds) seed a token saved earlier; without them the
-    first request mints one. The token is renewed ``refresh_margin`` seconds before it expires,
-    and once when Outreach rejects it. ``on_refresh`` (sync or async) receives each new
+    first request mints one. ``token_url`` is the token endpoint; leave it out only for a client
+    of Outreach's production API (any other base URL is refused when the client is built, so a
+    refresh token never goes to the wrong server).
+
+    When the token is ``refresh_margin`` seconds from expiry, one refresh starts in the
+    background and requests keep using the current token: a refresh refused by the 60 s mint
+    throttle, or failing, is logged and tried again later, and never makes a request wait. Only
+    an expired token, or one Outreach rejects (401), makes requests wait for a refresh, which
+    then waits the throttle out. ``on_refresh`` (sync or async) receives each new
     :class:`TokenSet` before the new access token is used: persist ``refresh_token`` there,
     because Outreach may rotate it (facts 1.1). ``clock`` (wall time) and ``sleep`` are
     injectable for tests.
@@ -235,7 +82,7 @@ class OAuth2Refresh(RenewingProvider):
         client_id: str,
         client_secret: str,
         refresh_token: str,
-        token_url: str | URL = DEFAULT_TOKEN_URL,
+        token_url: str | URL | None = None,
         access_token: str | None = None,
         expires_at: float | None = None,
         on_refresh: OnRefresh | None = None,
@@ -247,7 +94,9 @@ class OAuth2Refresh(RenewingProvider):
         self.client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
-        self.token_url = URL(token_url)
+        #: None: Outreach's own, allowed only for a client of Outreach's production API
+        self._token_url_given = token_url is not None
+        self.token_url = URL(DEFAULT_TOKEN_URL if token_url is None else token_url)
         self._access_token = access_token
         self.expires_at = expires_at
         self._on_refresh = on_refresh
@@ -257,8 +106,11 @@ class OAuth2Refresh(RenewingProvider):
         self._rng = rng or random.Random()
         self._renewal = SingleFlight()
         self._poster: FormPoster | None = None
+        #: a store other processes share: renew only under its lock (set by from_store)
+        self._shared: SharedTokenStore | None = None
         self._last_mint_at: float | None = None
         self._throttled_until = 0.0
+        self._retry_ahead_at = 0.0
 
     @classmethod
     async def from_store(
@@ -267,14 +119,18 @@ class OAuth2Refresh(RenewingProvider):
         *,
         client_id: str,
         client_secret: str,
-        token_url: str | URL = DEFAULT_TOKEN_URL,
+        token_url: str | URL | None = None,
         on_refresh: OnRefresh | None = None,
         **options: Any,
     ) -> OAuth2Refresh:
         """A provider seeded from ``store`` that saves every new token set there before use.
 
         ``on_refresh``, when given, runs after the save. ``options`` are the other keywords of
-        the constructor (``refresh_margin``, ``clock``, ...). Raises
+        the constructor (``refresh_margin``, ``clock``, ...). A store that several processes
+        share (a :class:`~outreach_async.auth.SharedTokenStore` such as
+        :class:`~outreach_async.RedisTokenStore`) is renewed under its lock: one refresh in
+        flight per tenant, and a process that lost the race adopts the winner's tokens from
+        the store instead of refreshing again. Raises
         :class:`~outreach_async.TokenStoreError` when the store holds no tokens yet (run
         ``outreach-async auth login`` first).
         """
@@ -288,7 +144,7 @@ class OAuth2Refresh(RenewingProvider):
             await store.save(tokens)  # first: the old refresh token may be spent already
             await call_on_refresh(on_refresh, tokens)
 
-        return cls(
+        provider = cls(
             client_id=client_id,
             client_secret=client_secret,
             refresh_token=saved.refresh_token,
@@ -298,9 +154,20 @@ class OAuth2Refresh(RenewingProvider):
             on_refresh=persist,
             **options,
         )
+        if isinstance(store, SharedTokenStore):
+            provider._shared = store
+        return provider
 
-    def bind(self, poster: FormPoster) -> None:
-        """Give the provider the transport's way to call the token endpoint (done by the client)."""
+    def bind(self, poster: FormPoster, api_base: URL | None = None) -> None:
+        """Give the provider the transport's way to call the token endpoint (done by the client,
+        with its base URL). Without a ``token_url``, a client of any API but Outreach's
+        production one is refused with :class:`~outreach_async.QueryError`."""
+        if not self._token_url_given:
+            require_endpoint_for(
+                api_base,
+                "OAuth2Refresh without token_url",
+                "pass token_url= (a sandbox's is sandbox.token_url)",
+            )
         self._poster = poster
 
     def __repr__(self) -> str:
@@ -316,39 +183,59 @@ class OAuth2Refresh(RenewingProvider):
         after_last = -float("inf") if self._last_mint_at is None else self._last_mint_at
         return max(after_last + MINT_INTERVAL, self._throttled_until)
 
-    async def _refresh_ahead(self) -> None:
-        """Renew a token that still works: never wait on the throttle for it, never fail on it."""
-        if not self._renewal.running and self._clock() < self._next_mint_at():
-            return
-        try:
-            await self._renew()
-        except OutreachError as error:
-            # The current token is still valid; the next due call (after the throttle) retries.
-            logger.warning("refreshing the access token ahead of expiry failed: %s", error)
+    def _ahead_not_before(self) -> float:
+        """Not before the mint throttle lets us, nor soon after a failed early attempt."""
+        return max(self._next_mint_at(), self._retry_ahead_at)
 
     # -- minting ------------------------------------------------------------------------------
 
     async def _mint(self) -> None:
-        """Call the token endpoint (waiting out its throttle) and install the new token set.
+        """Install a new token set, waiting as long as it takes (only the single flight runs
+        this, so at most one call is in flight per process; a shared store's lock makes it one
+        per tenant)."""
+        if self._shared is None:
+            await self._mint_waiting()
+            return
+        async with self._shared.renewal():
+            if not await self._adopt_shared():
+                await self._mint_waiting()
 
-        Only :meth:`_renew` calls this, so at most one runs at a time.
-        """
-        poster = self._require_poster()
+    async def _mint_ahead(self) -> None:
+        """Renew a token that still works, in one try: never waiting on a throttle, nor on a
+        shared store's lock (another process renewing is as good)."""
+        if self._shared is None:
+            await self._try_ahead()
+            return
+        async with self._shared.renewal(wait=False) as held:
+            if held and not await self._adopt_shared():
+                await self._try_ahead()
+
+    async def _adopt_shared(self) -> bool:
+        """Under the shared lock: take what another process saved. Its refresh token is the
+        one to spend next in any case; its access token is adopted (True: no refresh needed)
+        when it is another one than ours and has not expired."""
+        assert self._shared is not None
+        saved = await self._shared.load()
+        if saved is None:
+            return False
+        self._refresh_token = saved.refresh_token
+        newer = saved.access_token and saved.access_token != self._access_token
+        alive = saved.expires_at is None or self._clock() < saved.expires_at
+        if not (newer and alive):
+            return False
+        self._access_token, self.expires_at = saved.access_token, saved.expires_at
+        logger.debug("adopted the access token another process refreshed")
+        return True
+
+    async def _mint_waiting(self) -> None:
+        """Call the token endpoint, waiting out its throttle, and install the new token set."""
         for _ in range(MAX_THROTTLED_TRIES):
             wait = self._next_mint_at() - self._clock()
             if wait > 0:
                 logger.debug("waiting %.1f s for the token endpoint's mint throttle", wait)
                 await self._sleep(wait)
-            logger.debug("refreshing the access token at %s", safe_url(self.token_url))
-            response = await poster(self.token_url, self._form())
-            self._last_mint_at = self._clock()
-            if response.status == 429:
-                self._throttled_until = self._clock() + self._throttle_wait(response)
-                continue
-            if not 200 <= response.status < 300:
-                raise self._refresh_failed(response)
-            await self._install(self._parse_token_set(response))
-            return
+            if await self._attempt():
+                return
         raise RateLimitError(
             f"POST {safe_url(self.token_url)} -> HTTP 429: the token endpoint kept throttling "
             f"after {MAX_THROTTLED_TRIES} tries",
@@ -356,6 +243,32 @@ class OAuth2Refresh(RenewingProvider):
             method="POST",
             url=safe_url(self.token_url),
         )
+
+    async def _try_ahead(self) -> None:
+        """One call of the token endpoint for a token that still works: a 429 (another process
+        minted within the minute) leaves the current token in use until the next chance."""
+        if not await self._attempt():
+            logger.info(
+                "the token endpoint throttled an early refresh; the current access token stays "
+                "in use and is refreshed after %.0f s",
+                self._next_mint_at() - self._clock(),
+            )
+
+    async def _attempt(self) -> bool:
+        """One call of the token endpoint: True when a new token set is installed, False when
+        the endpoint throttled it (429); a refused grant raises."""
+        poster = self._require_poster()
+        logger.debug("refreshing the access token at %s", safe_url(self.token_url))
+        response = await poster(self.token_url, self._form())
+        self._last_mint_at = self._clock()
+        if response.status == 429:
+            self._throttled_until = self._clock() + self._throttle_wait(response)
+            return False
+        if not 200 <= response.status < 300:
+            raise self._refresh_failed(response)
+        await self._install(self._parse_token_set(response))
+        self._retry_ahead_at = 0.0
+        return True
 
     def _require_poster(self) -> FormPoster:
         if self._poster is None:

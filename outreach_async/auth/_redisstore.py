@@ -1,0 +1,172 @@
+"""``RedisTokenStore``: one org's OAuth tokens shared by every process and machine, via Redis.
+
+Outreach may rotate the refresh token on every refresh, and presenting a spent one is
+``invalid_grant`` (facts 1.1): two workers that refresh at once log the org out. So a fleet keeps
+one token set per tenant in Redis and renews it under one lock:
+
+- ``outreach:tokens:<tenant>`` holds the token set (the JSON of :class:`FileTokenStore`).
+- ``outreach:tokens:<tenant>:lock`` is the renewal lock: ``<owner>|<deadline>``. It is a lease:
+  a holder that dies (SIGKILL mid-refresh) stops extending it, and once its deadline passes the
+  next worker takes the lock over, so a tenant is never left unable to refresh. A live holder
+  extends the lease every third of it while it works (a throttled refresh may take minutes).
+- :class:`~outreach_async.OAuth2Refresh` (built with ``from_store``) renews only while holding
+  the lock, reads the store first (a worker that lost the race adopts the winner's tokens and
+  does not refresh again), and saves the new set before releasing the lock and before using it.
+
+Deadlines are the callers' epoch seconds (``clock``, injectable): keep the fleet's clocks in
+sync (NTP), as the rate limiter requires too. Every lock step is one Lua script, so it is atomic.
+``redis`` is imported only when a URL is given, so the package works without the ``redis`` extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from outreach_async._hooks import logger
+
+from ._tokens import TokenSet, TokenStore, token_set_from_json, token_set_to_json
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisTokenStore"]
+
+#: how long a renewal lock lasts unless its holder extends it, seconds
+DEFAULT_LEASE = 30.0
+#: how often a worker waiting for the lock looks again, seconds
+DEFAULT_POLL = 0.05
+
+# Take the lock when it is free or its lease has passed (the holder died).
+_ACQUIRE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local deadline = tonumber(string.match(current, '|([^|]+)$'))
+  if deadline and deadline > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[3], 'PX', ARGV[4])
+return 1
+"""
+# Extend or release the lock only while we still own it (a lease taken over is not ours).
+_EXTEND = """
+local current = redis.call('GET', KEYS[1])
+if not current or string.sub(current, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+_RELEASE = """
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _connect(url: str) -> Redis:
+    try:
+        module: Any = importlib.import_module("redis.asyncio")
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "RedisTokenStore needs the redis package: pip install 'outreach-async[redis]'"
+        ) from exc
+    client: Redis = module.Redis.from_url(url)
+    return client
+
+
+class RedisTokenStore(TokenStore):
+    """One tenant's token set in Redis, with the fleet-wide renewal lock (a lease).
+
+    ``redis`` is a ``redis.asyncio.Redis`` client or a URL; ``tenant`` names the Outreach org
+    (every worker of that org uses the same name). Pass the store to
+    :meth:`OAuth2Refresh.from_store <outreach_async.OAuth2Refresh.from_store>`, which then
+    renews through :meth:`renewal`. ``clock`` (epoch seconds) and ``sleep`` are injectable.
+    """
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        tenant: str,
+        *,
+        lease: float = DEFAULT_LEASE,
+        poll: float = DEFAULT_POLL,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        if not tenant:
+            raise ValueError("RedisTokenStore needs a tenant name")
+        if lease <= 0 or poll <= 0:
+            raise ValueError("lease and poll must be positive numbers of seconds")
+        self._redis = _connect(redis) if isinstance(redis, str) else redis
+        self.tenant = tenant
+        self.key = f"outreach:tokens:{tenant}"
+        self.lock_key = f"{self.key}:lock"
+        self.lease = lease
+        self.poll = poll
+        self._clock = clock
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"RedisTokenStore(tenant={self.tenant!r})"
+
+    async def load(self) -> TokenSet | None:
+        """The tenant's saved token set, or None before the first login."""
+        raw = await self._redis.get(self.key)
+        if raw is None:
+            return None
+        return token_set_from_json(raw if isinstance(raw, bytes) else raw.encode(), repr(self))
+
+    async def save(self, tokens: TokenSet) -> None:
+        """Replace the tenant's token set (one SET: readers see the old set or the new one)."""
+        await self._redis.set(self.key, token_set_to_json(tokens))
+
+    @contextlib.asynccontextmanager
+    async def renewal(self, *, wait: bool = True) -> AsyncIterator[bool]:
+        """Hold the tenant's renewal lock for the block: yields True. With ``wait=False`` and
+        the lock held elsewhere, yields False at once (a renewal is under way there)."""
+        owner = uuid.uuid4().hex
+        while not await self._acquire(owner):
+            if not wait:
+                yield False
+                return
+            await self._sleep(self.poll)
+        keeper = asyncio.ensure_future(self._keep(owner))
+        try:
+            yield True
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper  # a failed extension was logged; the release below still runs
+            await self._redis.eval(_RELEASE, 1, self.lock_key, owner)
+
+    async def _acquire(self, owner: str) -> bool:
+        now = self._clock()
+        taken = await self._redis.eval(
+            _ACQUIRE, 1, self.lock_key, owner, repr(now), repr(now + self.lease), self._ttl_ms()
+        )
+        return bool(taken)
+
+    async def _keep(self, owner: str) -> None:
+        """Extend the lease every third of it while the holder works."""
+        while True:
+            await self._sleep(self.lease / 3)
+            deadline = self._clock() + self.lease
+            try:
+                kept = await self._redis.eval(
+                    _EXTEND, 1, self.lock_key, owner, repr(deadline), self._ttl_ms()
+                )
+            except Exception as error:  # Redis away: the lease may lapse; the refresh goes on
+                logger.warning("extending the token renewal lock failed: %s", error)
+                continue
+            if not kept:
+                logger.warning("the token renewal lock of %s was taken over", self.tenant)
+                return
+
+    def _ttl_ms(self) -> int:
+        # A backstop in Redis's own time, so a dead holder's key goes away even if no one asks.
+        return int(self.lease * 2 * 1000)
