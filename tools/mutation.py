@@ -111,6 +111,8 @@ TARGETS = (
         "outreach_async.export._plan",
         ("tests/export/test_plan.py", "tests/export/test_plan_mutants.py"),
     ),
+    # the fleet's pure part: fleet.toml read into typed settings, every mistake named
+    Target("outreach_async.fleet._config", ("tests/fleet/test_config.py",)),
     # last: it is being rewritten (typed records); its row says which commit it describes
     Target(
         "outreach_async.export._records",
