@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from outreach_async import pause_collector_while_decoding
+
 from ._stamp import stamp
 
 SUITES = (
@@ -57,6 +59,9 @@ def run_suite(name: str, quick: bool) -> dict[str, Any] | None:
     print(f"running {name} ...", file=sys.stderr, flush=True)
     stamped = stamp()
     started = time.perf_counter()
+    # the in-process clients run as the command line runs them: the paginator pauses the
+    # collector while a page decodes (the figures up to 6528f9c had that on in the library)
+    pause_collector_while_decoding(True)
     figures = run(quick)
     stamped["seconds"] = round(time.perf_counter() - started, 1)
     return {"stamp": stamped, "quick": quick, "figures": figures}

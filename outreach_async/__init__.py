@@ -44,7 +44,7 @@ from ._exceptions import (
     WebhookVerificationError,
 )
 from ._hooks import Hooks, RateLimitEvent, RequestEvent, ResponseEvent, RetryEvent
-from ._pagination import Page, Paginator
+from ._pagination import Page, Paginator, pause_collector_while_decoding
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RateLimitInfo
 from ._redis_ratelimit import RedisRateLimiter
 from ._relationships import ToMany, ToOne
@@ -249,6 +249,7 @@ __all__ = [
     "batch_awaits_confirmation",
     "batch_is_final",
     "exchange_code",
+    "pause_collector_while_decoding",
     "since",
     "until",
 ]

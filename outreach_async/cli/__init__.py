@@ -33,6 +33,7 @@ from outreach_async import (
     ResponseFormatError,
     TransportError,
     __version__,
+    pause_collector_while_decoding,
 )
 from outreach_async.export import CheckpointError, OutputMismatchError
 from outreach_async.sinks import SinkLayoutError
@@ -89,15 +90,18 @@ def _collector_tuned() -> Iterator[None]:
     thresholds the collector walks the decoded pages again and again (measured: 40% of an
     8-partition export's CPU, for the same peak memory). The objects of the imports are frozen
     out of its reach first. The command is the application, so the process-wide setting is
-    ours while it runs (the library never touches it); it is put back afterwards for callers
-    of :func:`main` such as tests.
+    ours while it runs (the library never touches it unless asked): the paginators may also pause
+    it while they decode a page (:func:`~outreach_async.pause_collector_while_decoding`). Both
+    are put back afterwards for callers of :func:`main` such as tests.
     """
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+    pause_collector_while_decoding(True)
     try:
         yield
     finally:
+        pause_collector_while_decoding(False)
         gc.set_threshold(*thresholds)
         gc.unfreeze()
 

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
+from outreach_async import pause_collector_while_decoding
 from outreach_async._pagination import FetchedPage, Page, Paginator, next_link_hint
 
 BASE = "https://api.outreach.io/api/v2/prospects"
@@ -130,7 +131,7 @@ async def test_without_prefetch_nothing_is_sent_ahead() -> None:
     assert server.log == ["fetch 0", "decode 0", "fetch 1", "decode 1", "fetch 2", "decode 2"]
 
 
-async def test_the_collector_is_paused_while_a_page_decodes_and_back_on_after() -> None:
+async def _collector_during_decodes() -> list[bool]:
     seen: list[bool] = []
 
     async def fetch(url: URL) -> FetchedPage[int]:
@@ -143,5 +144,17 @@ async def test_the_collector_is_paused_while_a_page_decodes_and_back_on_after() 
     assert gc.isenabled()
     items = [item async for item in Paginator(fetch, URL(BASE))]
     assert items == [1]
-    assert seen == [False]
     assert gc.isenabled()
+    return seen
+
+
+async def test_the_library_leaves_the_process_collector_alone_by_default() -> None:
+    assert await _collector_during_decodes() == [True]
+
+
+async def test_asked_to_it_pauses_the_collector_while_a_page_decodes_and_back_on_after() -> None:
+    pause_collector_while_decoding(True)
+    try:
+        assert await _collector_during_decodes() == [False]
+    finally:
+        pause_collector_while_decoding(False)
