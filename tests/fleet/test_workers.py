@@ -72,13 +72,13 @@ async def test_two_workers_sync_every_tenant_x_resource_exactly_once(
 async def test_a_worker_killed_mid_job_loses_nothing_and_another_takes_the_job_up(
     write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
 ) -> None:
-    slow = FaultConfig(latency=0.25)  # each page takes a while: the kill lands mid-job
+    slow = FaultConfig(latency=0.1)  # 40 pages of 100 take seconds: the kill lands mid-job
     async with Sandbox(seed=4000, faults=slow) as acme:
         config = write_fleet(
             [("acme", acme.base_url, acme.token)],
             resources=["prospects"],
             worker=FAST_HANDOVER,
-            extra="",
+            extra="page_size = 100",  # 4 pages of 1000 could finish between two looks, loaded
         )
         statuses = StatusStore(redis_client, FleetKeys(namespace))
         out = tmp_path / "acme" / "prospects.jsonl"
