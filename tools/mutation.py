@@ -114,7 +114,7 @@ TARGETS = (
     # the fleet's pure part: fleet.toml read into typed settings, every mistake named
     Target(
         "outreach_async.fleet._config",
-        ("tests/fleet/test_config.py",),
+        ("tests/fleet/test_config.py", "tests/fleet/test_config_mutants.py"),
         # reads README.md, which mutmut's copy of the tree does not hold
         skip="test_the_readme_fleet_toml_loads",
     ),
