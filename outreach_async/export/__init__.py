@@ -37,7 +37,9 @@ from ._checkpoint import (
     CheckpointStore,
     MemoryCheckpointStore,
     SQLiteCheckpointStore,
+    canonical_json,
     checkpoint_key,
+    decode_checkpoint,
 )
 from ._engine import ExportResult, ProgressCallback, export_resource
 from ._output import FileOutput, Output, OutputLockedError, OutputMismatchError, StreamOutput
@@ -66,8 +68,10 @@ __all__ = [
     "Share",
     "StreamOutput",
     "UnknownResourceError",
+    "canonical_json",
     "checkpoint_key",
     "csv_columns",
+    "decode_checkpoint",
     "export_resource",
     "format_time",
     "parse_share",

@@ -34,6 +34,7 @@ __all__ = [
     "MemoryCheckpointStore",
     "SQLiteCheckpointStore",
     "canonical_json",
+    "decode_checkpoint",
     "checkpoint_key",
 ]
 
@@ -51,7 +52,9 @@ def checkpoint_key(resource_type: str, query: Any, suffix: str = "") -> str:
     return f"{resource_type}:{digest}" + (f":{suffix}" if suffix else "")
 
 
-def _decode(text: str | bytes | None) -> Document | None:
+def decode_checkpoint(text: str | bytes | None) -> Document | None:
+    """A stored checkpoint document (None for none); :class:`CheckpointError` when it is not a
+    JSON object."""
     if text is None:
         return None
     try:
@@ -91,14 +94,14 @@ class MemoryCheckpointStore:
         self.documents: dict[str, str] = {}
 
     async def load(self, key: str) -> Document | None:
-        return _decode(self.documents.get(key))
+        return decode_checkpoint(self.documents.get(key))
 
     async def save(self, key: str, value: Document) -> None:
         self.documents[key] = canonical_json(value)
 
     async def create(self, key: str, value: Document) -> Document:
         self.documents.setdefault(key, canonical_json(value))
-        return _decode(self.documents[key]) or {}
+        return decode_checkpoint(self.documents[key]) or {}
 
     async def replace(self, key: str, expected: Document | None, value: Document) -> bool:
         current = self.documents.get(key)
@@ -197,13 +200,13 @@ class SQLiteCheckpointStore:
             raise
 
     async def load(self, key: str) -> Document | None:
-        return _decode(await self._run(self._select, key))
+        return decode_checkpoint(await self._run(self._select, key))
 
     async def save(self, key: str, value: Document) -> None:
         await self._run(self._upsert, key, canonical_json(value))
 
     async def create(self, key: str, value: Document) -> Document:
-        return _decode(await self._run(self._create, key, canonical_json(value))) or {}
+        return decode_checkpoint(await self._run(self._create, key, canonical_json(value))) or {}
 
     async def replace(self, key: str, expected: Document | None, value: Document) -> bool:
         old = None if expected is None else canonical_json(expected)

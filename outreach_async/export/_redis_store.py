@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ._checkpoint import CheckpointError, Document, _decode, canonical_json
+from ._checkpoint import CheckpointError, Document, canonical_json, decode_checkpoint
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -64,7 +64,7 @@ class RedisCheckpointStore:
             raise CheckpointError(f"redis checkpoint store: {exc}") from exc
 
     async def load(self, key: str) -> Document | None:
-        return _decode(await self._guard(self._redis.get(self._prefix + key)))
+        return decode_checkpoint(await self._guard(self._redis.get(self._prefix + key)))
 
     async def save(self, key: str, value: Document) -> None:
         await self._guard(self._redis.set(self._prefix + key, canonical_json(value)))
@@ -72,7 +72,7 @@ class RedisCheckpointStore:
     async def create(self, key: str, value: Document) -> Document:
         full = self._prefix + key
         await self._guard(self._redis.set(full, canonical_json(value), nx=True))
-        return _decode(await self._guard(self._redis.get(full))) or {}
+        return decode_checkpoint(await self._guard(self._redis.get(full))) or {}
 
     async def replace(self, key: str, expected: Document | None, value: Document) -> bool:
         old = "" if expected is None else canonical_json(expected)

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from outreach_async.export import Output
+from outreach_async.export import Output, canonical_json, decode_checkpoint
 
 from ._layout import Dialect, TableLayout
 
@@ -148,17 +148,6 @@ def records_of(pages: list[bytes]) -> Iterator[dict[str, Any]]:
                 yield orjson.loads(line)
 
 
-def canonical(value: Document) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=repr).decode()
-
-
-def _decode(text: str | None) -> Document | None:
-    if text is None:
-        return None
-    value = orjson.loads(text)
-    return value if isinstance(value, dict) else None
-
-
 class SinkCheckpoints:
     """The export's :class:`~outreach_async.export.CheckpointStore`, kept in the sink's database.
 
@@ -171,18 +160,20 @@ class SinkCheckpoints:
 
     async def load(self, key: str) -> Document | None:
         await self._sink.connect()
-        return _decode(await self._sink.load_checkpoint(key))
+        return decode_checkpoint(await self._sink.load_checkpoint(key))
 
     async def save(self, key: str, value: Document) -> None:
-        await self._sink.commit(self._sink.take_pages(), (key, canonical(value)))
+        await self._sink.commit(self._sink.take_pages(), (key, canonical_json(value)))
 
     async def create(self, key: str, value: Document) -> Document:
         await self._sink.connect()
-        return _decode(await self._sink.create_checkpoint(key, canonical(value))) or {}
+        return (
+            decode_checkpoint(await self._sink.create_checkpoint(key, canonical_json(value))) or {}
+        )
 
     async def replace(self, key: str, expected: Document | None, value: Document) -> bool:
-        old = None if expected is None else canonical(expected)
-        return await self._sink.replace_checkpoint(key, old, canonical(value))
+        old = None if expected is None else canonical_json(expected)
+        return await self._sink.replace_checkpoint(key, old, canonical_json(value))
 
     async def close(self) -> None:
         """The sink owns the connection (``await sink.aclose()``)."""
