@@ -31,21 +31,34 @@ async def test_only_the_holder_renews_or_releases(redis_client: Redis) -> None:
 
 
 async def test_the_work_is_renewed_while_it_runs_and_released_after(redis_client: Redis) -> None:
-    """Redis expires the key on its own clock, so this one test runs in real time; the lease is
-    long enough (renewed every 0.67 s, a 2 s lease) that a loaded machine does not lose it."""
+    """The lock's waits between renewals go through an injected sleep that the test opens one at
+    a time; each renewal must set the lease back to full after the test shortened it. The
+    lease is a minute, so Redis's own clock never decides anything here."""
     key = _key()
-    lock = LeaseLock(redis_client, key, lease=2.0)
+    gate: asyncio.Queue[None] = asyncio.Queue()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await gate.get()
+
+    lock = LeaseLock(redis_client, key, lease=60.0, sleep=sleep)
     assert await lock.try_acquire()
-    ttls: list[int] = []
+    renewed_ttls: list[int] = []
 
     async def work() -> str:
-        for _ in range(6):  # twice the lease: only renewals keep it
-            await asyncio.sleep(0.7)
-            ttls.append(int(await redis_client.pttl(key)))
+        for _ in range(3):
+            await redis_client.pexpire(key, 1_000)  # as if most of the lease had gone by
+            gate.put_nowait(None)  # the keeper wakes and renews
+            async with asyncio.timeout(10):  # a hang guard, not a timing
+                while (ttl := int(await redis_client.pttl(key))) <= 1_000:  # noqa: ASYNC110
+                    await asyncio.sleep(0)
+            renewed_ttls.append(ttl)
         return "done"
 
     assert await lock.run(work) == "done"
-    assert all(ttl > 0 for ttl in ttls), ttls
+    assert all(ttl > 50_000 for ttl in renewed_ttls), renewed_ttls
+    assert waits[:3] == [20.0, 20.0, 20.0]  # every third of the lease
     assert await redis_client.exists(key) == 0
 
 
