@@ -177,22 +177,33 @@ class TableLayout:
         return names, values
 
     def partial_upsert_sql(self, names: list[str], dialect: Dialect) -> str:
-        """Insert or update only ``names`` (the :meth:`partial_row` columns); ``extra`` is merged,
-        and a stored row with a newer version is left alone."""
+        """Insert or update only ``names`` (the :meth:`partial_row` columns); ``extra`` is merged.
+
+        Webhook deliveries arrive in any order, so an event older than the stored row (by
+        ``updatedAt``) only fills columns the row does not hold yet: a late ``created`` still
+        brings the fields the earlier-arrived ``updated`` did not carry, and never undoes it."""
         table = quote(self.table)
         marks = [f"${i}" if dialect == "postgres" else "?" for i in range(1, len(names) + 1)]
-        updates = [
-            _merge_extra(table, dialect) if n == EXTRA else f"{quote(n)} = EXCLUDED.{quote(n)}"
-            for n in names
-            if n != ID
-        ]
-        guard = ""
+        newer = None
         if self.version_column is not None and self.version_column in names:
             version = quote(self.version_column)
-            guard = f" WHERE {table}.{version} IS NULL OR EXCLUDED.{version} >= {table}.{version}"
+            newer = f"{table}.{version} IS NULL OR EXCLUDED.{version} >= {table}.{version}"
+        updates = [self._partial_update(n, table, dialect, newer) for n in names if n != ID]
         return (
             f"INSERT INTO {table} ({', '.join(map(quote, names))}) VALUES ({', '.join(marks)}) "
-            f"ON CONFLICT (id) DO UPDATE SET {', '.join(updates)}{guard}"
+            f"ON CONFLICT (id) DO UPDATE SET {', '.join(updates)}"
+        )
+
+    @staticmethod
+    def _partial_update(name: str, table: str, dialect: Dialect, newer: str | None) -> str:
+        if name == EXTRA:
+            return _merge_extra(table, dialect)
+        column = quote(name)
+        if newer is None:
+            return f"{column} = EXCLUDED.{column}"
+        return (
+            f"{column} = CASE WHEN {newer} THEN EXCLUDED.{column} "
+            f"ELSE COALESCE({table}.{column}, EXCLUDED.{column}) END"
         )
 
     def delete_sql(self, dialect: Dialect) -> str:

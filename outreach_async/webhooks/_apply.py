@@ -6,8 +6,9 @@ Outreach lists a deleted record never again, so an incremental sync cannot see d
 such sinks):
 
 - ``created``, ``updated`` and any other action that carries attributes: the fields the event
-  carried are upserted, unless the stored row has a newer ``updatedAt`` (a late delivery never
-  undoes a newer sync);
+  carried are upserted; an event older than the stored row's ``updatedAt`` (deliveries arrive in
+  any order) only fills fields the row does not hold yet, so a late delivery never undoes a
+  newer one or a newer sync;
 - ``destroyed``: the row gets ``deleted_at`` (the delivery time), and keeps its last values.
 
 Outreach does not retry a failed delivery (facts §9), so a periodic incremental sync of the same

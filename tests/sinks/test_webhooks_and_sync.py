@@ -100,6 +100,22 @@ async def test_created_updated_destroyed_then_a_sync_ends_in_the_right_rows(
     assert sorted(deleted) == sorted([3, bob.id])
 
 
+async def test_a_late_created_fills_what_an_earlier_arrived_update_did_not_carry(
+    sink: DatabaseSink,
+) -> None:
+    updated = {"type": "prospect", "id": 6, "title": "CEO", "updatedAt": "2025-01-02T00:00:00.000Z"}
+    created = {
+        "type": "prospect",
+        "id": 6,
+        "firstName": "Sally",
+        "title": "VP",
+        "updatedAt": "2025-01-01T00:00:00.000Z",
+    }
+    await sink.apply_partial(updated)  # deliveries come in any order
+    await sink.apply_partial(created)
+    assert (await rows(sink))[6] == ("Sally", "CEO", False)
+
+
 async def test_a_late_update_never_undoes_a_newer_row(sink: DatabaseSink) -> None:
     new = {"type": "prospect", "id": 5, "title": "New", "updatedAt": "2025-01-02T00:00:00.000Z"}
     await sink.upsert([new])
