@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from outreach_async import OutreachClient, Paginator, Range, Resource
+from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
 from ._output import Output
@@ -188,7 +189,10 @@ class ExportJob:
     ) -> None:
         """Read one span in ascending cursor order and queue its pages, encoded; a pass that
         is not ``final`` leaves the span open (its watermark saved) for another pass."""
-        pages = self.listing(span.resume_from, span.hi).pages()
+        # the resource objects as the API sent them: the records are flattened from those,
+        # with no model built (RecordFlattener.from_wire, the public fast path)
+        url = self.listing(span.resume_from, span.hi).url
+        pages = self.repository.list_wire_resources(url).pages()
         try:
             async for page in pages:
                 # Let the paginator's prefetch send its request before this page's CPU work:
@@ -197,7 +201,7 @@ class ExportJob:
                 await asyncio.sleep(0)
                 keep, stop = self.select(span, page.items)
                 span.written += len(keep)
-                data = self.encoder.encode(keep) if keep else b""
+                data = self.encoder.encode_wire(keep) if keep else b""
                 await queue.put(_Batch(index, data, len(keep), span.snapshot()))
                 if stop:
                     break
@@ -206,16 +210,19 @@ class ExportJob:
         span.done = final
         await queue.put(_Batch(index, b"", 0, span.snapshot()))
 
-    def select(self, span: Span, models: Sequence[Resource]) -> tuple[list[Resource], bool]:
-        """The models of a page to write, and whether the span's stream is over."""
-        value_of = self.cursor.value_of
-        keep: list[Resource] = []
-        for model in models:
-            verdict = span.judge(value_of(model), model.id)
+    def select(
+        self, span: Span, resources: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[Mapping[str, Any]], bool]:
+        """The resource objects of a page to write, and whether the span's stream is over."""
+        value_of = self.cursor.wire_value_of
+        keep: list[Mapping[str, Any]] = []
+        for resource in resources:
+            id_ = as_id(resource.get("id"))
+            verdict = span.judge(value_of(resource), id_)
             if verdict is Verdict.STOP:
                 return keep, True
-            if verdict is Verdict.WRITE and self._first_time(model.id):
-                keep.append(model)
+            if verdict is Verdict.WRITE and self._first_time(id_):
+                keep.append(resource)
         return keep, False
 
     def _first_time(self, id_: int | None) -> bool:
