@@ -199,10 +199,8 @@ class ExportJob:
                 # awaiting a queue with room never suspends, so without this the next request
                 # would leave only once this page is done (no overlap with the server's work).
                 await asyncio.sleep(0)
-                keep, stop = self.select(span, page.items)
-                span.written += len(keep)
-                data = self.encoder.encode_wire(keep) if keep else b""
-                await queue.put(_Batch(index, data, len(keep), span.snapshot()))
+                data, count, stop = self.encode_page(span, page.items)
+                await queue.put(_Batch(index, data, count, span.snapshot()))
                 if stop:
                     break
         finally:
@@ -210,19 +208,31 @@ class ExportJob:
         span.done = final
         await queue.put(_Batch(index, b"", 0, span.snapshot()))
 
+    def encode_page(
+        self, span: Span, resources: Sequence[Mapping[str, Any]]
+    ) -> tuple[bytes, int, bool]:
+        """One page's work: the lines of the records to write (advancing the span), how many,
+        and whether the span's stream is over."""
+        keep, stop = self.select(span, resources)
+        span.written += len(keep)
+        return (self.encoder.encode_wire(keep) if keep else b""), len(keep), stop
+
     def select(
         self, span: Span, resources: Sequence[Mapping[str, Any]]
     ) -> tuple[list[Mapping[str, Any]], bool]:
         """The resource objects of a page to write, and whether the span's stream is over."""
-        value_of = self.cursor.wire_value_of
+        value_of, judge, write = self.cursor.wire_value_of, span.judge, Verdict.WRITE
         keep: list[Mapping[str, Any]] = []
-        for resource in resources:
-            id_ = as_id(resource.get("id"))
-            verdict = span.judge(value_of(resource), id_)
-            if verdict is Verdict.STOP:
+        for resource in resources:  # per record: locals, and no call for an integer id
+            id_ = resource.get("id")
+            if id_.__class__ is not int:
+                id_ = as_id(id_)
+            verdict = judge(value_of(resource), id_)
+            if verdict is write:
+                if self.dedupe is None or self._first_time(id_):
+                    keep.append(resource)
+            elif verdict is Verdict.STOP:
                 return keep, True
-            if verdict is Verdict.WRITE and self._first_time(id_):
-                keep.append(resource)
         return keep, False
 
     def _first_time(self, id_: int | None) -> bool:
