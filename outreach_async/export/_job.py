@@ -17,7 +17,8 @@ from outreach_async import OutreachClient, Paginator, Range, Resource
 from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
-from ._output import Output
+from ._compact import IdBits
+from ._output import FileOutput, Output
 from ._plan import Base, Span, Verdict, plan_spans, run_start
 from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
@@ -83,6 +84,10 @@ class ExportJob:
         self.syncing: asyncio.Future[None] | None = None
         #: the last span, while its first pass runs beside other spans (see :meth:`work`)
         self.catch_up: int | None = None
+        #: a one-off file's ids as they are written, and whether one may have come twice: when
+        #: none did, the file is not read again to be compacted (see :meth:`write`)
+        self.written_ids: IdBits | None = None
+        self.ids_repeated = False
 
     # -------------------------------------------------------------- queries
 
@@ -222,6 +227,7 @@ class ExportJob:
     ) -> tuple[list[Mapping[str, Any]], bool]:
         """The resource objects of a page to write, and whether the span's stream is over."""
         value_of, judge, write = self.cursor.wire_value_of, span.judge, Verdict.WRITE
+        written_ids = self.written_ids
         keep: list[Mapping[str, Any]] = []
         for resource in resources:  # per record: locals, and no call for an integer id
             id_ = resource.get("id")
@@ -231,6 +237,9 @@ class ExportJob:
             if verdict is write:
                 if self.dedupe is None or self._first_time(id_):
                     keep.append(resource)
+                    # (compaction passes over lines without an integer id, so may this)
+                    if written_ids is not None and id_.__class__ is int and written_ids.add(id_):
+                        self.ids_repeated = True
             elif verdict is Verdict.STOP:
                 return keep, True
         return keep, False
@@ -281,6 +290,8 @@ class ExportJob:
                 await self.commit(output, run, exported + self.written)
                 last_commit = self.clock()
             if finished:
+                if isinstance(output, FileOutput) and self.written_ids is not None:
+                    output.compact_on_finish = self.ids_repeated
                 await self._in_thread(output.finish)  # a one-off file is swapped in
                 return exported + self.written
 
