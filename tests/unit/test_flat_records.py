@@ -89,7 +89,7 @@ _SCALARS = (
 _VALUES = _SCALARS | st.lists(_SCALARS, max_size=3) | st.dictionaries(st.text(max_size=4), _SCALARS)
 _IDS = st.integers(1, 10**9) | st.integers(1, 10**9).map(str)
 _LINKAGE = st.fixed_dictionaries({"type": st.just("account"), "id": _IDS})
-_RELATIONSHIP = (
+_RELATIONSHIP: st.SearchStrategy[dict[str, Any]] = (
     st.fixed_dictionaries({"links": st.just({"related": "https://api.outreach.io/x"})})
     | st.fixed_dictionaries({"data": st.none() | _LINKAGE})
     | st.fixed_dictionaries(
