@@ -188,11 +188,15 @@ def _export_cpu_rows(figures: Figures) -> Iterator[Row]:
     """The export's CPU per record, page bytes to JSON Lines bytes, on full and 1 KB records,
     beside the models' path and orjson loads + dumps of the same records."""
     target = figures["targets"]["export_us_per_kb_record"]
-    for key, kind in (("export_full_records", "every field"), ("export_kb_records", "1 KB")):
+    kinds = (
+        ("export_full_records", "records with every field"),
+        ("export_kb_records", "1 KB records (a sparse fieldset)"),
+    )
+    for key, kind in kinds:
         run = figures[key]
         per_record = run["export_path_us_per_record"]["median"]
         what = (
-            f"export CPU, page bytes to JSON Lines, {kind} records ({run['record_jsonl_kb']:.1f} "
+            f"export CPU, page bytes to JSON Lines, {kind} ({run['record_jsonl_kb']:.1f} "
             f"KB, {run['keys_per_record']} keys a line): the export's path (wire resources "
             "flattened, no models)"
         )

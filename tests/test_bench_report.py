@@ -98,9 +98,13 @@ def test_the_export_cpu_rows_judge_the_1kb_record_and_show_the_floor() -> None:
     partitions["cpu_ideal_s"] = _spread(1.6)
     partitions["vs_cpu_ideal"] = _ratio(1.25)
     text = report.main_block(newer)
-    full = next(line for line in text.splitlines() if "every field records (4.4 KB" in line)
+    full = next(line for line in text.splitlines() if "records with every field (4.4 KB" in line)
     assert full.endswith("| - |  |")  # information only: the target is the 1 KB record's
-    kb = next(line for line in text.splitlines() if "1 KB records (1.0 KB, 60 keys" in line)
+    kb = next(
+        line
+        for line in text.splitlines()
+        if "1 KB records (a sparse fieldset) (1.0 KB, 60 keys" in line
+    )
     assert "**16.00 us (16.00-16.00 us)** a record" in kb
     assert "alone 11.00 us" in kb
     assert kb.endswith("| <= 10.0 us a 1 KB record | **no** |")
