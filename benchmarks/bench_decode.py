@@ -10,8 +10,9 @@ The data is pages of 1000 prospects as the sandbox serves them, fetched once ove
   relationships), about 1 KB a JSON line with about 60 keys.
 
 The export's path is what its streams run per page, from the page's bytes to the JSON Lines
-bytes: the resource objects parsed as the API sent them, each record's cursor position judged,
-and the records flattened (:meth:`RecordFlattener.from_wire`) and written with orjson. Beside it,
+bytes: the resource objects parsed as the API sent them, each record flattened
+(:meth:`RecordFlattener.from_wire`) and written with orjson as the page is decoded, then each
+record's cursor position judged and the lines kept joined. Beside it,
 on the same records: the models' path (typed decode, then :meth:`RecordEncoder.encode`) and the
 floor, ``orjson.loads`` of the page and ``orjson.dumps`` of each resource object as sent (no
 flattening; JSON work alone, which grows with the keys as much as with the bytes).
@@ -118,9 +119,9 @@ def export_cases(page: bytes, fields: tuple[str, ...] | None) -> dict[str, Calla
 
     def export_path() -> object:
         # what each span's stream does with a page (a fresh span: every record is written)
-        resources = _decode_wire_page(page, job.repository.url, SPEC.type).items
-        data, count, _stop = job.encode_page(Span(None, None), resources)
-        assert count == len(resources)
+        records = _decode_wire_page(page, job.repository.url, SPEC.type, job.decode_page).items
+        data, count, _stop = job.encode_page(Span(None, None), records)
+        assert count == len(records)
         return data
 
     def models_path() -> object:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
+import orjson
 
 from outreach_async import OutreachClient, Paginator, Range, Resource
 from outreach_async._relationships import as_id
@@ -32,6 +33,10 @@ ProgressCallback = Callable[[int, "int | None"], None]
 
 #: what the streams put in the queue once they are all done
 END = object()
+
+#: one record of a decoded page: its cursor position, its id and its line
+Line = tuple[CursorValue | None, int | None, bytes]
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 @attrs.define
@@ -197,7 +202,7 @@ class ExportJob:
         # the resource objects as the API sent them: the records are flattened from those,
         # with no model built (RecordFlattener.from_wire, the public fast path)
         url = self.listing(span.resume_from, span.hi).url
-        pages = self.repository.list_wire_resources(url).pages()
+        pages = self.repository.list_wire_pages(url, self.decode_page).pages()
         try:
             async for page in pages:
                 # Let the paginator's prefetch send its request before this page's CPU work:
@@ -213,36 +218,41 @@ class ExportJob:
         span.done = final
         await queue.put(_Batch(index, b"", 0, span.snapshot()))
 
-    def encode_page(
-        self, span: Span, resources: Sequence[Mapping[str, Any]]
-    ) -> tuple[bytes, int, bool]:
-        """One page's work: the lines of the records to write (advancing the span), how many,
-        and whether the span's stream is over."""
-        keep, stop = self.select(span, resources)
-        span.written += len(keep)
-        return (self.encoder.encode_wire(keep) if keep else b""), len(keep), stop
-
-    def select(
-        self, span: Span, resources: Sequence[Mapping[str, Any]]
-    ) -> tuple[list[Mapping[str, Any]], bool]:
-        """The resource objects of a page to write, and whether the span's stream is over."""
-        value_of, judge, write = self.cursor.wire_value_of, span.judge, Verdict.WRITE
-        written_ids = self.written_ids
-        keep: list[Mapping[str, Any]] = []
-        for resource in resources:  # per record: locals, and no call for an integer id
+    def decode_page(self, resources: Sequence[Mapping[str, Any]]) -> list[Line]:
+        """Each record of a page as its cursor position, id and line, in page order. Pure (no
+        span is touched): it runs while the paginator decodes the page, so the parsed resource
+        objects are gone before the page is handed over (see ``list_wire_pages``)."""
+        position = self.cursor.wire_value_of
+        if self.encoder.format == "jsonl":  # per record, so in one comprehension
+            flat, dumps, newline = self.encoder.flattener.from_wire, orjson.dumps, _NEWLINE
+            lines = [dumps(flat(r), option=newline) for r in resources]
+        else:
+            lines = [self.encoder.encode_wire([r]) for r in resources]
+        out: list[Line] = []
+        for resource, line in zip(resources, lines, strict=True):
             id_ = resource.get("id")
-            if id_.__class__ is not int:
-                id_ = as_id(id_)
-            verdict = judge(value_of(resource), id_)
+            out.append((position(resource), id_ if id_.__class__ is int else as_id(id_), line))
+        return out
+
+    def encode_page(self, span: Span, records: Sequence[Line]) -> tuple[bytes, int, bool]:
+        """One page's writing (see :meth:`decode_page`): the lines of the records to write,
+        advancing the span, how many, and whether the span's stream is over."""
+        judge, write, written_ids = span.judge, Verdict.WRITE, self.written_ids
+        keep: list[bytes] = []
+        stop = False
+        for position, id_, line in records:  # per record: locals
+            verdict = judge(position, id_)
             if verdict is write:
                 if self.dedupe is None or self._first_time(id_):
-                    keep.append(resource)
+                    keep.append(line)
                     # (compaction passes over lines without an integer id, so may this)
                     if written_ids is not None and id_.__class__ is int and written_ids.add(id_):
                         self.ids_repeated = True
             elif verdict is Verdict.STOP:
-                return keep, True
-        return keep, False
+                stop = True
+                break
+        span.written += len(keep)
+        return b"".join(keep), len(keep), stop
 
     def _first_time(self, id_: int | None) -> bool:
         if self.dedupe is None or id_ is None:

@@ -47,6 +47,7 @@ from ._resolve import MAX_BATCH_IDS, id_batches, resolve_locally
 __all__ = ["Repository"]
 
 R = TypeVar("R", bound=Resource)
+T = TypeVar("T")
 
 
 class Repository(Generic[R]):
@@ -96,9 +97,11 @@ class Repository(Generic[R]):
         body = await self._page_body(url)
         return FetchedPage(functools.partial(self._decode_page, body, url), next_link_hint(body))
 
-    async def _wire_page(self, url: URL) -> Callable[[], Page[dict[str, Any]]]:
+    async def _wire_page(
+        self, url: URL, transform: Callable[[list[dict[str, Any]]], list[T]]
+    ) -> Callable[[], Page[T]]:
         body = await self._page_body(url)
-        decode = functools.partial(_decode_wire_page, body, url, self.spec.type)
+        decode = functools.partial(_decode_wire_page, body, url, self.spec.type, transform)
         return FetchedPage(decode, next_link_hint(body))
 
     async def _page_body(self, url: URL) -> bytes:
@@ -161,7 +164,22 @@ class Repository(Generic[R]):
         The fast path of flat exports (see :class:`~outreach_async.models.RecordFlattener`'s
         ``from_wire``): the objects are the parsed page's own, so change them only once done.
         """
-        return Paginator(self._wire_page, url, limit=limit)
+        return self.list_wire_pages(url, builtins.list, limit=limit)
+
+    def list_wire_pages(
+        self,
+        url: URL,
+        transform: Callable[[builtins.list[dict[str, Any]]], builtins.list[T]],
+        *,
+        limit: int | None = None,
+    ) -> Paginator[T]:
+        """As :meth:`list_wire_resources`, each page's resource objects turned into items by
+        ``transform`` as the page is decoded: objects it keeps no reference to are gone before
+        the page is handed over, so they never reach the cyclic collector (which a paginator
+        may pause while it decodes, see :func:`~outreach_async.pause_collector_while_decoding`)
+        and never outlive their page. ``transform`` returns one item per record (``limit``
+        counts them); the export turns each record into its line there."""
+        return Paginator(functools.partial(self._wire_page, transform=transform), url, limit=limit)
 
     async def get(
         self,
@@ -337,11 +355,13 @@ class Repository(Generic[R]):
 _PAGE_502 = frozenset({502})
 
 
-def _decode_wire_page(body: bytes, url: URL, type_: str) -> Page[dict[str, Any]]:
+def _decode_wire_page(
+    body: bytes, url: URL, type_: str, transform: Callable[[list[dict[str, Any]]], list[T]]
+) -> Page[T]:
     document = parse_document(body)
     if not isinstance(document.data, list):
         raise ResponseFormatError(f"expected a collection of {type_}")
-    return Page(document.data, document.links, document.meta, url)
+    return Page(transform(document.data), document.links, document.meta, url)
 
 
 def _relationship_value(target: str, to_many: bool, value: Any) -> dict[str, Any]:

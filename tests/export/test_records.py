@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from typing import Any
 
 import orjson
 import pytest
@@ -154,8 +155,14 @@ async def test_wire_pages_are_the_resource_objects_as_the_api_sent_them(
         whole = o.prospects.list(page_size=1000, sort="id").url
         raw = orjson.loads((await o.send(Request.get(whole))).body)["data"]
         models = await listing.collect()
+        ids = await o.prospects.list_wire_pages(listing.url, _ids_while_decoding).collect()
     assert len(pages) == -(-len(raw) // 20) > 1
+    assert ids == [(r["id"], "decoding") for r in raw]  # each page's transform, in order
     resources = [resource for page in pages for resource in page.items]
     assert resources == raw
     assert [r["id"] for r in resources] == [m.id for m in models]
     assert all(type(resource) is dict for resource in resources)
+
+
+def _ids_while_decoding(resources: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    return [(resource["id"], "decoding") for resource in resources]
