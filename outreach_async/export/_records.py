@@ -61,9 +61,9 @@ class RecordEncoder:
     """Turns models of one resource type into JSON Lines or CSV bytes.
 
     Records come from the public wire-to-record path (:class:`RecordFlattener`): the export
-    flattens the resource objects of each page as the API sent them (:meth:`encode_wire`, no
-    model built); :meth:`encode` takes models, a decoded one unchanged since flattened as its
-    wire resource.
+    flattens the resource objects of each page as the API sent them (``from_wire``, as
+    :meth:`encode_wire` does; no model built); :meth:`encode` takes models, a decoded one
+    unchanged since flattened as its wire resource.
     """
 
     def __init__(
