@@ -21,7 +21,7 @@ from ._config import (
     parse_duration,
 )
 from ._dramatiq import ACTOR_NAME, FleetApp, Requested, build_broker
-from ._job import SyncOutcome, redis_now, sync_tenant_resource
+from ._job import JobClocks, SyncOutcome, redis_now, sync_tenant_resource
 from ._status import FINAL_STATES, FleetKeys, StatusStore, SyncStatus, render_table
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "FleetKeys",
     "FleetConfig",
     "FleetConfigError",
+    "JobClocks",
     "OAuthConfig",
     "Requested",
     "StatusStore",
