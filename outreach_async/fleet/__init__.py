@@ -4,6 +4,7 @@
 - :mod:`._job`: :func:`sync_tenant_resource`, the one job (any job engine can run it).
 - :mod:`._lock`, :mod:`._status`: the per tenant x resource lock and status, in Redis.
 - :mod:`._dramatiq`: the Dramatiq adapter (workers, enqueueing, the self-kept schedule).
+- :mod:`._wait`: waiting for asked-for syncs to end, with a deadline (``fleet sync --wait``).
 
 Needs the ``fleet`` extra (``pip install 'outreach-async[fleet]'``): Dramatiq and redis-py.
 """
@@ -23,6 +24,7 @@ from ._config import (
 from ._dramatiq import ACTOR_NAME, FleetApp, Requested, build_broker
 from ._job import JobClocks, SyncOutcome, redis_now, sync_tenant_resource
 from ._status import FINAL_STATES, FleetKeys, StatusStore, SyncStatus, render_table
+from ._wait import WaitOutcome, wait_for_syncs
 
 __all__ = [
     "ACTOR_NAME",
@@ -38,6 +40,7 @@ __all__ = [
     "SyncOutcome",
     "SyncStatus",
     "Tenant",
+    "WaitOutcome",
     "WorkerConfig",
     "build_broker",
     "load_config",
@@ -46,4 +49,5 @@ __all__ = [
     "redis_now",
     "render_table",
     "sync_tenant_resource",
+    "wait_for_syncs",
 ]

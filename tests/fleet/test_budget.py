@@ -116,7 +116,8 @@ async def test_a_tenant_with_more_work_than_budget_uses_it_to_95_percent_without
     assert outcome.state == "ok", outcome
     assert outcome.records == RECORDS
     counts = ids_of(tmp_path / "acme" / "prospects.jsonl")
-    assert set(counts) == stored_ids(acme) and set(counts.values()) == {1}
+    assert set(counts) == stored_ids(acme)
+    assert set(counts.values()) == {1}
     _assert_budget_spent_well(acme)
 
 
