@@ -101,19 +101,26 @@ async def test_a_worker_killed_mid_job_loses_nothing_and_another_takes_the_job_u
 
 
 async def test_tenants_whose_api_fails_or_hangs_do_not_stall_the_others(
-    write_fleet: WriteFleet, tmp_path: Path
+    write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
 ) -> None:
+    """One worker, two jobs at once, four tenants: one answers 503 to everything, one hangs
+    past the tenants' timeout, one answers 429 to everything (a budget spent elsewhere: no
+    request of this user is ever served). The good tenant's sync ends ``ok`` with every record,
+    and the 429 storm paused only its own user's budget."""
     broken = FaultConfig(error_rate_503=1.0)
     hanging = FaultConfig(slow_rate=1.0, slow_delay=5.0)  # past the tenants' 1 s timeout
+    spent = RateLimitConfig(limit=0, window=1.0)  # every request 429, Retry-After: 1
     async with (
         Sandbox(seed=30) as good,
         Sandbox(seed=30, faults=broken) as bad,
         Sandbox(seed=30, faults=hanging) as stuck,
+        Sandbox(seed=30, rate_limit=spent) as storm,
     ):
         tenants = [
-            ("good", good.base_url, good.token),
             ("bad", bad.base_url, bad.token),
             ("stuck", stuck.base_url, stuck.token),
+            ("storm", storm.base_url, storm.token),
+            ("good", good.base_url, good.token),
         ]
         config = write_fleet(
             tenants,
@@ -127,8 +134,15 @@ async def test_tenants_whose_api_fails_or_hangs_do_not_stall_the_others(
     assert "good prospects: ok (30 records)" in out
     assert "bad prospects: error (ServerError" in out
     assert "stuck prospects: error (RequestTimeout" in out
-    assert "failed: bad, stuck" in err
+    assert "storm prospects: error (RateLimitError" in out
+    assert "failed: bad, storm, stuck" in err
     _exactly_once(tmp_path / "good" / "prospects.jsonl", good, "prospect")
+    assert storm.rate_limit_state.served == 0
+    assert storm.rate_limit_state.rejected >= 2  # tried again, after the pause
+    budgets = "outreach:ratelimit"
+    assert await redis_client.hget(f"{budgets}:{namespace}-storm", "pause_until") is not None
+    for other in ("good", "bad", "stuck"):
+        assert await redis_client.hget(f"{budgets}:{namespace}-{other}", "pause_until") is None
 
 
 async def test_a_revoked_token_fails_with_auth_and_a_new_one_resumes(
