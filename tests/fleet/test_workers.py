@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import signal
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yarl
 from redis.asyncio import Redis
 
 from outreach_async import OutreachClient, Prospect
@@ -274,3 +278,114 @@ async def test_sigterm_lets_a_running_sync_finish_then_the_worker_exits_0(
             assert (await statuses.read("acme", "prospects")).state == "ok"
             assert await asyncio.wait_for(waiting.wait(), 120) == 0
     _exactly_once(tmp_path / "acme" / "prospects.jsonl", acme, "prospect")
+
+
+async def test_postgresql_output_two_workers_one_killed_every_row_once_and_current(
+    write_fleet: WriteFleet,
+    redis_client: Redis,
+    namespace: str,
+    tmp_path: Path,
+    postgres_server: str,
+) -> None:
+    """``out = "postgresql://.../<prefix>_{tenant}"``: one database per tenant, each resource a
+    table with its checkpoint beside it. Two worker processes, three tenants x two resources;
+    the worker running a job once rows land is SIGKILLed, and the other finishes its work.
+    Every table holds each of the sandbox's records once, as the sandbox holds it now."""
+    asyncpg = pytest.importorskip("asyncpg", reason="the postgres extra is not installed")
+    names = ["north", "south", "west"]
+    async with contextlib.AsyncExitStack() as stack:
+        server = postgres_server
+        prefix = f"f_{namespace[-12:]}"
+        await stack.enter_async_context(
+            _databases(asyncpg, server, [f"{prefix}_{n}" for n in names])
+        )
+        orgs = [
+            await stack.enter_async_context(
+                Sandbox(seed=2000, random_seed=i, faults=FaultConfig(latency=0.02))
+            )
+            for i in range(len(names))
+        ]
+        config = write_fleet(
+            [(n, o.base_url, o.token) for n, o in zip(names, orgs, strict=True)],
+            worker=FAST_HANDOVER + "\nthreads = 2",
+            extra="page_size = 50",  # 40 pages per resource: the kill lands mid-run
+        )
+        jsonl = f'"{tmp_path}/{{tenant}}/{{resource}}.jsonl"'
+        databases = str(yarl.URL(server).with_path("/")) + f"{prefix}_{{tenant}}"
+        config.write_text(config.read_text().replace(jsonl, f'"{databases}"'))
+        url = {n: databases.replace("{tenant}", n) for n in names}
+        statuses = StatusStore(redis_client, FleetKeys(namespace))
+        async with (
+            worker(config, tmp_path / "w1.log") as doomed,
+            worker(config, tmp_path / "w2.log"),
+            fleet("sync", "--config", str(config), "--wait") as waiting,
+        ):
+
+            async def mid_run_with_rows() -> bool:  # the doomed worker has written some rows
+                for s in await statuses.read_all(_targets(names)):
+                    by_doomed = s.worker == f"{socket.gethostname()}:{doomed.pid}"
+                    if s.state == "running" and by_doomed:
+                        if await _rows(asyncpg, url[s.tenant], s.resource) > 0:
+                            return True
+                return False
+
+            await wait_for(mid_run_with_rows)
+            doomed.send_signal(signal.SIGKILL)
+            await doomed.wait()
+            assert await asyncio.wait_for(waiting.wait(), 120) == 0
+        # no job failed on the way (two resources of a tenant prepare its database at once)
+        for log in ("w1.log", "w2.log"):
+            assert "Failed to process message" not in (tmp_path / log).read_text(), log
+        for name, org in zip(names, orgs, strict=True):
+            for table, type_, column in _TABLES:
+                stored = {
+                    id_: (record["attributes"]["updatedAt"], record["attributes"].get(column[1]))
+                    for id_, record in org.store.table(type_).records.items()
+                }
+                rows = await _fetch(
+                    asyncpg, url[name], f"SELECT id, updated_at, {column[0]} FROM {table}"
+                )
+                assert len(rows) == len(stored), (name, table)
+                assert {r[0]: (_stamp(r[1]), r[2]) for r in rows} == stored, (name, table)
+
+
+#: (table, sandbox type, (column, attribute)) of the PostgreSQL test
+_TABLES = [
+    ("prospects", "prospect", ("first_name", "firstName")),
+    ("accounts", "account", ("name", "name")),
+]
+
+
+@contextlib.asynccontextmanager
+async def _databases(asyncpg: Any, server: str, names: list[str]) -> AsyncIterator[None]:
+    """Empty databases, one per tenant (the fleet writes into databases that exist)."""
+    admin = await asyncpg.connect(server)
+    try:
+        for name in names:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        yield
+        for name in names:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _fetch(asyncpg: Any, url: str, sql: str) -> list[Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+async def _rows(asyncpg: Any, url: str, table: str) -> int:
+    try:
+        [row] = await _fetch(asyncpg, url, f"SELECT count(*) FROM {table}")
+    except asyncpg.UndefinedTableError:  # the job has not created it yet
+        return 0
+    return int(row[0])
+
+
+def _stamp(value: dt.datetime) -> str:
+    """The API's timestamp text for a stored ``timestamptz``."""
+    return f"{value.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
