@@ -324,9 +324,9 @@ async def test_postgresql_output_two_workers_one_killed_every_row_once_and_curre
             async def mid_run_with_rows() -> bool:  # the doomed worker has written some rows
                 for s in await statuses.read_all(_targets(names)):
                     by_doomed = s.worker == f"{socket.gethostname()}:{doomed.pid}"
-                    if s.state == "running" and by_doomed:
-                        if await _rows(asyncpg, url[s.tenant], s.resource) > 0:
-                            return True
+                    running = s.state == "running" and by_doomed
+                    if running and await _rows(asyncpg, url[s.tenant], s.resource) > 0:
+                        return True
                 return False
 
             await wait_for(mid_run_with_rows)
