@@ -11,7 +11,12 @@ from tests.clock import FakeClock
 
 pytestmark = pytest.mark.redis
 
-TARGETS = [("acme", "prospects"), ("acme", "accounts"), ("globex", "prospects")]
+TARGETS = [
+    ("acme", "prospects"),
+    ("acme", "accounts"),
+    ("globex", "prospects"),
+    ("globex", "accounts"),
+]
 
 
 async def test_at_the_timeout_it_tells_queued_running_retrying_and_ended_apart(
@@ -24,6 +29,7 @@ async def test_at_the_timeout_it_tells_queued_running_retrying_and_ended_apart(
     asked_at = before + 1
     await statuses.update("acme", "prospects", state="running", started_at=asked_at, worker="w:1")
     await statuses.update("globex", "prospects", state="error", started_at=asked_at)
+    await statuses.update("globex", "accounts", state="retrying", started_at=asked_at + 2)
 
     waited = await wait_for_syncs(
         statuses, TARGETS, asked_at, give_up_after=30, clock=fake_clock, sleep=fake_clock.sleep
@@ -35,9 +41,10 @@ async def test_at_the_timeout_it_tells_queued_running_retrying_and_ended_apart(
         ("acme", "prospects", "running"),
         ("acme", "accounts", "queued"),
         ("globex", "prospects", "error"),
+        ("globex", "accounts", "retrying"),
     ]
     assert [s.tenant for s in waited.failed()] == ["globex"]
-    assert [now for _, now in waited.unfinished()] == ["running", "queued"]
+    assert [now for _, now in waited.unfinished()] == ["running", "queued", "retrying"]
 
 
 async def test_it_returns_as_soon_as_every_sync_has_ended(
@@ -77,7 +84,7 @@ async def test_without_a_timeout_it_waits_until_the_end_and_never_sleeps_past_th
         statuses, TARGETS, asked_at, poll=0.2, clock=fake_clock, sleep=fake_clock.sleep
     )
     assert waited.done
-    assert len(waited.failed()) == 3
+    assert len(waited.failed()) == 4
     # a timeout that is not a multiple of the poll interval: the last sleep is cut to fit
     fake_clock.sleeps.clear()
     fake_clock.on_sleep = None
