@@ -109,23 +109,30 @@ def test_a_bad_timeout_exits_2_before_anything_is_queued(
     assert err.startswith(f"outreach-async: {message}")
 
 
-@pytest.mark.redis
-def test_wait_with_a_timeout_no_worker_meets_exits_4_and_the_syncs_stay_queued(
+@pytest.fixture
+def sync_command(
     tmp_path: Path,
     redis_url: str,
     namespace: str,
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     fake_clock: FakeClock,
-) -> None:
+) -> list[str]:
+    """``fleet sync`` of a one-tenant fleet on the real Redis, no worker running; ``--wait``
+    waits on ``fake_clock``."""
     path = tmp_path / "fleet.toml"
     path.write_text(
         fleet_toml(redis_url, namespace, tmp_path, [("acme", "http://127.0.0.1:9/api/v2", "t")])
     )
     monkeypatch.setattr(_fleet, "wait_clock", fake_clock)
     monkeypatch.setattr(_fleet, "wait_sleep", fake_clock.sleep)
-    command = ["fleet", "sync", "--config", str(path)]
+    return ["fleet", "sync", "--config", str(path)]
 
+
+@pytest.mark.redis
+def test_wait_with_a_timeout_no_worker_meets_exits_4_and_the_syncs_stay_queued(
+    sync_command: list[str], capsys: pytest.CaptureFixture[str], fake_clock: FakeClock
+) -> None:
+    command = sync_command
     assert main([*command, "--wait", "--timeout", "2m"]) == 4
     out, err = capsys.readouterr()
     assert fake_clock.elapsed == 120
@@ -145,17 +152,12 @@ def test_wait_with_a_timeout_no_worker_meets_exits_4_and_the_syncs_stay_queued(
 
 @pytest.mark.redis
 def test_a_failure_before_the_timeout_exits_3_and_names_what_still_runs(
-    tmp_path: Path,
+    sync_command: list[str],
     redis_url: str,
     namespace: str,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
     fake_clock: FakeClock,
 ) -> None:
-    path = tmp_path / "fleet.toml"
-    path.write_text(
-        fleet_toml(redis_url, namespace, tmp_path, [("acme", "http://127.0.0.1:9/api/v2", "t")])
-    )
 
     async def a_worker_takes_both(sleeps: int) -> None:  # as a worker would write them
         if sleeps != 1:
@@ -170,9 +172,7 @@ def test_a_failure_before_the_timeout_exits_3_and_names_what_still_runs(
         await redis.aclose()
 
     fake_clock.on_sleep = a_worker_takes_both
-    monkeypatch.setattr(_fleet, "wait_clock", fake_clock)
-    monkeypatch.setattr(_fleet, "wait_sleep", fake_clock.sleep)
-    assert main(["fleet", "sync", "--config", str(path), "--wait", "--timeout", "10s"]) == 3
+    assert main([*sync_command, "--wait", "--timeout", "10s"]) == 3
     out, err = capsys.readouterr()
     assert out.splitlines()[1:] == [
         "acme prospects: running (on h:7)",
