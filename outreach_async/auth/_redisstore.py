@@ -9,6 +9,8 @@ one token set per tenant in Redis and renews it under one lock:
   a holder that dies (SIGKILL mid-refresh) stops extending it, and once its deadline passes the
   next worker takes the lock over, so a tenant is never left unable to refresh. A live holder
   extends the lease every third of it while it works (a throttled refresh may take minutes).
+- ``outreach:tokens:<tenant>:seeds`` holds the fingerprints of the seeds stored by :meth:`seed`
+  (a fleet's configured refresh token, stored once per value, never over rotated tokens).
 - :class:`~outreach_async.OAuth2Refresh` (built with ``from_store``) renews only while holding
   the lock, reads the store first (a worker that lost the race adopts the winner's tokens and
   does not refresh again), and saves the new set before releasing the lock and before using it.
@@ -59,6 +61,16 @@ if not current or string.sub(current, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then re
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
 return 1
 """
+# KEYS: the token set, the seed fingerprints; ARGV: this seed's fingerprint, its token set. A
+# seed stored before is stored again only if the token set is gone (deleted by hand).
+_SEED = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
 _RELEASE = """
 local current = redis.call('GET', KEYS[1])
 if current and string.sub(current, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
@@ -106,6 +118,7 @@ class RedisTokenStore(TokenStore):
         self.tenant = tenant
         self.key = f"outreach:tokens:{tenant}"
         self.lock_key = f"{self.key}:lock"
+        self.seeds_key = f"{self.key}:seeds"
         self.lease = lease
         self.poll = poll
         self._clock = clock
@@ -124,6 +137,16 @@ class RedisTokenStore(TokenStore):
     async def save(self, tokens: TokenSet) -> None:
         """Replace the tenant's token set (one SET: readers see the old set or the new one)."""
         await self._redis.set(self.key, token_set_to_json(tokens))
+
+    async def seed(self, tokens: TokenSet, fingerprint: str) -> bool:
+        """Save ``tokens`` unless the seed called ``fingerprint`` was saved before (and the
+        token set is still there); True when saved now. One atomic step: of many processes
+        seeding at once, one saves, so none spends a configured refresh token already rotated.
+        ``fingerprint`` must not be a secret (a digest of the seed)."""
+        saved = await self._redis.eval(
+            _SEED, 2, self.key, self.seeds_key, fingerprint, token_set_to_json(tokens)
+        )
+        return bool(saved)
 
     @contextlib.asynccontextmanager
     async def renewal(self, *, wait: bool = True) -> AsyncIterator[bool]:

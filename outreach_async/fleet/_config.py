@@ -72,6 +72,11 @@ def parse_duration(text: str | int | float) -> float:
     return seconds
 
 
+def _digest(material: str) -> str:
+    """A short one-way digest of credentials: what Redis may hold instead of them."""
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
 @attrs.frozen
 class OAuthConfig:
     """A tenant's OAuth app and its first refresh token (the fleet keeps the rotated ones)."""
@@ -80,6 +85,12 @@ class OAuthConfig:
     client_secret: str = attrs.field(repr=False)
     refresh_token: str = attrs.field(repr=False)
     token_url: str | None = None
+
+    def seed_fingerprint(self) -> str:
+        """A digest of the configured refresh token (and its app): the fleet seeds its shared
+        token store once per value, so an edited refresh token replaces the stored set once and
+        an unchanged one never overwrites rotated tokens. Never the token itself."""
+        return _digest(f"seed\0{self.client_id}\0{self.refresh_token}")
 
 
 @attrs.frozen
@@ -131,10 +142,12 @@ class Tenant:
         """A digest of the credentials as configured now: when it changes, a tenant held back
         for a revoked token is tried again. Never the credential itself."""
         if self.oauth is not None:
-            material = f"oauth\0{self.oauth.client_id}\0{self.oauth.refresh_token}"
-        else:
-            material = f"token\0{self.access_token()}"
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
+            # the secret too: an app whose secret was wrong (invalid_client) resumes once fixed
+            oauth = self.oauth
+            return _digest(
+                f"oauth\0{oauth.client_id}\0{oauth.client_secret}\0{oauth.refresh_token}"
+            )
+        return _digest(f"token\0{self.access_token()}")
 
 
 @attrs.frozen

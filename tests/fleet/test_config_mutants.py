@@ -532,7 +532,9 @@ def test_credential_fingerprint_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FP_TOK", "v")
     assert env.credential_fingerprint() == _digest("token\0v")
     oauth = parse_config(_doc({"out": "{resource}", "oauth": _OAUTH})).tenant("a")
-    assert oauth.credential_fingerprint() == _digest("oauth\0c\0r")
+    assert oauth.credential_fingerprint() == _digest("oauth\0c\0s\0r")
+    assert oauth.oauth is not None
+    assert oauth.oauth.seed_fingerprint() == _digest("seed\0c\0r")
     assert len(oauth.credential_fingerprint()) == 16
 
 
