@@ -113,6 +113,9 @@ async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_re
     saved = await tenant_token_store(redis_client, namespace, "acme").load()
     assert saved is not None
     assert saved.refresh_token in sandbox.authority.refresh_tokens  # rotated, and saved
+    # where the README says the fleet keeps them
+    key = f"outreach:tokens:{namespace}:acme"
+    assert await redis_client.exists(key, f"{key}:seeds") == 2
 
 
 async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never_reseeds(
