@@ -29,6 +29,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -280,20 +281,31 @@ def _tenant(
         raise reader.error(f"{where}.out", "a path with {resource} in it, or a database URL", out)
     if base_dir is not None and not out.startswith(_DATABASE_SCHEMES):
         out = os.fspath(base_dir / out)
+    base_url = reader.string(merged, "base_url", where=where) or DEFAULT_BASE_URL
+    oauth = _oauth(reader, raw["oauth"], f"{where}.oauth") if "oauth" in raw else None
+    if oauth is not None and oauth.token_url is None and not _is_production(base_url):
+        # the default endpoint is production's: never send a refresh token to another server
+        expected = f"the token endpoint of {base_url}'s server (only Outreach's API has a default)"
+        raise reader.error(f"{where}.oauth.token_url", expected, None)
     return Tenant(
         name=name,
-        base_url=reader.string(merged, "base_url", where=where) or DEFAULT_BASE_URL,
+        base_url=base_url,
         out=out,
         resources=_resources(reader, merged, where),
         every=reader.duration(merged, "every", where=where, default=DEFAULT_EVERY),
         rate_limit_user=reader.string(raw, "rate_limit_user", where=where) or name,
         token=reader.string(raw, "token", where=where),
         token_env=reader.string(raw, "token_env", where=where),
-        oauth=_oauth(reader, raw["oauth"], f"{where}.oauth") if "oauth" in raw else None,
+        oauth=oauth,
         timeout=reader.duration(merged, "timeout", where=where, default=30.0),
         max_retries=reader.count(merged, "max_retries", where=where, default=5, least=0),
         page_size=_page_size(reader, merged, where),
     )
+
+
+def _is_production(base_url: str) -> bool:
+    parts = urlsplit(base_url)
+    return (parts.scheme, parts.netloc) == ("https", "api.outreach.io")
 
 
 def _page_size(reader: _Reader, merged: Mapping[str, Any], where: str) -> int:

@@ -486,6 +486,18 @@ def test_oauth_mistakes(oauth: Any, message: str) -> None:
     assert _message(_doc({"out": "{resource}", "oauth": oauth})) == message
 
 
+def test_oauth_needs_a_token_url_beside_any_api_but_outreachs() -> None:
+    local = {"out": "{resource}", "base_url": "http://127.0.0.1:8801/api/v2", "oauth": _OAUTH}
+    assert _message(_doc(local)) == (
+        "f.toml: tenants.a.oauth.token_url: expected the token endpoint of "
+        "http://127.0.0.1:8801/api/v2's server (only Outreach's API has a default), got nothing"
+    )
+    given = {**local, "oauth": {**_OAUTH, "token_url": "http://127.0.0.1:8801/oauth/token"}}
+    assert parse_config(_doc(given)).tenant("a").oauth is not None
+    production = {**local, "base_url": "https://api.outreach.io/api/v2"}
+    assert parse_config(_doc(production)).tenant("a").oauth is not None
+
+
 @pytest.mark.parametrize(
     ("keys", "message"),
     [
