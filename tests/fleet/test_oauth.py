@@ -26,7 +26,12 @@ from outreach_async.sandbox.faults import FaultConfig
 from tests.clock import FakeClock
 from tests.export.helpers import ids_of, stored_ids
 from tests.fleet.conftest import fleet_toml
-from tests.sandbox_oauth import oauth_seed, reused_refresh_tokens, token_posts
+from tests.sandbox_oauth import (
+    oauth_seed,
+    presented_refresh_tokens,
+    reused_refresh_tokens,
+    token_posts,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -144,6 +149,7 @@ async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never
     assert (
         await sync_tenant_resource(edited, "acme", "accounts", redis_client, token_clock=clock)
     ).state == "ok"
+    assert presented_refresh_tokens(sandbox)[-1] == second_seed.refresh_token
     # a worker still holding the older config does not put the spent token back
     outcome = await sync_tenant_resource(
         config, "acme", "prospects", redis_client, token_clock=clock
