@@ -197,3 +197,32 @@ async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_r
     assert resumed.state == "ok"
     assert resumed.records == len(stored_ids(sandbox, "prospect"))
     assert reused_refresh_tokens(sandbox) == []
+
+
+async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resumes(
+    clock_and_sandbox: tuple[FakeClock, Sandbox],
+    redis_url: str,
+    redis_client: Redis,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    clock, sandbox = clock_and_sandbox
+    right = oauth_seed(sandbox)
+    wrong = OAuthConfig(right.client_id, "not-the-secret", right.refresh_token, right.token_url)
+    config = _config(redis_url, namespace, tmp_path, sandbox, wrong)
+    refused = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, token_clock=clock
+    )
+    assert refused.state == "auth"
+    assert refused.error is not None
+    assert "invalid_client" in refused.error
+    held = await sync_tenant_resource(config, "acme", "prospects", redis_client, token_clock=clock)
+    assert held.state == "auth"
+    assert token_posts(sandbox) == 1  # held back
+
+    fixed = _config(redis_url, namespace, tmp_path, sandbox, right)  # the same refresh token
+    resumed = await sync_tenant_resource(
+        fixed, "acme", "prospects", redis_client, token_clock=clock
+    )
+    assert resumed.state == "ok"
+    assert presented_refresh_tokens(sandbox) == [right.refresh_token] * 2  # refused, then spent
