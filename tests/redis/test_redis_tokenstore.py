@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet
+from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet, TokenStoreError
 from outreach_async.sandbox import Sandbox
 from tests.clock import FakeClock
+from tests.export.test_unreachable import closed_port
 from tests.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, token_posts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,3 +240,23 @@ async def test_a_seed_is_stored_once_never_over_rotated_tokens_and_a_new_one_rep
     assert not await stores[3].seed(configured, "fp-1")  # an older config never comes back
     assert await stores[0].load() == edited
     assert await redis_client.smembers(stores[0].seeds_key) == {b"fp-1", b"fp-2"}
+
+
+async def test_an_unreachable_redis_is_a_token_store_error_naming_the_store() -> None:
+    store = RedisTokenStore(f"redis://127.0.0.1:{closed_port()}/0", "acme")
+    tokens = TokenSet("access", "refresh", 0.0)
+    attempts = {
+        "reading the token set": store.load,
+        "saving the token set": lambda: store.save(tokens),
+        "seeding the token set": lambda: store.seed(tokens, "digest"),
+    }
+    for doing, attempt in attempts.items():
+        with pytest.raises(TokenStoreError, match=f"acme.*{doing} failed") as caught:
+            await attempt()
+        assert type(caught.value.__cause__).__module__.startswith("redis")
+    with pytest.raises(TokenStoreError, match="taking the renewal lock failed"):
+        async with store.renewal():
+            pass
+    # a client built on it fails typed, before any API request
+    with pytest.raises(TokenStoreError, match="reading the token set failed"):
+        await OAuth2Refresh.from_store(store, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
