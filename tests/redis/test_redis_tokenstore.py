@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +245,7 @@ async def test_a_seed_is_stored_once_never_over_rotated_tokens_and_a_new_one_rep
 async def test_an_unreachable_redis_is_a_token_store_error_naming_the_store() -> None:
     store = RedisTokenStore(f"redis://127.0.0.1:{closed_port()}/0", "acme")
     tokens = TokenSet("access", "refresh", 0.0)
-    attempts = {
+    attempts: dict[str, Callable[[], Awaitable[object]]] = {
         "reading the token set": store.load,
         "saving the token set": lambda: store.save(tokens),
         "seeding the token set": lambda: store.seed(tokens, "digest"),
