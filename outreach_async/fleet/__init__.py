@@ -3,6 +3,8 @@
 - :mod:`._config`: ``fleet.toml`` parsed into typed values.
 - :mod:`._job`: :func:`sync_tenant_resource`, the one job (any job engine can run it).
 - :mod:`._lock`, :mod:`._status`: the per tenant x resource lock and status, in Redis.
+- :mod:`._tokens`: a tenant's credentials in a job (OAuth tenants: one token set per tenant,
+  shared by every worker through :class:`~outreach_async.RedisTokenStore`).
 - :mod:`._dramatiq`: the Dramatiq adapter (workers, enqueueing, the self-kept schedule).
 - :mod:`._wait`: waiting for asked-for syncs to end, with a deadline (``fleet sync --wait``).
 

@@ -6,9 +6,11 @@ calls it, and so can a Celery, arq or cron user. It
 1. holds back a tenant whose credentials Outreach refused (status ``auth``) until they change;
 2. takes the tenant x resource's :class:`~._lock.LeaseLock` (a run that finds another alive
    returns ``busy``: run it again later), so two runs never overlap;
-3. runs the incremental export (:func:`~outreach_async.export.export_resource`) with its
-   checkpoint in Redis (one prefix per tenant) and the tenant's own budget
-   (:class:`~outreach_async.RedisRateLimiter` keyed by ``rate_limit_user``);
+3. authenticates with the tenant's token, or its OAuth tokens shared by the fleet in Redis
+   (:mod:`._tokens`), and runs the incremental export
+   (:func:`~outreach_async.export.export_resource`) with its checkpoint in Redis (one prefix per
+   tenant) and the tenant's own budget (:class:`~outreach_async.RedisRateLimiter` keyed by
+   ``rate_limit_user``);
 4. records what happened in the tenant x resource's status (:mod:`._status`).
 
 A re-run is harmless: the export continues from its checkpoint, so each record lands in the
@@ -44,6 +46,7 @@ from outreach_async.sinks import open_sink
 from ._config import FleetConfig, Tenant
 from ._lock import LOST, LeaseLock
 from ._status import FleetKeys, StatusStore, SyncStatus
+from ._tokens import tenant_credentials
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -97,17 +100,20 @@ async def sync_tenant_resource(
     will_retry: bool = False,
     clock: Callable[[], Awaitable[float]] | None = None,
     clocks: JobClocks | None = None,
+    token_clock: Callable[[], float] = time.time,
 ) -> SyncOutcome:
     """Sync ``resource`` of ``tenant`` once (see the module docstring).
 
     ``redis`` is the fleet's Redis (``config.redis``); ``will_retry`` says the caller retries a
     failed run (its status then reads ``retrying``, not ``error``); ``clock`` returns epoch
     seconds for the status (default: Redis's clock); ``clocks`` what the client, the budget and
-    the export run on (default: real time). Raises :class:`~outreach_async.FleetConfigError` for an
-    unknown tenant.
+    the export run on (default: real time); ``token_clock`` is an OAuth tenant's token clock
+    (epoch seconds, default the wall clock: when its access token expires, see :mod:`._tokens`).
+    Raises :class:`~outreach_async.FleetConfigError` for an unknown tenant.
     """
     target = config.tenant(tenant)
     run = _Run(config, target, resource, redis, will_retry, clock, clocks or JobClocks())
+    run.token_clock = token_clock
     return await run.perform()
 
 
@@ -131,6 +137,7 @@ class _Run:
         self.now = clock or (lambda: redis_now(redis))
         #: the state of a failed run: the caller tries again, or not
         self.failed = "retrying" if will_retry else "error"
+        self.token_clock: Callable[[], float] = time.time
 
     async def perform(self) -> SyncOutcome:
         try:
@@ -175,11 +182,11 @@ class _Run:
 
     async def _export(self) -> ExportResult:
         target = self.target
-        token = target.access_token()
-        if token is None:
-            raise OSError(f"tenant {target.name!r}: OAuth tenants need the shared token store")
+        credentials = await tenant_credentials(
+            self.redis, self.config.namespace, target, clock=self.token_clock
+        )
         async with OutreachClient(
-            token,
+            credentials,
             base_url=target.base_url,
             timeout=target.timeout,
             max_retries=target.max_retries,

@@ -26,8 +26,9 @@ from outreach_async.sandbox import Sandbox
 from outreach_async.sandbox.faults import FaultConfig
 from outreach_async.sandbox.ratelimit import RateLimitConfig
 from tests.export.helpers import ids_of, stored_ids
-from tests.fleet.conftest import WriteFleet
+from tests.fleet.conftest import TenantSpec, WriteFleet
 from tests.fleet.processes import fleet, run_fleet, wait_for, worker
+from tests.sandbox_oauth import oauth_seed, reused_refresh_tokens, token_posts
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -172,12 +173,63 @@ async def test_a_revoked_token_fails_with_auth_and_a_new_one_resumes(
             assert "acme prospects: ok (20 records)" in out
 
 
+async def test_oauth_tenants_on_two_workers_a_refused_one_shows_auth_and_a_new_token_resumes(
+    write_fleet: WriteFleet, tmp_path: Path
+) -> None:
+    async with Sandbox(seed=40) as good, Sandbox(seed=30, random_seed=2) as refused:
+        for org in (good, refused):
+            org.authority.strict_rotation = True  # a refresh token works once
+        spent = oauth_seed(refused)
+        refused.authority.expire(spent.refresh_token)  # revoked before the fleet starts
+        config = write_fleet(
+            [("good", good.base_url, oauth_seed(good)), ("refused", refused.base_url, spent)],
+            worker=FAST_HANDOVER,
+        )
+        async with worker(config, tmp_path / "w1.log"), worker(config, tmp_path / "w2.log"):
+            status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 3, (out, err)
+            assert "good prospects: ok (40 records)" in out
+            assert "refused accounts: auth (AuthenticationError: POST " in out
+            assert "token refresh failed (invalid_grant" in out
+            assert err.strip().endswith("failed: refused")
+            shown, listing, _ = await run_fleet("status", "--config", str(config), "--json")
+            assert shown == 0
+            rows = {(r["tenant"], r["resource"]): r for r in json.loads(listing)}
+            assert rows[("good", "accounts")]["state"] == "ok"
+            assert rows[("good", "prospects")]["records"] == 40
+            assert rows[("refused", "prospects")]["state"] == "auth"
+            assert "invalid_grant" in rows[("refused", "prospects")]["last_error"]
+
+            seen = len(refused.requests)
+            status, _, _ = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 3
+            assert len(refused.requests) == seen  # held back: not even the token endpoint
+            # a new login's refresh token in the config: the tenant resumes
+            fresh = refused.authority.issue_refresh_token()
+            config.write_text(config.read_text().replace(spent.refresh_token, fresh))
+            status, out, err = await run_fleet("sync", "--config", str(config), "--wait")
+            assert status == 0, (out, err)
+            assert "refused prospects: ok (30 records)" in out
+    for org, name in ((good, "good"), (refused, "refused")):
+        _exactly_once(tmp_path / name / "prospects.jsonl", org, "prospect")
+        _exactly_once(tmp_path / name / "accounts.jsonl", org, "account")
+    assert token_posts(good) == good.authority.mint_count == 1  # two workers, one refresh
+    assert reused_refresh_tokens(good) == []
+    # the revoked token was refused once per resource (each is held back on its own, as with
+    # a static token); the new one was spent once, by one of the two resources' syncs
+    assert reused_refresh_tokens(refused) == [spent.refresh_token]
+    assert token_posts(refused) == 3
+    assert refused.authority.mint_count == 1
+
+
 async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no_429(
     write_fleet: WriteFleet, redis_client: Redis, namespace: str, tmp_path: Path
 ) -> None:
     """The issue's proof: Redis, 3 worker processes, 8 tenants (each a sandbox org with its own
-    token and budget); ``fleet sync --wait``; one worker SIGKILLed mid-run and another started.
-    Every tenant's outputs hold each record exactly once; no 429 after a budget's first window.
+    token and budget; 3 of them OAuth tenants whose refresh tokens rotate and work once);
+    ``fleet sync --wait``; one worker SIGKILLed mid-run and another started. Every tenant's
+    outputs hold each record exactly once; no 429 after a budget's first window; no token
+    reused: each OAuth org's server saw one refresh, however many workers synced it.
     """
     budget = RateLimitConfig(limit=10, window=1.0)
     async with contextlib.AsyncExitStack() as stack:
@@ -190,7 +242,13 @@ async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no
             for i in range(8)
         ]
         names = [f"org{i}" for i in range(8)]
-        tenants = [(n, o.base_url, o.token) for n, o in zip(names, orgs, strict=True)]
+        oauth_orgs = orgs[::3]  # org0, org3, org6
+        for org in oauth_orgs:
+            org.authority.strict_rotation = True
+        tenants: list[TenantSpec] = [
+            (n, o.base_url, oauth_seed(o) if o in oauth_orgs else o.token)
+            for n, o in zip(names, orgs, strict=True)
+        ]
         config = write_fleet(
             tenants,
             worker=FAST_HANDOVER + "\nthreads = 3",
@@ -223,6 +281,9 @@ async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no
             windows = sorted(org.rate_limit_state.windows.values(), key=lambda w: w.start)
             assert len(windows) > 1, name  # more work than one window's budget
             assert sum(w.rejected for w in windows[1:]) == 0, (name, windows)
+        for org in oauth_orgs:
+            assert token_posts(org) == org.authority.mint_count == 1  # no invalid_grant, no 429
+            assert reused_refresh_tokens(org) == []
 
 
 def _targets(names: list[str]) -> list[tuple[str, str]]:
