@@ -69,6 +69,12 @@ class JobClocks:
     timer: Timer = asyncio.timeout
     #: jitter of retries and pauses (None: a fresh ``random.Random``)
     rng: random.Random | None = None
+    #: an OAuth tenant's token clock, epoch seconds: when its access token expires, see
+    #: :mod:`._tokens` (None: ``wall_clock``)
+    tokens: Callable[[], float] | None = None
+
+    def token_clock(self) -> Callable[[], float]:
+        return self.tokens or self.wall_clock
 
 
 @attrs.frozen
@@ -100,20 +106,17 @@ async def sync_tenant_resource(
     will_retry: bool = False,
     clock: Callable[[], Awaitable[float]] | None = None,
     clocks: JobClocks | None = None,
-    token_clock: Callable[[], float] = time.time,
 ) -> SyncOutcome:
     """Sync ``resource`` of ``tenant`` once (see the module docstring).
 
     ``redis`` is the fleet's Redis (``config.redis``); ``will_retry`` says the caller retries a
     failed run (its status then reads ``retrying``, not ``error``); ``clock`` returns epoch
-    seconds for the status (default: Redis's clock); ``clocks`` what the client, the budget and
-    the export run on (default: real time); ``token_clock`` is an OAuth tenant's token clock
-    (epoch seconds, default the wall clock: when its access token expires, see :mod:`._tokens`).
-    Raises :class:`~outreach_async.FleetConfigError` for an unknown tenant.
+    seconds for the status (default: Redis's clock); ``clocks`` what the client, the budget,
+    the export and an OAuth tenant's tokens run on (default: real time). Raises
+    :class:`~outreach_async.FleetConfigError` for an unknown tenant.
     """
     target = config.tenant(tenant)
     run = _Run(config, target, resource, redis, will_retry, clock, clocks or JobClocks())
-    run.token_clock = token_clock
     return await run.perform()
 
 
@@ -137,7 +140,6 @@ class _Run:
         self.now = clock or (lambda: redis_now(redis))
         #: the state of a failed run: the caller tries again, or not
         self.failed = "retrying" if will_retry else "error"
-        self.token_clock: Callable[[], float] = time.time
 
     async def perform(self) -> SyncOutcome:
         try:
@@ -183,7 +185,7 @@ class _Run:
     async def _export(self) -> ExportResult:
         target = self.target
         credentials = await tenant_credentials(
-            self.redis, self.config.namespace, target, clock=self.token_clock
+            self.redis, self.config.namespace, target, clock=self.clocks.token_clock()
         )
         async with OutreachClient(
             credentials,

@@ -3,7 +3,7 @@ against the sandbox's OAuth server with strict rotation (a spent refresh token i
 ``invalid_grant``).
 
 Token time is a :class:`~tests.clock.FakeClock` shared by the sandbox and the jobs'
-``token_clock``: a token expires when the test moves it, never by waiting.
+``JobClocks(tokens=...)``: a token expires when the test moves it, never by waiting.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import cast
 import pytest
 from redis.asyncio import Redis
 
-from outreach_async.fleet import FleetConfig, OAuthConfig, parse_config, sync_tenant_resource
+from outreach_async.fleet import (
+    FleetConfig,
+    JobClocks,
+    OAuthConfig,
+    parse_config,
+    sync_tenant_resource,
+)
 from outreach_async.fleet._status import FleetKeys, StatusStore
 from outreach_async.fleet._tokens import tenant_token_store
 from outreach_async.sandbox import Sandbox
@@ -100,7 +106,9 @@ async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_re
     clock.on_sleep = expire_mid_run
     outcomes = await asyncio.gather(
         *(
-            sync_tenant_resource(config, "acme", resource, redis_client, token_clock=clock)
+            sync_tenant_resource(
+                config, "acme", resource, redis_client, clocks=JobClocks(tokens=clock)
+            )
             for resource in ("prospects", "accounts")
         )
     )
@@ -136,7 +144,7 @@ async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never
     store = tenant_token_store(redis_client, namespace, "acme")
     for _ in range(3):  # each sync after an expiry: a refresh with the last rotated token
         outcome = await sync_tenant_resource(
-            config, "acme", "prospects", redis_client, token_clock=clock
+            config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
         )
         assert outcome.state == "ok"
         clock.now += PAST_EXPIRY
@@ -147,12 +155,14 @@ async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never
     second_seed = oauth_seed(sandbox)
     edited = _config(redis_url, namespace, tmp_path, sandbox, second_seed)
     assert (
-        await sync_tenant_resource(edited, "acme", "accounts", redis_client, token_clock=clock)
+        await sync_tenant_resource(
+            edited, "acme", "accounts", redis_client, clocks=JobClocks(tokens=clock)
+        )
     ).state == "ok"
     assert presented_refresh_tokens(sandbox)[-1] == second_seed.refresh_token
     # a worker still holding the older config does not put the spent token back
     outcome = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, token_clock=clock
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
     )
     assert outcome.state == "ok"
     assert reused_refresh_tokens(sandbox) == []
@@ -173,14 +183,16 @@ async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_r
     clock, sandbox = clock_and_sandbox
     revoked = OAuthConfig("sandbox-client", "sandbox-secret", "revoked", sandbox.token_url)
     config = _config(redis_url, namespace, tmp_path, sandbox, revoked)
-    first = await sync_tenant_resource(config, "acme", "prospects", redis_client, token_clock=clock)
+    first = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
     assert first.state == "auth"
     assert first.error is not None
     assert "invalid_grant" in first.error
     assert token_posts(sandbox) == 1
     seen = len(sandbox.requests)
     again = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, token_clock=clock, will_retry=True
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock), will_retry=True
     )
     assert again.state == "auth"
     assert len(sandbox.requests) == seen  # held back: not even the token endpoint
@@ -192,7 +204,7 @@ async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_r
 
     fixed = _config(redis_url, namespace, tmp_path, sandbox, oauth_seed(sandbox))
     resumed = await sync_tenant_resource(
-        fixed, "acme", "prospects", redis_client, token_clock=clock
+        fixed, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
     )
     assert resumed.state == "ok"
     assert resumed.records == len(stored_ids(sandbox, "prospect"))
@@ -211,18 +223,20 @@ async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resum
     wrong = OAuthConfig(right.client_id, "not-the-secret", right.refresh_token, right.token_url)
     config = _config(redis_url, namespace, tmp_path, sandbox, wrong)
     refused = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, token_clock=clock
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
     )
     assert refused.state == "auth"
     assert refused.error is not None
     assert "invalid_client" in refused.error
-    held = await sync_tenant_resource(config, "acme", "prospects", redis_client, token_clock=clock)
+    held = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
     assert held.state == "auth"
     assert token_posts(sandbox) == 1  # held back
 
     fixed = _config(redis_url, namespace, tmp_path, sandbox, right)  # the same refresh token
     resumed = await sync_tenant_resource(
-        fixed, "acme", "prospects", redis_client, token_clock=clock
+        fixed, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
     )
     assert resumed.state == "ok"
     assert presented_refresh_tokens(sandbox) == [right.refresh_token] * 2  # refused, then spent
