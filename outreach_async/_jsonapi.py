@@ -8,6 +8,7 @@ converter's job, done lazily page by page.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,12 +17,25 @@ import orjson
 
 from ._exceptions import ErrorObject, ResponseFormatError
 
+
+def _optional_simdjson() -> Any:
+    try:  # the export's wire path reads pages with it, without building Python objects
+        return importlib.import_module("simdjson")
+    except ImportError:  # then every page is read by parse_document
+        return None
+
+
+#: pysimdjson, or None when it cannot be imported
+simdjson: Any = _optional_simdjson()
+
 __all__ = [
+    "SIMDJSON_OBJECT",
     "Document",
     "build_resource_document",
     "dumps",
     "parse_document",
     "parse_error_body",
+    "parse_raw_collection",
 ]
 
 JSON = Any
@@ -68,6 +82,39 @@ def parse_document(body: bytes | JSON) -> Document:
     if not isinstance(included, list) or not isinstance(links, dict) or not isinstance(meta, dict):
         raise ResponseFormatError("malformed JSON:API document (included, links or meta)")
     return Document(data=data, included=included, links=links, meta=meta)
+
+
+def parse_raw_collection(body: bytes) -> tuple[Any, dict[str, Any], dict[str, Any]] | None:
+    """A collection page read with simdjson: its ``data`` (a ``simdjson.Array`` of resource
+    object proxies), ``links`` and ``meta``; None when simdjson is not installed or the page is
+    not a plain collection it reads (numbers beyond 64 bits, a malformed document...): then
+    :func:`parse_document` reads it, as it reads every page without simdjson.
+
+    Each call parses with a parser of its own: the proxies keep their document alive, and a
+    parser cannot parse again while proxies of its last document exist."""
+    if simdjson is None or not body:
+        return None
+    try:
+        document = simdjson.Parser().parse(body)
+    except (ValueError, RuntimeError):  # not JSON, or a number orjson reads and simdjson not
+        return None
+    if document.__class__ is not simdjson.Object:
+        return None
+    data, links, meta = document.get("data"), document.get("links"), document.get("meta")
+    included = document.get("included")
+    if data.__class__ is not simdjson.Array or included.__class__ not in _RAW_LIST:
+        return None
+    if links.__class__ not in _RAW_OBJECT or meta.__class__ not in _RAW_OBJECT:
+        return None  # parse_document judges those (an empty list is as good as no object)
+    links = links.as_dict() if links is not None else {}
+    meta = meta.as_dict() if meta is not None else {}
+    return data, links, meta
+
+
+#: the class of a JSON object read by simdjson (None without simdjson)
+SIMDJSON_OBJECT: Any = None if simdjson is None else simdjson.Object
+_RAW_OBJECT: tuple[Any, ...] = (SIMDJSON_OBJECT, type(None))
+_RAW_LIST: tuple[Any, ...] = (type(None),) if simdjson is None else (simdjson.Array, type(None))
 
 
 def _decode(body: bytes | bytearray | memoryview) -> JSON:

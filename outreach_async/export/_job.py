@@ -200,9 +200,13 @@ class ExportJob:
         """Read one span in ascending cursor order and queue its pages, encoded; a pass that
         is not ``final`` leaves the span open (its watermark saved) for another pass."""
         # the resource objects as the API sent them: the records are flattened from those,
-        # with no model built (RecordFlattener.from_wire, the public fast path)
+        # with no model built; JSON Lines of every field from simdjson's proxies (no Python
+        # object per value, RecordFlattener.wire_line), else with RecordFlattener.from_wire
         url = self.listing(span.resume_from, span.hi).url
-        pages = self.repository.list_wire_pages(url, self.decode_page).pages()
+        if self.encoder.format == "jsonl" and self.encoder.fields is None:
+            pages = self.repository.list_raw_pages(url, self.decode_raw_page).pages()
+        else:
+            pages = self.repository.list_wire_pages(url, self.decode_page).pages()
         try:
             async for page in pages:
                 # Let the paginator's prefetch send its request before this page's CPU work:
@@ -232,6 +236,23 @@ class ExportJob:
         for resource, line in zip(resources, lines, strict=True):
             id_ = resource.get("id")
             out.append((position(resource), id_ if id_.__class__ is int else as_id(id_), line))
+        return out
+
+    def decode_raw_page(self, resources: Any) -> list[Line]:
+        """As :meth:`decode_page`, the page read by simdjson (see ``list_raw_pages``): a
+        ``simdjson.Array`` of resource object proxies, or the list of resource dicts when
+        simdjson did not read the page. A record :meth:`RecordFlattener.wire_line` cannot write
+        exactly takes :meth:`decode_page`'s path, as a dict. No proxy outlives the call."""
+        if resources.__class__ is list:
+            return self.decode_page(resources)
+        position, line_of = self.cursor.wire_value_of, self.encoder.flattener.wire_line
+        out: list[Line] = []
+        for resource in resources:  # per record: locals
+            line = line_of(resource)
+            if line is None:
+                out += self.decode_page([resource.as_dict()])
+            else:  # wire_line wrote an integer id
+                out.append((position(resource), resource.get("id"), line))
         return out
 
     def encode_page(self, span: Span, records: Sequence[Line]) -> tuple[bytes, int, bool]:

@@ -71,6 +71,7 @@ class RecordEncoder:
     ) -> None:
         self.type = spec.type
         self.format: Format = fmt
+        self.fields = None if fields is None else tuple(fields)
         self.flattener = RecordFlattener(spec, fields)
         self.columns = csv_columns(spec, fields)
 

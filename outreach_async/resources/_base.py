@@ -33,7 +33,13 @@ from .._exceptions import (
     UnsupportedOperationError,
 )
 from .._http import Request
-from .._jsonapi import Document, build_resource_document, dumps, parse_document
+from .._jsonapi import (
+    Document,
+    build_resource_document,
+    dumps,
+    parse_document,
+    parse_raw_collection,
+)
 from .._pagination import FetchedPage, Page, Paginator, next_link_hint
 from .._relationships import ToMany, ToOne, to_one_from_value
 from .._schema import ActionSpec, Operation, ResourceSpec
@@ -102,6 +108,13 @@ class Repository(Generic[R]):
     ) -> Callable[[], Page[T]]:
         body = await self._page_body(url)
         decode = functools.partial(_decode_wire_page, body, url, self.spec.type, transform)
+        return FetchedPage(decode, next_link_hint(body))
+
+    async def _raw_page(
+        self, url: URL, transform: Callable[[Any], list[T]]
+    ) -> Callable[[], Page[T]]:
+        body = await self._page_body(url)
+        decode = functools.partial(_decode_raw_page, body, url, self.spec.type, transform)
         return FetchedPage(decode, next_link_hint(body))
 
     async def _page_body(self, url: URL) -> bytes:
@@ -180,6 +193,21 @@ class Repository(Generic[R]):
         and never outlive their page. ``transform`` returns one item per record (``limit``
         counts them); the export turns each record into its line there."""
         return Paginator(functools.partial(self._wire_page, transform=transform), url, limit=limit)
+
+    def list_raw_pages(
+        self,
+        url: URL,
+        transform: Callable[[Any], builtins.list[T]],
+        *,
+        limit: int | None = None,
+    ) -> Paginator[T]:
+        """As :meth:`list_wire_pages`, each page read with simdjson when it is installed and
+        reads the page: ``transform`` then gets the page's ``data`` as a ``simdjson.Array`` of
+        ``simdjson.Object`` proxies (the export makes each record's line from the minified bytes
+        of its attributes, see :meth:`~outreach_async.models.RecordFlattener.wire_line`), else
+        the list of resource dicts :meth:`list_wire_pages` gives. The proxies are valid during
+        the call only: keep none (their document is released once the page is decoded)."""
+        return Paginator(functools.partial(self._raw_page, transform=transform), url, limit=limit)
 
     async def get(
         self,
@@ -362,6 +390,16 @@ def _decode_wire_page(
     if not isinstance(document.data, list):
         raise ResponseFormatError(f"expected a collection of {type_}")
     return Page(transform(document.data), document.links, document.meta, url)
+
+
+def _decode_raw_page(
+    body: bytes, url: URL, type_: str, transform: Callable[[Any], list[T]]
+) -> Page[T]:
+    raw = parse_raw_collection(body)
+    if raw is None:
+        return _decode_wire_page(body, url, type_, transform)
+    data, links, meta = raw
+    return Page(transform(data), links, meta, url)
 
 
 def _relationship_value(target: str, to_many: bool, value: Any) -> dict[str, Any]:
