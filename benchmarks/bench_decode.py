@@ -10,9 +10,10 @@ The data is pages of 1000 prospects as the sandbox serves them, fetched once ove
   relationships), about 1 KB a JSON line with about 60 keys.
 
 The export's path is what its streams run per page, from the page's bytes to the JSON Lines
-bytes: the resource objects parsed as the API sent them, each record flattened
-(:meth:`RecordFlattener.from_wire`) and written with orjson as the page is decoded, then each
-record's cursor position judged and the lines kept joined. Beside it,
+bytes: every field, the page read by simdjson and each line made from the minified bytes of the
+record's attributes (:meth:`RecordFlattener.wire_line`); a fieldset, the resource objects parsed
+by orjson, each record flattened (:meth:`RecordFlattener.from_wire`) and written with orjson as
+the page is decoded; then each record's cursor position judged and the lines kept joined. Beside it,
 on the same records: the models' path (typed decode, then :meth:`RecordEncoder.encode`) and the
 floor, ``orjson.loads`` of the page and ``orjson.dumps`` of each resource object as sent (no
 flattening; JSON work alone, which grows with the keys as much as with the bytes).
@@ -41,7 +42,7 @@ from outreach_async._converter import decode_collection
 from outreach_async.export import RecordEncoder
 from outreach_async.export._job import ExportJob
 from outreach_async.export._plan import Span
-from outreach_async.resources._base import _decode_wire_page
+from outreach_async.resources._base import _decode_raw_page, _decode_wire_page
 from outreach_async.sandbox import Sandbox
 
 SPEC = Prospect.__resource_spec__
@@ -116,10 +117,15 @@ def export_cases(page: bytes, fields: tuple[str, ...] | None) -> dict[str, Calla
     job = export_job(fields)
     encoder = RecordEncoder(SPEC, fields)
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    url = job.repository.url
 
     def export_path() -> object:
-        # what each span's stream does with a page (a fresh span: every record is written)
-        records = _decode_wire_page(page, job.repository.url, SPEC.type, job.decode_page).items
+        # what each span's stream does with a page (a fresh span: every record is written):
+        # every field read by simdjson, a fieldset by orjson (ExportJob.stream)
+        if job.reads_raw_pages:
+            records = _decode_raw_page(page, url, SPEC.type, job.decode_raw_page).items
+        else:
+            records = _decode_wire_page(page, url, SPEC.type, job.decode_page).items
         data, count, _stop = job.encode_page(Span(None, None), records)
         assert count == len(records)
         return data

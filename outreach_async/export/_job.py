@@ -203,7 +203,7 @@ class ExportJob:
         # with no model built; JSON Lines of every field from simdjson's proxies (no Python
         # object per value, RecordFlattener.wire_line), else with RecordFlattener.from_wire
         url = self.listing(span.resume_from, span.hi).url
-        if self.encoder.format == "jsonl" and self.encoder.fields is None:
+        if self.reads_raw_pages:
             pages = self.repository.list_raw_pages(url, self.decode_raw_page).pages()
         else:
             pages = self.repository.list_wire_pages(url, self.decode_page).pages()
@@ -237,6 +237,12 @@ class ExportJob:
             id_ = resource.get("id")
             out.append((position(resource), id_ if id_.__class__ is int else as_id(id_), line))
         return out
+
+    @property
+    def reads_raw_pages(self) -> bool:
+        """Whether the streams read pages with simdjson (:meth:`decode_raw_page`): JSON Lines
+        of every field; CSV and ``fields`` take :meth:`decode_page`'s path."""
+        return self.encoder.format == "jsonl" and self.encoder.fields is None
 
     def decode_raw_page(self, resources: Any) -> list[Line]:
         """As :meth:`decode_page`, the page read by simdjson (see ``list_raw_pages``): a

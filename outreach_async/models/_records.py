@@ -71,7 +71,6 @@ class RecordFlattener:
         self._reserved = tuple(RESERVED_KEYS - self._attribute_wires - {"id"})
         self._handle_names = frozenset(r.name for r in spec.relationships) - self._attribute_wires
         self._line_start = b'{"type":' + orjson.dumps(self.type) + b',"id":'
-        self._key_needles = {r.wire: orjson.dumps(r.wire) + b":" for r in spec.relationships}
 
     # -------------------------------------------------------------- wire resources
 
@@ -108,8 +107,15 @@ class RecordFlattener:
         (see ``Repository.list_raw_pages``): the record :meth:`from_wire` makes, the attributes
         written as simdjson minifies them (the same JSON, spelled as simdjson spells it). None
         when only :meth:`from_wire` makes it exactly (``fields`` given, an id that is not an
-        integer, attributes that may hold a key ``type``, ``id`` or a relationship's name, a
-        shape other than objects): then flatten ``resource.as_dict()``."""
+        integer, attributes that may hold a key ``type`` or ``id`` or the name of a
+        relationship the spec does not know, a shape other than objects): then flatten
+        ``resource.as_dict()``.
+
+        An attribute named like a relationship of the spec is not looked for (a search per
+        relationship would cost more than the rest of the line): JSON:API rules it out
+        (attributes and relationships share one namespace). Were a server to send one, its line
+        would carry the key twice, the relationship's value last, which JSON parsers that keep
+        the last value (orjson, ``json``, jq, JavaScript) read as :meth:`from_wire` writes it."""
         # Per record, so written for speed: the attributes are never turned into Python objects.
         id_ = resource.get("id")
         if not self._all or id_.__class__ is not int:
@@ -144,16 +150,15 @@ class RecordFlattener:
         return b"".join(parts)
 
     def _named_apart(self, attributes: bytes, relationships: Mapping[str, Any]) -> bool:
-        """Whether no key of the minified ``attributes`` is named like a relationship."""
-        needles = self._key_needles
+        """Whether no key of the minified ``attributes`` is named like a relationship this
+        flattener does not know (JSON:API's common namespace rules out the known ones: see
+        :meth:`wire_line`)."""
+        known = self._relationship_wires
         for wire in relationships:
-            needle = needles.get(wire)
-            if needle is None:  # a relationship the spec does not know
+            if wire not in known:
                 needle = orjson.dumps(wire) + b":"
-                if b"\\" in needle:  # escaped: simdjson may spell it otherwise
+                if b"\\" in needle or needle in attributes:  # escaped: simdjson may differ
                     return False
-            if needle in attributes:
-                return False
         return True
 
     def _add_relationships(self, raw: Mapping[str, Any], out: dict[str, Any]) -> None:
