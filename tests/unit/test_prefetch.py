@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import weakref
 from typing import Any
 
 import orjson
@@ -156,5 +157,37 @@ async def test_asked_to_it_pauses_the_collector_while_a_page_decodes_and_back_on
     pause_collector_while_decoding(True)
     try:
         assert await _collector_during_decodes() == [False]
+    finally:
+        pause_collector_while_decoding(False)
+
+
+class _Node:
+    """A weakly referenceable container, to build a cycle only the collector can free."""
+
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+
+
+async def test_a_paused_decode_leaves_the_page_out_of_the_young_collections() -> None:
+    # The next young collection would otherwise walk every container of the page; a cycle the
+    # program dropped before the page decoded is collected then, not moved along with the page.
+    cycle = _Node()
+    cycle.other = _Node()
+    cycle.other.other = cycle
+    dropped = weakref.ref(cycle)
+    del cycle
+
+    async def fetch(url: URL) -> FetchedPage[list[int]]:
+        return FetchedPage(lambda: Page([[i] for i in range(1000)], {}, {}, url))
+
+    pause_collector_while_decoding(True)
+    try:
+        paginator = Paginator(fetch, URL(BASE))
+        async for page in paginator.pages():
+            young = {id(o) for o in gc.get_objects(0)} | {id(o) for o in gc.get_objects(1)}
+            assert not any(id(item) in young for item in page.items)
+            assert any(item is page.items[0] for item in gc.get_objects(2))
+            assert dropped() is None
+            assert gc.isenabled()
     finally:
         pause_collector_while_decoding(False)
