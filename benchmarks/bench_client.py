@@ -10,25 +10,37 @@ The page server serves the collection on two ports, without latency and with 50 
 every variant runs on both in the same interleaved rounds, so the latency row's ideal comes from
 this run's own parts: ``max(pages x latency, outreach-async's own time without latency in the
 same round)``: the wire's floor or the client's, whichever is longer.
+
+Method: one warm-up round (every variant once, not kept), then five interleaved rounds. Each
+run records its wall time, the client's CPU time (``time.process_time``: this process; the page
+server is another) and the page server's CPU time, so a reader sees where the time goes and a
+busy shared machine, which stretches wall time, shows as wall well above CPU. outreach-async runs
+with ``pause_collector_while_decoding()`` on, as its command line does; the raw loops leave the
+collector alone, as an afternoon's loop does, so ``outreach_async_collector_on`` is the client
+again with the collector left alone too (no latency run).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import attrs
 import orjson
 
-from outreach_async import OutreachClient
+from outreach_async import OutreachClient, pause_collector_while_decoding
 
-from ._pageserver import page_servers
-from ._rounds import MIN_ROUNDS, interleave, ratio, spread, timed
+from ._pageserver import PageServers, page_servers
+from ._rounds import interleave, ratio, spread
 
 PAGE_SIZE = 1000
 LATENCY = 0.05
+#: measured rounds, after the warm-up round
+ROUNDS = 5
 
 
 async def raw_loop(base_url: str, loads: Callable[[bytes], Any]) -> int:
@@ -44,11 +56,17 @@ async def raw_loop(base_url: str, loads: Callable[[bytes], Any]) -> int:
     return len(ids)
 
 
-async def client_loop(base_url: str) -> int:
+async def client_loop(base_url: str, *, pause_collector: bool = True) -> int:
     """``outreach.prospects.list()``: the typed records' ids."""
+    pause_collector_while_decoding(pause_collector)
     ids: list[int | None] = []
-    async with OutreachClient("token", base_url=base_url) as outreach:
-        ids.extend([prospect.id async for prospect in outreach.prospects.list(page_size=PAGE_SIZE)])
+    try:
+        async with OutreachClient("token", base_url=base_url) as outreach:
+            ids.extend(
+                [prospect.id async for prospect in outreach.prospects.list(page_size=PAGE_SIZE)]
+            )
+    finally:
+        pause_collector_while_decoding(True)  # as ``python -m benchmarks`` runs every suite
     return len(ids)
 
 
@@ -57,29 +75,80 @@ VARIANTS: dict[str, Callable[[str], Awaitable[int]]] = {
     "raw_orjson": lambda base: raw_loop(base, orjson.loads),
     "outreach_async": client_loop,
 }
+#: run without latency only: the client with the collector left alone, as the raw loops run
+COLLECTOR_ON = "outreach_async_collector_on"
 
 
-async def bench_stream(total: int, rounds: int) -> dict[str, Any]:
-    """Every variant, without and with latency, interleaved; seconds, rates, ratios, ideal."""
-    async with page_servers(total, PAGE_SIZE, [0.0, LATENCY]) as (fast, slow):
+@attrs.define
+class Costs:
+    """Each run's client and server CPU seconds, by variant, warm-up included."""
+
+    servers: PageServers
+    client: dict[str, list[float]] = attrs.field(factory=dict)
+    server: dict[str, list[float]] = attrs.field(factory=dict)
+
+    async def timed(self, name: str, run: Callable[[], Awaitable[int]], expected: int) -> float:
+        """Wall seconds of ``run``, its CPU seconds noted; raises when a record is missing."""
+        server_before = self.servers.cpu_seconds()
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        count = await run()
+        elapsed = time.perf_counter() - started
+        self.client.setdefault(name, []).append(time.process_time() - cpu_before)
+        server_after = self.servers.cpu_seconds()
+        if server_before is not None and server_after is not None:
+            self.server.setdefault(name, []).append(server_after - server_before)
+        if count != expected:
+            raise AssertionError(f"{name}: {count} records, expected {expected}")
+        return elapsed
+
+    def kept(self, samples: dict[str, list[float]], rounds: int) -> dict[str, list[float]]:
+        """The measured rounds' values (the warm-up's dropped)."""
+        return {name: values[-rounds:] for name, values in samples.items()}
+
+
+async def bench_stream(total: int, rounds: int, warmup: int = 1) -> dict[str, Any]:
+    """Every variant, without and with latency, interleaved; seconds, CPU, rates, ratios, ideal."""
+    async with page_servers(total, PAGE_SIZE, [0.0, LATENCY]) as servers:
+        fast, slow = servers.bases
+        costs = Costs(servers)
+
+        def run(name: str, go: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[float]]:
+            return lambda: costs.timed(name, go, total)
+
         runs: dict[str, Callable[[], Awaitable[float]]] = {}
         for name, variant in VARIANTS.items():
-            runs[name] = lambda v=variant: timed(lambda: v(fast), total)  # type: ignore[misc]
-            runs[f"{name}_latency"] = lambda v=variant: timed(lambda: v(slow), total)  # type: ignore[misc]
-        seconds = await interleave(runs, rounds)
+            runs[name] = run(name, lambda v=variant: v(fast))  # type: ignore[misc]
+            runs[f"{name}_latency"] = run(f"{name}_latency", lambda v=variant: v(slow))  # type: ignore[misc]
+        runs[COLLECTOR_ON] = run(COLLECTOR_ON, lambda: client_loop(fast, pause_collector=False))
+        seconds = await interleave(runs, rounds, warmup=warmup)
+    cpu, server_cpu = costs.kept(costs.client, rounds), costs.kept(costs.server, rounds)
     pages = -(-total // PAGE_SIZE)
     ours, ours_slow = seconds["outreach_async"], seconds["outreach_async_latency"]
     ideal = [max(pages * LATENCY, own) for own in ours]
     return {
+        "method": (
+            f"{warmup} warm-up round not kept, then {rounds} interleaved rounds (order rotated); "
+            "wall time (time.perf_counter), the client's CPU time (time.process_time) and the "
+            "page server's CPU time (its own process) of every run"
+        ),
         "records": total,
         "pages": pages,
         "page_size": PAGE_SIZE,
         "rounds": rounds,
+        "warmup_rounds": warmup,
         "seconds": {name: spread(values) for name, values in seconds.items()},
+        "cpu_seconds": {name: spread(values) for name, values in cpu.items()},
+        "server_cpu_seconds": {name: spread(values) for name, values in server_cpu.items()},
         "records_per_s": {name: spread([total / s for s in v]) for name, v in seconds.items()},
         # > 1: outreach-async is faster (the raw loop's time over ours)
         "vs_raw_json": ratio(seconds["raw_json"], ours),
         "vs_raw_orjson": ratio(seconds["raw_orjson"], ours),
+        # the same in the client's CPU time, which other work on the machine does not stretch
+        "cpu_vs_raw_orjson": ratio(cpu["raw_orjson"], cpu["outreach_async"]),
+        # both with the collector left alone
+        "collector_on_vs_raw_orjson": ratio(seconds["raw_orjson"], seconds[COLLECTOR_ON]),
+        "collector_on_cpu_vs_raw_orjson": ratio(cpu["raw_orjson"], cpu[COLLECTOR_ON]),
         "latency": {
             "latency_s": LATENCY,
             "wire_floor_s": pages * LATENCY,
@@ -92,6 +161,7 @@ async def bench_stream(total: int, rounds: int) -> dict[str, Any]:
 
 
 def run_all(quick: bool = False) -> dict[str, Any]:
-    """``quick``: 20,000 records, one round; else 30,000 records, three rounds."""
-    total, rounds = (20_000, 1) if quick else (30_000, MIN_ROUNDS)
-    return {"stream_prospects": asyncio.run(bench_stream(total, rounds))}
+    """``quick``: 20,000 records, one round, no warm-up; else 30,000 records, a warm-up round
+    and five measured rounds."""
+    total, rounds, warmup = (20_000, 1, 0) if quick else (30_000, ROUNDS, 1)
+    return {"stream_prospects": asyncio.run(bench_stream(total, rounds, warmup))}

@@ -59,3 +59,34 @@ def test_a_row_whose_target_fails_says_so() -> None:
 def test_a_readme_without_the_markers_is_refused() -> None:
     with pytest.raises(report.MarkerError, match="bench:begin main"):
         report.apply("# no tables here\n", {"main": "| a | b |"})
+
+
+def test_the_streaming_row_shows_each_sides_cpu_when_the_results_hold_it() -> None:
+    results, _peers = report.read_results()
+    assert results is not None
+    richer = copy.deepcopy(results)
+    stream = richer["suites"]["client"]["figures"]["stream_prospects"]
+
+    def figure(median: float) -> dict[str, object]:
+        return {"median": median, "min": median, "max": median, "rounds": [median] * 5}
+
+    def ratio(value: float) -> dict[str, object]:
+        return {"of_medians": value, "per_round": figure(value)}
+
+    stream["warmup_rounds"] = 1
+    stream["cpu_seconds"] = {"outreach_async": figure(1.6), "raw_orjson": figure(2.64)}
+    stream["server_cpu_seconds"] = {"outreach_async": figure(0.23), "raw_orjson": figure(0.22)}
+    stream["cpu_vs_raw_orjson"] = ratio(1.65)
+    stream["collector_on_vs_raw_orjson"] = ratio(1.12)
+    stream["collector_on_cpu_vs_raw_orjson"] = ratio(1.11)
+    row = next(line for line in report.main_block(richer).splitlines() if "streaming 3" in line)
+    assert "1 warm-up round not kept" in row
+    assert "client CPU 1.60 s (1.60-1.60) against the orjson loop's 2.64 s" in row
+    assert "**1.65x**" in row and "page server's CPU 0.23 s" in row
+    assert "collector left on, as in the raw loop: **1.12x**" in row
+    assert "**1.11x** (per round 1.11x, 1.11-1.11x) in CPU time" in row
+    # the committed results, from before CPU was recorded, give the row without it
+    plain = next(line for line in report.main_block(results).splitlines() if "streaming 3" in line)
+    assert ("client CPU" in plain) == (
+        "cpu_seconds" in results["suites"]["client"]["figures"]["stream_prospects"]
+    )
