@@ -128,9 +128,9 @@ async def bench_stream(total: int, rounds: int, warmup: int = 1) -> dict[str, An
     ideal = [max(pages * LATENCY, own) for own in ours]
     return {
         "method": (
-            f"{warmup} warm-up round not kept, then {rounds} interleaved rounds (order rotated); "
-            "wall time (time.perf_counter), the client's CPU time (time.process_time) and the "
-            "page server's CPU time (its own process) of every run"
+            f"warm-up rounds not kept: {warmup}; then {rounds} interleaved round(s), the order "
+            "rotated; wall time (time.perf_counter), the client's CPU time (time.process_time) "
+            "and the page server's CPU time (its own process) of every run"
         ),
         "records": total,
         "pages": pages,
