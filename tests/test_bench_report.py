@@ -61,7 +61,7 @@ def test_a_readme_without_the_markers_is_refused() -> None:
         report.apply("# no tables here\n", {"main": "| a | b |"})
 
 
-def test_the_streaming_row_shows_each_sides_cpu_when_the_results_hold_it() -> None:
+def test_the_streaming_rows_show_cpu_and_the_measured_wire_when_the_results_hold_them() -> None:
     results, _peers = report.read_results()
     assert results is not None
     richer = copy.deepcopy(results)
@@ -79,7 +79,13 @@ def test_the_streaming_row_shows_each_sides_cpu_when_the_results_hold_it() -> No
     stream["cpu_vs_raw_orjson"] = ratio(1.65)
     stream["collector_on_vs_raw_orjson"] = ratio(1.12)
     stream["collector_on_cpu_vs_raw_orjson"] = ratio(1.11)
-    row = next(line for line in report.main_block(richer).splitlines() if "streaming 3" in line)
+    stream["latency"]["wire_s"] = figure(1.95)
+    stream["latency"]["vs_wire"] = ratio(0.99)
+    text = report.main_block(richer)
+    latency = next(line for line in text.splitlines() if "ms latency per page" in line)
+    assert "the wire alone (every page's bytes read, nothing decoded) takes 1.95 s" in latency
+    assert "and the client **0.99x**" in latency
+    row = next(line for line in text.splitlines() if "streaming 3" in line)
     assert "1 warm-up round not kept" in row
     assert "client CPU 1.60 s (1.60-1.60) against the orjson loop's 2.64 s" in row
     assert "**1.65x**" in row
