@@ -21,7 +21,7 @@ Every exception the library raises is defined here and derives from :class:`Outr
     ├── ClientClosedError                the client was closed
     ├── DetachedHandleError              a handle asked to fetch without a live client
     ├── AuthorizationError               the OAuth login redirect failed or never came
-    ├── TokenStoreError                  a token store holds no token set, or a bad one
+    ├── TokenStoreError                  a token store is empty, holds a bad set, or is unreachable
     ├── CheckpointError                  an export checkpoint cannot be read or written
     ├── OutputMismatchError              an export's output file differs from its checkpoint
     │   ├── OutputLockedError            another export is writing the same file
@@ -254,7 +254,8 @@ class AuthorizationError(OutreachError):
 
 
 class TokenStoreError(OutreachError):
-    """A token store holds something that is not a token set (the message never shows it)."""
+    """A token store holds no token set or something that is not one (the message never shows
+    it), or cannot be reached (Redis down: the store's own error is the ``__cause__``)."""
 
 
 class CheckpointError(OutreachError):

@@ -55,8 +55,9 @@ class HandleContext(Protocol):
     async def fetch_one(self, type_: str, id_: int | None, related: str | None) -> Resource | None:
         """Fetch one related resource by id, or through its ``related`` link."""
 
-    def follow(self, type_: str, related: str) -> AsyncIterator[Resource]:
-        """Stream the paginated collection behind a ``related`` link."""
+    def follow(self, type_: str, related: str, limit: int | None = None) -> AsyncIterator[Resource]:
+        """Stream the paginated collection behind a ``related`` link (its first ``limit``
+        records when given: no page past them is asked for)."""
 
 
 class ToOne(Generic[R]):
@@ -171,9 +172,9 @@ class ToMany(Generic[R]):
         self.count: int | None = count if isinstance(count, int) else None
 
     def __aiter__(self) -> AsyncIterator[R]:
-        return self._iterate()
+        return self._iterate(None)
 
-    async def _iterate(self) -> AsyncIterator[R]:
+    async def _iterate(self, limit: int | None) -> AsyncIterator[R]:
         carried = self._all_included()
         if carried is not None:  # the response holds every one of them: no request
             for item in carried:
@@ -185,7 +186,7 @@ class ToMany(Generic[R]):
             return
         if self._context is None:
             raise DetachedHandleError(f"this {self.type} collection handle has no client behind it")
-        async for found in self._context.follow(self.type, self.related):
+        async for found in self._context.follow(self.type, self.related, limit):
             yield cast(R, found)
 
     def _all_included(self) -> list[R] | None:
@@ -226,8 +227,9 @@ class ToMany(Generic[R]):
                 yield found  # type: ignore[misc]
 
     async def collect(self, limit: int | None = None) -> list[R]:
-        """Every related resource (or the first ``limit``), in one list."""
-        return await collect_items(self, limit)
+        """Every related resource (or the first ``limit``), in one list. Behind a ``related``
+        link the limit goes with the first request, so no page past it is asked for."""
+        return await collect_items(self._iterate(limit), limit)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"type": self.type, "ids": self.ids, "meta": self.meta, "related": self.related}

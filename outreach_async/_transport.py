@@ -274,7 +274,11 @@ class Transport:
         first_try = self._clock()
         while True:
             await self._wait_for_budget(request)
-            token = await self._token_for(request.url)
+            try:
+                token = await self._token_for(request.url)
+            except BaseException:  # a refused refresh: this request is never sent
+                await self._give_budget_back()
+                raise
             attempt = retries + 1
             try:
                 response = await self._try_once(request, token, attempt)

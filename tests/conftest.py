@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.clock import FakeClock
+from tests.postgres_server import postgres_server_url
 from tests.redis_server import redis_server_url
 
 # Property tests run on a 2-core CI machine next to loopback servers: no deadline flakiness.
@@ -27,6 +28,14 @@ settings.load_profile(os.environ.get("OUTREACH_HYPOTHESIS_PROFILE", "default"))
 def redis_url() -> Iterator[str]:
     """A Redis to test against: ``REDIS_URL``, or a throwaway redis-server, or skip."""
     with redis_server_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server's URL (as its superuser), one per session (see
+    ``tests/postgres_server.py``: ``POSTGRES_URL``, or a throwaway cluster, or skip)."""
+    with postgres_server_url() as url:
         yield url
 
 

@@ -9,6 +9,8 @@ one token set per tenant in Redis and renews it under one lock:
   a holder that dies (SIGKILL mid-refresh) stops extending it, and once its deadline passes the
   next worker takes the lock over, so a tenant is never left unable to refresh. A live holder
   extends the lease every third of it while it works (a throttled refresh may take minutes).
+- ``outreach:tokens:<tenant>:seeds`` holds the fingerprints of the seeds stored by :meth:`seed`
+  (a fleet's configured refresh token, stored once per value, never over rotated tokens).
 - :class:`~outreach_async.OAuth2Refresh` (built with ``from_store``) renews only while holding
   the lock, reads the store first (a worker that lost the race adopts the winner's tokens and
   does not refresh again), and saves the new set before releasing the lock and before using it.
@@ -25,9 +27,10 @@ import contextlib
 import importlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from outreach_async._exceptions import TokenStoreError
 from outreach_async._hooks import logger
 
 from ._tokens import TokenSet, TokenStore, token_set_from_json, token_set_to_json
@@ -57,6 +60,16 @@ _EXTEND = """
 local current = redis.call('GET', KEYS[1])
 if not current or string.sub(current, 1, #ARGV[1] + 1) ~= ARGV[1] .. '|' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+# KEYS: the token set, the seed fingerprints; ARGV: this seed's fingerprint, its token set. A
+# seed stored before is stored again only if the token set is gone (deleted by hand).
+_SEED = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
 _RELEASE = """
@@ -103,9 +116,12 @@ class RedisTokenStore(TokenStore):
         if lease <= 0 or poll <= 0:
             raise ValueError("lease and poll must be positive numbers of seconds")
         self._redis = _connect(redis) if isinstance(redis, str) else redis
+        # a client was given or made, so redis is installed: its error base for _reaching_redis
+        self._redis_error: type[Exception] = importlib.import_module("redis.exceptions").RedisError
         self.tenant = tenant
         self.key = f"outreach:tokens:{tenant}"
         self.lock_key = f"{self.key}:lock"
+        self.seeds_key = f"{self.key}:seeds"
         self.lease = lease
         self.poll = poll
         self._clock = clock
@@ -114,16 +130,39 @@ class RedisTokenStore(TokenStore):
     def __repr__(self) -> str:
         return f"RedisTokenStore(tenant={self.tenant!r})"
 
+    @contextlib.contextmanager
+    def _reaching_redis(self, doing: str) -> Iterator[None]:
+        """Redis's own errors (unreachable, timed out, refused) as the library's typed
+        :class:`TokenStoreError`, naming the store and what it was doing; the cause is kept."""
+        try:
+            yield
+        except self._redis_error as exc:
+            raise TokenStoreError(f"{self!r}: {doing} failed: {exc}") from exc
+
     async def load(self) -> TokenSet | None:
-        """The tenant's saved token set, or None before the first login."""
-        raw = await self._redis.get(self.key)
+        """The tenant's saved token set, or None before the first login. Raises
+        :class:`~outreach_async.TokenStoreError` when Redis cannot be reached."""
+        with self._reaching_redis("reading the token set"):
+            raw = await self._redis.get(self.key)
         if raw is None:
             return None
         return token_set_from_json(raw if isinstance(raw, bytes) else raw.encode(), repr(self))
 
     async def save(self, tokens: TokenSet) -> None:
         """Replace the tenant's token set (one SET: readers see the old set or the new one)."""
-        await self._redis.set(self.key, token_set_to_json(tokens))
+        with self._reaching_redis("saving the token set"):
+            await self._redis.set(self.key, token_set_to_json(tokens))
+
+    async def seed(self, tokens: TokenSet, fingerprint: str) -> bool:
+        """Save ``tokens`` unless the seed called ``fingerprint`` was saved before (and the
+        token set is still there); True when saved now. One atomic step: of many processes
+        seeding at once, one saves, so none spends a configured refresh token already rotated.
+        ``fingerprint`` must not be a secret (a digest of the seed)."""
+        with self._reaching_redis("seeding the token set"):
+            saved = await self._redis.eval(
+                _SEED, 2, self.key, self.seeds_key, fingerprint, token_set_to_json(tokens)
+            )
+        return bool(saved)
 
     @contextlib.asynccontextmanager
     async def renewal(self, *, wait: bool = True) -> AsyncIterator[bool]:
@@ -142,13 +181,17 @@ class RedisTokenStore(TokenStore):
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await keeper  # a failed extension was logged; the release below still runs
-            await self._redis.eval(_RELEASE, 1, self.lock_key, owner)
+            try:
+                await self._redis.eval(_RELEASE, 1, self.lock_key, owner)
+            except self._redis_error as error:  # the lease lapses on its own; the tokens are saved
+                logger.warning("releasing the token renewal lock failed: %s", error)
 
     async def _acquire(self, owner: str) -> bool:
         now = self._clock()
-        taken = await self._redis.eval(
-            _ACQUIRE, 1, self.lock_key, owner, repr(now), repr(now + self.lease), self._ttl_ms()
-        )
+        with self._reaching_redis("taking the renewal lock"):
+            taken = await self._redis.eval(
+                _ACQUIRE, 1, self.lock_key, owner, repr(now), repr(now + self.lease), self._ttl_ms()
+            )
         return bool(taken)
 
     async def _keep(self, owner: str) -> None:

@@ -1,7 +1,7 @@
 """``outreach-async fleet``: many Outreach orgs, many worker processes, one Redis.
 
 outreach-async fleet worker --config fleet.toml             # a Dramatiq worker; run many
-outreach-async fleet sync   --config fleet.toml [--tenant NAME] [--wait]
+outreach-async fleet sync   --config fleet.toml [--tenant NAME] [--wait [--timeout DURATION]]
 outreach-async fleet status --config fleet.toml [--json]
 """
 
@@ -14,7 +14,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,9 @@ __all__ = ["register"]
 
 #: how often ``fleet sync --wait`` looks at the statuses, seconds
 WAIT_POLL = 0.2
+#: what ``--timeout`` is measured and waited with (tests put a fake clock here)
+wait_clock: Callable[[], float] = time.monotonic
+wait_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 def register(commands: Any) -> None:
@@ -37,7 +41,7 @@ def register(commands: Any) -> None:
             "shows where every tenant x resource stands."
         ),
         epilog="exit status: 0 done, 2 bad config or arguments, 3 a sync failed or Redis "
-        "cannot be reached, 4 interrupted",
+        "cannot be reached, 4 interrupted, or --timeout passed first (the syncs go on)",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     worker = actions.add_parser("worker", help="run one worker process until SIGTERM")
@@ -46,6 +50,13 @@ def register(commands: Any) -> None:
     sync = actions.add_parser("sync", help="sync every tenant x resource now")
     sync.add_argument("--tenant", default=None, help="only this tenant")
     sync.add_argument("--wait", action="store_true", help="return when every sync is done")
+    sync.add_argument(
+        "--timeout",
+        default=None,
+        metavar="DURATION",
+        help="with --wait: stop waiting after this long (30s, 15m, 1h) and exit 4, listing "
+        "what is still queued or running; the syncs go on in the workers",
+    )
     sync.set_defaults(handler=_run(_sync))
     status = actions.add_parser("status", help="where every tenant x resource stands")
     status.add_argument("--json", action="store_true", help="one JSON document")
@@ -114,9 +125,12 @@ def _sync(config: Any, args: argparse.Namespace) -> int:
 async def _sync_async(config: Any, args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
-    from outreach_async.fleet import FINAL_STATES, FleetApp, StatusStore
+    from outreach_async.fleet import FleetApp, StatusStore, wait_for_syncs
 
     targets = config.targets(args.tenant)  # an unknown tenant fails before anything is sent
+    timeout = _timeout(args)
+    if isinstance(timeout, ExitStatus):
+        return int(timeout)
     redis = Redis.from_url(config.redis, socket_connect_timeout=5)
     app = FleetApp(config)
     try:
@@ -125,27 +139,75 @@ async def _sync_async(config: Any, args: argparse.Namespace) -> int:
         print(f"queued {sent} syncs ({len(targets) - sent} already queued)", flush=True)
         if not args.wait:
             return int(ExitStatus.OK)
-        statuses = StatusStore(redis, app.keys)
-        while True:
-            current = await statuses.read_all(targets)
-            if all(
-                s.state in FINAL_STATES and (s.started_at or 0) >= requested.asked_at
-                for s in current
-            ):
-                break
-            await asyncio.sleep(WAIT_POLL)
+        waited = await wait_for_syncs(
+            StatusStore(redis, app.keys),
+            targets,
+            requested.asked_at,
+            give_up_after=timeout,
+            poll=WAIT_POLL,
+            clock=wait_clock,
+            sleep=wait_sleep,
+        )
     finally:
         app.broker.close()
         await redis.aclose()
-    failed = [s for s in current if s.state != "ok"]
-    for s in current:
-        detail = f"{s.last_run_records} records" if s.state == "ok" else s.last_error or ""
-        print(f"{s.tenant} {s.resource}: {s.state} ({detail})", flush=True)
+    return _report(waited, args.timeout)
+
+
+def _timeout(args: argparse.Namespace) -> float | ExitStatus | None:
+    """``--timeout`` in seconds (None without it), or USAGE after a one-line message."""
+    from outreach_async.fleet import parse_duration
+
+    if args.timeout is None:
+        return None
+    if not args.wait:
+        print("outreach-async: --timeout needs --wait", file=sys.stderr)
+        return ExitStatus.USAGE
+    try:
+        return parse_duration(args.timeout)
+    except ValueError:
+        print(
+            f"outreach-async: --timeout: expected a duration such as 30s, 15m or 1h, "
+            f"got {args.timeout!r}",
+            file=sys.stderr,
+        )
+        return ExitStatus.USAGE
+
+
+def _report(waited: Any, timeout: str | None) -> int:
+    """One line per tenant x resource, then a one-line summary per state on stderr: exit 3 when
+    a sync failed, else 4 when some had not ended by ``--timeout``, else 0."""
+    for s, now in waited.phases():
+        print(f"{s.tenant} {s.resource}: {now} ({_detail(s, now)})", flush=True)
+    problems = []
+    failed = waited.failed()
     if failed:
-        tenants = sorted({s.tenant for s in failed})
-        print(f"outreach-async: failed: {', '.join(tenants)}", file=sys.stderr)
+        problems.append(f"failed: {', '.join(sorted({s.tenant for s in failed}))}")
+    unfinished = waited.unfinished()
+    if unfinished:
+        by_phase: dict[str, set[str]] = {}
+        for s, now in unfinished:
+            by_phase.setdefault(now, set()).add(s.tenant)
+        pending = "; ".join(f"{now}: {', '.join(sorted(t))}" for now, t in sorted(by_phase.items()))
+        problems.append(
+            f"not done after --timeout {timeout}: {pending} "
+            "(the syncs go on in the workers; `fleet status` shows them)"
+        )
+    if problems:
+        print(f"outreach-async: {'; '.join(problems)}", file=sys.stderr)
+    if failed:
         return int(ExitStatus.API)
-    return int(ExitStatus.OK)
+    return int(ExitStatus.OK if waited.done else ExitStatus.INTERRUPTED)
+
+
+def _detail(status: Any, now: str) -> str:
+    if now == "ok":
+        return f"{status.last_run_records} records"
+    if now == "queued":
+        return "no worker has started it yet"
+    if now == "running":
+        return f"on {status.worker or 'a worker'}"
+    return status.last_error or ""
 
 
 def _status(config: Any, args: argparse.Namespace) -> int:

@@ -3,7 +3,10 @@
 - :mod:`._config`: ``fleet.toml`` parsed into typed values.
 - :mod:`._job`: :func:`sync_tenant_resource`, the one job (any job engine can run it).
 - :mod:`._lock`, :mod:`._status`: the per tenant x resource lock and status, in Redis.
+- :mod:`._tokens`: a tenant's credentials in a job (OAuth tenants: one token set per tenant,
+  shared by every worker through :class:`~outreach_async.RedisTokenStore`).
 - :mod:`._dramatiq`: the Dramatiq adapter (workers, enqueueing, the self-kept schedule).
+- :mod:`._wait`: waiting for asked-for syncs to end, with a deadline (``fleet sync --wait``).
 
 Needs the ``fleet`` extra (``pip install 'outreach-async[fleet]'``): Dramatiq and redis-py.
 """
@@ -21,8 +24,9 @@ from ._config import (
     parse_duration,
 )
 from ._dramatiq import ACTOR_NAME, FleetApp, Requested, build_broker
-from ._job import SyncOutcome, redis_now, sync_tenant_resource
+from ._job import JobClocks, SyncOutcome, redis_now, sync_tenant_resource
 from ._status import FINAL_STATES, FleetKeys, StatusStore, SyncStatus, render_table
+from ._wait import WaitOutcome, wait_for_syncs
 
 __all__ = [
     "ACTOR_NAME",
@@ -31,12 +35,14 @@ __all__ = [
     "FleetKeys",
     "FleetConfig",
     "FleetConfigError",
+    "JobClocks",
     "OAuthConfig",
     "Requested",
     "StatusStore",
     "SyncOutcome",
     "SyncStatus",
     "Tenant",
+    "WaitOutcome",
     "WorkerConfig",
     "build_broker",
     "load_config",
@@ -45,4 +51,5 @@ __all__ = [
     "redis_now",
     "render_table",
     "sync_tenant_resource",
+    "wait_for_syncs",
 ]

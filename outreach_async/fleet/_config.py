@@ -29,6 +29,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -72,6 +73,11 @@ def parse_duration(text: str | int | float) -> float:
     return seconds
 
 
+def _digest(material: str) -> str:
+    """A short one-way digest of credentials: what Redis may hold instead of them."""
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
 @attrs.frozen
 class OAuthConfig:
     """A tenant's OAuth app and its first refresh token (the fleet keeps the rotated ones)."""
@@ -80,6 +86,12 @@ class OAuthConfig:
     client_secret: str = attrs.field(repr=False)
     refresh_token: str = attrs.field(repr=False)
     token_url: str | None = None
+
+    def seed_fingerprint(self) -> str:
+        """A digest of the configured refresh token (and its app): the fleet seeds its shared
+        token store once per value, so an edited refresh token replaces the stored set once and
+        an unchanged one never overwrites rotated tokens. Never the token itself."""
+        return _digest(f"seed\0{self.client_id}\0{self.refresh_token}")
 
 
 @attrs.frozen
@@ -131,10 +143,12 @@ class Tenant:
         """A digest of the credentials as configured now: when it changes, a tenant held back
         for a revoked token is tried again. Never the credential itself."""
         if self.oauth is not None:
-            material = f"oauth\0{self.oauth.client_id}\0{self.oauth.refresh_token}"
-        else:
-            material = f"token\0{self.access_token()}"
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
+            # the secret too: an app whose secret was wrong (invalid_client) resumes once fixed
+            oauth = self.oauth
+            return _digest(
+                f"oauth\0{oauth.client_id}\0{oauth.client_secret}\0{oauth.refresh_token}"
+            )
+        return _digest(f"token\0{self.access_token()}")
 
 
 @attrs.frozen
@@ -267,20 +281,31 @@ def _tenant(
         raise reader.error(f"{where}.out", "a path with {resource} in it, or a database URL", out)
     if base_dir is not None and not out.startswith(_DATABASE_SCHEMES):
         out = os.fspath(base_dir / out)
+    base_url = reader.string(merged, "base_url", where=where) or DEFAULT_BASE_URL
+    oauth = _oauth(reader, raw["oauth"], f"{where}.oauth") if "oauth" in raw else None
+    if oauth is not None and oauth.token_url is None and not _is_production(base_url):
+        # the default endpoint is production's: never send a refresh token to another server
+        expected = f"the token endpoint of {base_url}'s server (only Outreach's API has a default)"
+        raise reader.error(f"{where}.oauth.token_url", expected, None)
     return Tenant(
         name=name,
-        base_url=reader.string(merged, "base_url", where=where) or DEFAULT_BASE_URL,
+        base_url=base_url,
         out=out,
         resources=_resources(reader, merged, where),
         every=reader.duration(merged, "every", where=where, default=DEFAULT_EVERY),
         rate_limit_user=reader.string(raw, "rate_limit_user", where=where) or name,
         token=reader.string(raw, "token", where=where),
         token_env=reader.string(raw, "token_env", where=where),
-        oauth=_oauth(reader, raw["oauth"], f"{where}.oauth") if "oauth" in raw else None,
+        oauth=oauth,
         timeout=reader.duration(merged, "timeout", where=where, default=30.0),
         max_retries=reader.count(merged, "max_retries", where=where, default=5, least=0),
         page_size=_page_size(reader, merged, where),
     )
+
+
+def _is_production(base_url: str) -> bool:
+    parts = urlsplit(base_url)
+    return (parts.scheme, parts.netloc) == ("https", "api.outreach.io")
 
 
 def _page_size(reader: _Reader, merged: Mapping[str, Any], where: str) -> int:

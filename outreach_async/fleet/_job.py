@@ -6,9 +6,11 @@ calls it, and so can a Celery, arq or cron user. It
 1. holds back a tenant whose credentials Outreach refused (status ``auth``) until they change;
 2. takes the tenant x resource's :class:`~._lock.LeaseLock` (a run that finds another alive
    returns ``busy``: run it again later), so two runs never overlap;
-3. runs the incremental export (:func:`~outreach_async.export.export_resource`) with its
-   checkpoint in Redis (one prefix per tenant) and the tenant's own budget
-   (:class:`~outreach_async.RedisRateLimiter` keyed by ``rate_limit_user``);
+3. authenticates with the tenant's token, or its OAuth tokens shared by the fleet in Redis
+   (:mod:`._tokens`), and runs the incremental export
+   (:func:`~outreach_async.export.export_resource`) with its checkpoint in Redis (one prefix per
+   tenant) and the tenant's own budget (:class:`~outreach_async.RedisRateLimiter` keyed by
+   ``rate_limit_user``);
 4. records what happened in the tenant x resource's status (:mod:`._status`).
 
 A re-run is harmless: the export continues from its checkpoint, so each record lands in the
@@ -23,7 +25,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import random
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -35,17 +39,42 @@ from outreach_async import (
     OutreachError,
     RedisRateLimiter,
 )
+from outreach_async._transport import Timer
 from outreach_async.export import ExportResult, RedisCheckpointStore, export_resource
 from outreach_async.sinks import open_sink
 
 from ._config import FleetConfig, Tenant
 from ._lock import LOST, LeaseLock
 from ._status import FleetKeys, StatusStore, SyncStatus
+from ._tokens import tenant_credentials
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["SyncOutcome", "redis_now", "sync_tenant_resource"]
+__all__ = ["JobClocks", "SyncOutcome", "redis_now", "sync_tenant_resource"]
+
+
+@attrs.frozen
+class JobClocks:
+    """What a job's client, budget (its :class:`~outreach_async.RedisRateLimiter`) and export
+    tell time and wait with: real time by default. Tests pass virtual clocks, so a budget's
+    windows pass without waiting."""
+
+    #: epoch seconds, compared with the server's ``X-RateLimit-Reset``
+    wall_clock: Callable[[], float] = time.time
+    #: for durations (retries, the export's commit interval)
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: bounds one request (the client's ``timer``)
+    timer: Timer = asyncio.timeout
+    #: jitter of retries and pauses (None: a fresh ``random.Random``)
+    rng: random.Random | None = None
+    #: an OAuth tenant's token clock, epoch seconds: when its access token expires, see
+    #: :mod:`._tokens` (None: ``wall_clock``)
+    tokens: Callable[[], float] | None = None
+
+    def token_clock(self) -> Callable[[], float]:
+        return self.tokens or self.wall_clock
 
 
 @attrs.frozen
@@ -76,16 +105,19 @@ async def sync_tenant_resource(
     *,
     will_retry: bool = False,
     clock: Callable[[], Awaitable[float]] | None = None,
+    clocks: JobClocks | None = None,
 ) -> SyncOutcome:
     """Sync ``resource`` of ``tenant`` once (see the module docstring).
 
     ``redis`` is the fleet's Redis (``config.redis``); ``will_retry`` says the caller retries a
     failed run (its status then reads ``retrying``, not ``error``); ``clock`` returns epoch
-    seconds (default: Redis's clock). Raises :class:`~outreach_async.FleetConfigError` for an
-    unknown tenant.
+    seconds for the status (default: Redis's clock); ``clocks`` what the client, the budget,
+    the export and an OAuth tenant's tokens run on (default: real time). Raises
+    :class:`~outreach_async.FleetConfigError` for an unknown tenant.
     """
     target = config.tenant(tenant)
-    return await _Run(config, target, resource, redis, will_retry, clock).perform()
+    run = _Run(config, target, resource, redis, will_retry, clock, clocks or JobClocks())
+    return await run.perform()
 
 
 class _Run:
@@ -99,8 +131,10 @@ class _Run:
         redis: Redis,
         will_retry: bool,
         clock: Callable[[], Awaitable[float]] | None,
+        clocks: JobClocks,
     ) -> None:
         self.config, self.target, self.resource, self.redis = config, target, resource, redis
+        self.clocks = clocks
         self.keys = FleetKeys(config.namespace)
         self.statuses = StatusStore(redis, self.keys)
         self.now = clock or (lambda: redis_now(redis))
@@ -150,19 +184,35 @@ class _Run:
 
     async def _export(self) -> ExportResult:
         target = self.target
-        token = target.access_token()
-        if token is None:
-            raise OSError(f"tenant {target.name!r}: OAuth tenants need the shared token store")
+        credentials = await tenant_credentials(
+            self.redis, self.config.namespace, target, clock=self.clocks.token_clock()
+        )
         async with OutreachClient(
-            token,
+            credentials,
             base_url=target.base_url,
             timeout=target.timeout,
             max_retries=target.max_retries,
-            rate_limiter=RedisRateLimiter(self.redis, target.rate_limit_user),
+            rate_limiter=self._budget(),
+            sleep=self.clocks.sleep,
+            clock=self.clocks.monotonic,
+            wall_clock=self.clocks.wall_clock,
+            timer=self.clocks.timer,
+            rng=self.clocks.rng,
         ) as client:
             if target.is_database():
                 return await self._export_to_database(client)
             return await self._export_to_file(client)
+
+    def _budget(self) -> RedisRateLimiter:
+        """The tenant's budget: the one of its ``rate_limit_user``, shared by every tenant and
+        worker that names the same user."""
+        return RedisRateLimiter(
+            self.redis,
+            self.target.rate_limit_user,
+            wall_clock=self.clocks.wall_clock,
+            sleep=self.clocks.sleep,
+            rng=self.clocks.rng,
+        )
 
     async def _export_to_file(self, client: OutreachClient) -> ExportResult:
         """JSON Lines, with the checkpoint in Redis under the tenant's own prefix."""
@@ -170,14 +220,23 @@ class _Run:
         await asyncio.to_thread(os.makedirs, os.path.dirname(output) or ".", exist_ok=True)
         store = RedisCheckpointStore(self.redis, prefix=self.keys.checkpoints(self.target.name))
         return await export_resource(
-            client, self.resource, output, checkpoint=store, page_size=self.target.page_size
+            client,
+            self.resource,
+            output,
+            checkpoint=store,
+            page_size=self.target.page_size,
+            clock=self.clocks.monotonic,
         )
 
     async def _export_to_database(self, client: OutreachClient) -> ExportResult:
         """A database sink keeps the checkpoint with the rows, in one transaction."""
         async with open_sink(self.target.output_for(self.resource), self.resource) as sink:
             return await export_resource(
-                client, self.resource, sink, page_size=self.target.page_size
+                client,
+                self.resource,
+                sink,
+                page_size=self.target.page_size,
+                clock=self.clocks.monotonic,
             )
 
     async def _success(self, ran: ExportResult, started: float) -> SyncOutcome:

@@ -29,7 +29,7 @@ class RelatedFetcher(Protocol[R]):
 
     async def get(self, id: int) -> R: ...
 
-    def list_url(self, url: URL) -> Paginator[R]: ...
+    def list_url(self, url: URL, *, limit: int | None = None) -> Paginator[R]: ...
 
 
 class ClientCore(Protocol):
@@ -106,9 +106,9 @@ class ResponseContext:
             return await repo.get(id_)
         return await repo.list_url(URL(related, encoded=True)).first() if related else None
 
-    def follow(self, type_: str, related: str) -> AsyncIterator[Resource]:
+    def follow(self, type_: str, related: str, limit: int | None = None) -> AsyncIterator[Resource]:
         core = self._live_core()
         cls = model_for_type(type_)
         if cls is None:
             raise DetachedHandleError(f"no model for resource type {type_!r}")
-        return aiter(core.repository(cls).list_url(URL(related, encoded=True)))
+        return aiter(core.repository(cls).list_url(URL(related, encoded=True), limit=limit))

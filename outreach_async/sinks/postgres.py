@@ -112,8 +112,12 @@ class PostgresSink(DatabaseSink):
     async def _prepare(self, conn: asyncpg.Connection) -> None:
         asyncpg = _import_asyncpg()
         try:
-            if not await _columns(conn, CHECKPOINT_TABLE):
-                await conn.execute(_CHECKPOINTS_DDL)
+            async with conn.transaction():
+                # sinks of several resources (a fleet tenant's) prepare one database at once,
+                # and CREATE TABLE IF NOT EXISTS fails for all but one of two racing creators
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", CHECKPOINT_TABLE)
+                if not await _columns(conn, CHECKPOINT_TABLE):
+                    await conn.execute(_CHECKPOINTS_DDL)
             found = await _columns(conn, self.layout.table)
             if not found:
                 await conn.execute(self.layout.create_sql("postgres"))

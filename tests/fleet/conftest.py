@@ -11,6 +11,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from outreach_async.fleet import OAuthConfig
+
+#: a tenant of :func:`fleet_toml`: its name, base URL, and static token or OAuth table
+TenantSpec = tuple[str, str, str | OAuthConfig]
+
 
 @pytest.fixture
 async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
@@ -29,14 +34,15 @@ def fleet_toml(
     redis_url: str,
     namespace: str,
     out_dir: Path,
-    tenants: Sequence[tuple[str, str, str]],
+    tenants: Sequence[TenantSpec],
     *,
     resources: Sequence[str] = ("prospects", "accounts"),
     worker: str = "",
     extra: str = "",
     every: str = "1h",
 ) -> str:
-    """A fleet.toml for ``(name, base_url, token)`` tenants, each with its own budget user."""
+    """A fleet.toml for ``(name, base_url, token or oauth)`` tenants, each with its own budget
+    user."""
     lines = [
         f'redis = "{redis_url}"',
         f'namespace = "{namespace}"',
@@ -54,10 +60,20 @@ def fleet_toml(
         lines += [
             f"[tenants.{name}]",
             f'base_url = "{base_url}"',
-            f'token = "{token}"',
             f'rate_limit_user = "{namespace}-{name}"',
         ]
+        lines += [f'token = "{token}"'] if isinstance(token, str) else _oauth_table(name, token)
     return "\n".join(lines) + "\n"
+
+
+def _oauth_table(tenant: str, oauth: OAuthConfig) -> list[str]:
+    return [
+        f"[tenants.{tenant}.oauth]",
+        f'client_id = "{oauth.client_id}"',
+        f'client_secret = "{oauth.client_secret}"',
+        f'refresh_token = "{oauth.refresh_token}"',
+        f'token_url = "{oauth.token_url}"',
+    ]
 
 
 #: writes ``fleet.toml`` in the test's directory (see :func:`fleet_toml`) and returns its path
@@ -66,7 +82,7 @@ WriteFleet = Callable[..., Path]
 
 @pytest.fixture
 def write_fleet(redis_url: str, namespace: str, tmp_path: Path) -> WriteFleet:
-    def write(tenants: Sequence[tuple[str, str, str]], **options: Any) -> Path:
+    def write(tenants: Sequence[TenantSpec], **options: Any) -> Path:
         path = tmp_path / "fleet.toml"
         path.write_text(fleet_toml(redis_url, namespace, tmp_path, tenants, **options))
         return path

@@ -7,8 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
-from outreach_async.cli import main
+from outreach_async.cli import _fleet, main
+from outreach_async.fleet import FleetKeys, StatusStore, redis_now
+from tests.clock import FakeClock
 from tests.fleet.conftest import fleet_toml
 
 
@@ -83,3 +86,99 @@ def test_status_before_any_run(
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["TENANT", "RESOURCE", "STATE"]
     assert table[1].split()[:3] == ["acme", "prospects", "never"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--timeout", "30s"], "--timeout needs --wait"),
+        (
+            ["--wait", "--timeout", "soon"],
+            "--timeout: expected a duration such as 30s, 15m or 1h, got 'soon'",
+        ),
+        (["--wait", "--timeout", "0s"], "--timeout: expected a duration"),
+    ],
+)
+def test_a_bad_timeout_exits_2_before_anything_is_queued(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    path = _config(tmp_path, f"redis://127.0.0.1:{_closed_port()}/0")  # never reached
+    assert main(["fleet", "sync", "--config", str(path), *options]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith(f"outreach-async: {message}")
+
+
+@pytest.fixture
+def sync_command(
+    tmp_path: Path,
+    redis_url: str,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_clock: FakeClock,
+) -> list[str]:
+    """``fleet sync`` of a one-tenant fleet on the real Redis, no worker running; ``--wait``
+    waits on ``fake_clock``."""
+    path = tmp_path / "fleet.toml"
+    path.write_text(
+        fleet_toml(redis_url, namespace, tmp_path, [("acme", "http://127.0.0.1:9/api/v2", "t")])
+    )
+    monkeypatch.setattr(_fleet, "wait_clock", fake_clock)
+    monkeypatch.setattr(_fleet, "wait_sleep", fake_clock.sleep)
+    return ["fleet", "sync", "--config", str(path)]
+
+
+@pytest.mark.redis
+def test_wait_with_a_timeout_no_worker_meets_exits_4_and_the_syncs_stay_queued(
+    sync_command: list[str], capsys: pytest.CaptureFixture[str], fake_clock: FakeClock
+) -> None:
+    command = sync_command
+    assert main([*command, "--wait", "--timeout", "2m"]) == 4
+    out, err = capsys.readouterr()
+    assert fake_clock.elapsed == 120
+    assert out.splitlines() == [
+        "queued 2 syncs (0 already queued)",
+        "acme prospects: queued (no worker has started it yet)",
+        "acme accounts: queued (no worker has started it yet)",
+    ]
+    assert err.strip() == (
+        "outreach-async: not done after --timeout 2m: queued: acme "
+        "(the syncs go on in the workers; `fleet status` shows them)"
+    )
+    # still queued for the workers: asking again sends nothing new
+    assert main(command) == 0
+    assert capsys.readouterr().out.strip() == "queued 0 syncs (2 already queued)"
+
+
+@pytest.mark.redis
+def test_a_failure_before_the_timeout_exits_3_and_names_what_still_runs(
+    sync_command: list[str],
+    redis_url: str,
+    namespace: str,
+    capsys: pytest.CaptureFixture[str],
+    fake_clock: FakeClock,
+) -> None:
+
+    async def a_worker_takes_both(sleeps: int) -> None:  # as a worker would write them
+        if sleeps != 1:
+            return
+        redis = Redis.from_url(redis_url)
+        statuses = StatusStore(redis, FleetKeys(namespace))
+        now = await redis_now(redis)
+        await statuses.update("acme", "prospects", state="running", started_at=now, worker="h:7")
+        await statuses.update(
+            "acme", "accounts", state="error", started_at=now, last_error="ServerError: 503"
+        )
+        await redis.aclose()
+
+    fake_clock.on_sleep = a_worker_takes_both
+    assert main([*sync_command, "--wait", "--timeout", "10s"]) == 3
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1:] == [
+        "acme prospects: running (on h:7)",
+        "acme accounts: error (ServerError: 503)",
+    ]
+    assert err.strip() == (
+        "outreach-async: failed: acme; not done after --timeout 10s: running: acme "
+        "(the syncs go on in the workers; `fleet status` shows them)"
+    )

@@ -175,3 +175,14 @@ def test_the_readme_fleet_toml_loads(tmp_path: Path) -> None:
     assert config.tenant("acme").rate_limit_user == "sync@acme"
     assert config.tenant("globex").every == 900.0
     assert config.worker.heartbeat_timeout == 60.0
+
+
+def test_the_readme_oauth_tenant_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("**OAuth tenants.**") :]
+    block = section[section.index("```toml\n") + 8 : section.index("```\n", 8)]
+    tenant = load_config(_write(tmp_path, block)).tenant("initech")
+    assert tenant.oauth is not None
+    assert tenant.oauth.client_id == "your-app-id"
+    assert tenant.oauth.token_url == "https://api.outreach.io/oauth/token"
+    assert tenant.access_token() is None  # no static token: it syncs with the shared store

@@ -486,6 +486,18 @@ def test_oauth_mistakes(oauth: Any, message: str) -> None:
     assert _message(_doc({"out": "{resource}", "oauth": oauth})) == message
 
 
+def test_oauth_needs_a_token_url_beside_any_api_but_outreachs() -> None:
+    local = {"out": "{resource}", "base_url": "http://127.0.0.1:8801/api/v2", "oauth": _OAUTH}
+    assert _message(_doc(local)) == (
+        "f.toml: tenants.a.oauth.token_url: expected the token endpoint of "
+        "http://127.0.0.1:8801/api/v2's server (only Outreach's API has a default), got nothing"
+    )
+    given = {**local, "oauth": {**_OAUTH, "token_url": "http://127.0.0.1:8801/oauth/token"}}
+    assert parse_config(_doc(given)).tenant("a").oauth is not None
+    production = {**local, "base_url": "https://api.outreach.io/api/v2"}
+    assert parse_config(_doc(production)).tenant("a").oauth is not None
+
+
 @pytest.mark.parametrize(
     ("keys", "message"),
     [
@@ -532,7 +544,9 @@ def test_credential_fingerprint_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FP_TOK", "v")
     assert env.credential_fingerprint() == _digest("token\0v")
     oauth = parse_config(_doc({"out": "{resource}", "oauth": _OAUTH})).tenant("a")
-    assert oauth.credential_fingerprint() == _digest("oauth\0c\0r")
+    assert oauth.credential_fingerprint() == _digest("oauth\0c\0s\0r")
+    assert oauth.oauth is not None
+    assert oauth.oauth.seed_fingerprint() == _digest("seed\0c\0r")
     assert len(oauth.credential_fingerprint()) == 16
 
 

@@ -14,20 +14,20 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet
+from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet, TokenStoreError
 from outreach_async.sandbox import Sandbox
 from tests.clock import FakeClock
+from tests.export.test_unreachable import closed_port
+from tests.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, token_posts
 
 ROOT = Path(__file__).resolve().parents[2]
-CLIENT_ID = "sandbox-client"
-CLIENT_SECRET = "sandbox-secret"
 
 
 @pytest.fixture
@@ -37,10 +37,6 @@ async def rotating_sandbox() -> AsyncIterator[tuple[Sandbox, FakeClock]]:
     async with Sandbox(clock=clock, seed=4) as sandbox:
         sandbox.authority.strict_rotation = True  # a refresh token works once
         yield sandbox, clock
-
-
-def token_posts(sandbox: Sandbox) -> int:
-    return sum(r.method == "POST" and r.path == "/oauth/token" for r in sandbox.requests)
 
 
 async def logged_in(sandbox: Sandbox, store: RedisTokenStore) -> TokenSet:
@@ -221,3 +217,46 @@ async def test_a_live_holder_extends_its_lease_and_only_its_own_lock_is_released
             assert not taken
     async with other.renewal(wait=False) as taken:
         assert taken  # released by its holder
+
+
+async def test_a_seed_is_stored_once_never_over_rotated_tokens_and_a_new_one_replaces_them(
+    redis_url: str, redis_client: Redis
+) -> None:
+    tenant = f"acme-{uuid.uuid4().hex}"
+    stores = [RedisTokenStore(redis_client, tenant) for _ in range(8)]  # 8 workers at once
+    configured = TokenSet("", "configured-refresh-token")
+    seeded = await asyncio.gather(*(s.seed(configured, "fp-1") for s in stores))
+    assert sorted(seeded) == [False] * 7 + [True]
+    assert await stores[0].load() == configured
+
+    rotated = TokenSet("access", "rotated-refresh-token", 123.0)
+    await stores[1].save(rotated)  # a refresh spent the configured token
+    assert not await stores[2].seed(configured, "fp-1")  # the unchanged config
+    assert await stores[0].load() == rotated
+
+    edited = TokenSet("", "new-refresh-token")  # after a revocation, a new login
+    replaced = await asyncio.gather(*(s.seed(edited, "fp-2") for s in stores))
+    assert sorted(replaced) == [False] * 7 + [True]
+    assert not await stores[3].seed(configured, "fp-1")  # an older config never comes back
+    assert await stores[0].load() == edited
+    assert await redis_client.smembers(stores[0].seeds_key) == {b"fp-1", b"fp-2"}
+
+
+async def test_an_unreachable_redis_is_a_token_store_error_naming_the_store() -> None:
+    store = RedisTokenStore(f"redis://127.0.0.1:{closed_port()}/0", "acme")
+    tokens = TokenSet("access", "refresh", 0.0)
+    attempts: dict[str, Callable[[], Awaitable[object]]] = {
+        "reading the token set": store.load,
+        "saving the token set": lambda: store.save(tokens),
+        "seeding the token set": lambda: store.seed(tokens, "digest"),
+    }
+    for doing, attempt in attempts.items():
+        with pytest.raises(TokenStoreError, match=f"acme.*{doing} failed") as caught:
+            await attempt()
+        assert type(caught.value.__cause__).__module__.startswith("redis")
+    with pytest.raises(TokenStoreError, match="taking the renewal lock failed"):
+        async with store.renewal():
+            pass
+    # a client built on it fails typed, before any API request
+    with pytest.raises(TokenStoreError, match="reading the token set failed"):
+        await OAuth2Refresh.from_store(store, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)

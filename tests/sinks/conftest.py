@@ -1,23 +1,15 @@
-"""Fixtures of the sink tests: one PostgreSQL server per session, a fresh database per test."""
+"""Fixtures of the sink tests: a fresh database per test on the session's PostgreSQL server
+(``postgres_server``, from the root conftest)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import yarl
 
-from tests.postgres_server import postgres_server_url
-
 asyncpg = pytest.importorskip("asyncpg", reason="the postgres extra is not installed")
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """The URL of the session's server (as its superuser)."""
-    with postgres_server_url() as url:
-        yield url
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -175,3 +176,19 @@ async def test_a_read_only_role_is_refused_before_anything_is_written(
         await export(outreach_sandbox, str(reader))
     [count] = await fetch(database, "SELECT count(*) FROM prospects")
     assert count[0] == 300
+
+
+async def test_exports_of_several_resources_prepare_one_new_database_at_once(
+    database: str,
+) -> None:
+    """A fleet tenant's resources start their first syncs into its database together: each sink
+    creates the shared checkpoint table if missing, and none of them fails for the others."""
+    resources = ["prospects", "accounts", "users", "sequences", "mailboxes", "tasks"]
+
+    async def prepare(resource: str) -> None:
+        async with open_sink(database, resource):
+            pass
+
+    await asyncio.gather(*(prepare(resource) for resource in resources))
+    rows = await fetch(database, "SELECT count(*) FROM outreach_checkpoints")
+    assert rows[0][0] == 0

@@ -52,7 +52,7 @@ class FakeContext:
         self.fetched.append((type_, id_, related))
         return Prospect(id=id_ if id_ is not None else 99, first_name="fetched")
 
-    def follow(self, type_: str, related: str) -> AsyncIterator[Resource]:
+    def follow(self, type_: str, related: str, limit: int | None = None) -> AsyncIterator[Resource]:
         self.followed.append(related)
         return self._stream()
 

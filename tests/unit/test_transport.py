@@ -452,6 +452,37 @@ async def test_every_response_is_shown_to_the_rate_limiter(
     ]
 
 
+class ReleasingLimiter(RecordingLimiter):
+    """A RecordingLimiter that also counts the tickets handed back unused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = 0
+
+    async def release(self) -> None:
+        self.released += 1
+
+
+class RefusedToken:
+    """A TokenProvider whose token cannot be had (a refresh the token endpoint refused)."""
+
+    async def token(self) -> str:
+        raise AuthenticationError("POST /oauth/token -> HTTP 400: refresh failed", status=400)
+
+    async def refresh(self, rejected: str) -> bool:
+        return False
+
+
+async def test_a_request_whose_token_cannot_be_had_gives_its_rate_limit_ticket_back(
+    fake_clock: FakeClock,
+) -> None:
+    limiter = ReleasingLimiter()
+    transport = make_transport(fake_clock, rate_limiter=limiter, auth=RefusedToken())
+    with pytest.raises(AuthenticationError):
+        await transport.send(Request.get(PROSPECTS))  # nothing is sent: no mock needed
+    assert (limiter.acquired, limiter.released, limiter.observed) == (1, 1, [])
+
+
 async def test_default_limiter_learns_and_waits_on_the_fake_clock(
     fake_clock: FakeClock, aioresponses_mock: aioresponses
 ) -> None:

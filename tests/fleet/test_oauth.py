@@ -1,0 +1,242 @@
+"""OAuth tenants in the job, in one process: the fleet's shared token set in a real Redis,
+against the sandbox's OAuth server with strict rotation (a spent refresh token is
+``invalid_grant``).
+
+Token time is a :class:`~tests.clock.FakeClock` shared by the sandbox and the jobs'
+``JobClocks(tokens=...)``: a token expires when the test moves it, never by waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+from redis.asyncio import Redis
+
+from outreach_async.fleet import (
+    FleetConfig,
+    JobClocks,
+    OAuthConfig,
+    parse_config,
+    sync_tenant_resource,
+)
+from outreach_async.fleet._status import FleetKeys, StatusStore
+from outreach_async.fleet._tokens import tenant_token_store
+from outreach_async.sandbox import Sandbox
+from outreach_async.sandbox.faults import FaultConfig
+from tests.clock import FakeClock
+from tests.export.helpers import ids_of, stored_ids
+from tests.fleet.conftest import fleet_toml
+from tests.sandbox_oauth import (
+    oauth_seed,
+    presented_refresh_tokens,
+    reused_refresh_tokens,
+    token_posts,
+)
+
+pytestmark = pytest.mark.redis
+
+#: past the sandbox's 60 s mint throttle and the tokens' two hours
+PAST_EXPIRY = 7200 + 61
+
+
+@pytest.fixture
+async def clock_and_sandbox() -> AsyncIterator[tuple[FakeClock, Sandbox]]:
+    clock = FakeClock(time.time())  # near real time: the store's lock has a Redis TTL too
+    # each API request "waits" 1 ms on the fake clock: its on_sleep acts between requests
+    latency = FaultConfig(latency=0.001)
+    async with Sandbox(clock=clock, sleep=clock.sleep, seed=200, faults=latency) as sandbox:
+        sandbox.authority.strict_rotation = True
+        yield clock, sandbox
+
+
+def _config(
+    redis_url: str,
+    namespace: str,
+    tmp_path: Path,
+    sandbox: Sandbox,
+    oauth: OAuthConfig,
+    page_size: int = 100,
+) -> FleetConfig:
+    text = fleet_toml(
+        redis_url,
+        namespace,
+        tmp_path,
+        [("acme", sandbox.base_url, oauth)],
+        worker="lock_lease = 1.5",
+        extra=f"page_size = {page_size}",
+    )
+    return parse_config(tomllib.loads(text), "fleet.toml")
+
+
+def _api_reads_of(sandbox: Sandbox, resource: str, since: int) -> int:
+    return sum(r.path.endswith(f"/{resource}") for r in sandbox.requests[since:])
+
+
+async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_refresh(
+    clock_and_sandbox: tuple[FakeClock, Sandbox],
+    redis_url: str,
+    redis_client: Redis,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    clock, sandbox = clock_and_sandbox
+    # 2 records a page: 100 pages of prospects, 5 of accounts
+    config = _config(redis_url, namespace, tmp_path, sandbox, oauth_seed(sandbox), page_size=2)
+    outputs = [tmp_path / "acme" / "prospects.jsonl", tmp_path / "acme" / "accounts.jsonl"]
+    expired_at: list[int] = []
+    prospects_started = asyncio.Event()
+
+    async def expire_mid_run(_sleeps: int) -> None:
+        """Each API request passes here as it arrives: accounts' second page waits for the
+        prospects sync to start, then the token both use expires, with both syncs mid-run."""
+        arriving = sandbox.requests[-1].path  # logged just before, with no await between
+        if arriving.endswith("/prospects") and not expired_at:
+            expired_at.append(len(sandbox.requests) - 1)
+            clock.now += PAST_EXPIRY  # this request and the waiting one: 401
+            prospects_started.set()
+        elif arriving.endswith("/accounts") and _api_reads_of(sandbox, "accounts", 0) == 2:
+            await prospects_started.wait()
+
+    clock.on_sleep = expire_mid_run
+    outcomes = await asyncio.gather(
+        *(
+            sync_tenant_resource(
+                config, "acme", resource, redis_client, clocks=JobClocks(tokens=clock)
+            )
+            for resource in ("prospects", "accounts")
+        )
+    )
+
+    assert [o.state for o in outcomes] == ["ok", "ok"], outcomes
+    for path, type_ in zip(outputs, ("prospect", "account"), strict=True):
+        assert set(ids_of(path)) == stored_ids(sandbox, type_)
+        assert set(ids_of(path).values()) == {1}
+    # both syncs read on after the expiry (the first read of each refused), with one new token
+    assert _api_reads_of(sandbox, "prospects", expired_at[0]) > 0
+    assert _api_reads_of(sandbox, "accounts", expired_at[0]) > 0
+    assert token_posts(sandbox) == sandbox.authority.mint_count == 2  # the first, one rotation
+    assert reused_refresh_tokens(sandbox) == []
+    assert sandbox.authority.throttled_count == 0
+    saved = await tenant_token_store(redis_client, namespace, "acme").load()
+    assert saved is not None
+    assert saved.refresh_token in sandbox.authority.refresh_tokens  # rotated, and saved
+    # where the README says the fleet keeps them
+    key = f"outreach:tokens:{namespace}:acme"
+    assert await redis_client.exists(key, f"{key}:seeds") == 2
+
+
+async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never_reseeds(
+    clock_and_sandbox: tuple[FakeClock, Sandbox],
+    redis_url: str,
+    redis_client: Redis,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    clock, sandbox = clock_and_sandbox
+    first_seed = oauth_seed(sandbox)
+    config = _config(redis_url, namespace, tmp_path, sandbox, first_seed)
+    store = tenant_token_store(redis_client, namespace, "acme")
+    for _ in range(3):  # each sync after an expiry: a refresh with the last rotated token
+        outcome = await sync_tenant_resource(
+            config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+        )
+        assert outcome.state == "ok"
+        clock.now += PAST_EXPIRY
+    assert token_posts(sandbox) == 3
+    assert reused_refresh_tokens(sandbox) == []  # the configured token was spent once
+
+    # a new refresh token in the config replaces the stored set, once
+    second_seed = oauth_seed(sandbox)
+    edited = _config(redis_url, namespace, tmp_path, sandbox, second_seed)
+    assert (
+        await sync_tenant_resource(
+            edited, "acme", "accounts", redis_client, clocks=JobClocks(tokens=clock)
+        )
+    ).state == "ok"
+    assert presented_refresh_tokens(sandbox)[-1] == second_seed.refresh_token
+    # a worker still holding the older config does not put the spent token back
+    outcome = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
+    assert outcome.state == "ok"
+    assert reused_refresh_tokens(sandbox) == []
+    assert token_posts(sandbox) == 4
+    saved = await store.load()
+    assert saved is not None
+    assert saved.refresh_token not in (first_seed.refresh_token, second_seed.refresh_token)
+    assert saved.refresh_token in sandbox.authority.refresh_tokens
+
+
+async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_resumes(
+    clock_and_sandbox: tuple[FakeClock, Sandbox],
+    redis_url: str,
+    redis_client: Redis,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    clock, sandbox = clock_and_sandbox
+    revoked = OAuthConfig("sandbox-client", "sandbox-secret", "revoked", sandbox.token_url)
+    config = _config(redis_url, namespace, tmp_path, sandbox, revoked)
+    first = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
+    assert first.state == "auth"
+    assert first.error is not None
+    assert "invalid_grant" in first.error
+    assert token_posts(sandbox) == 1
+    seen = len(sandbox.requests)
+    again = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock), will_retry=True
+    )
+    assert again.state == "auth"
+    assert len(sandbox.requests) == seen  # held back: not even the token endpoint
+    status = await StatusStore(redis_client, FleetKeys(namespace)).read("acme", "prospects")
+    assert status.state == "auth"
+    # the request the refused refresh stopped gave its rate-limit ticket back
+    budget = await redis_client.hgetall(f"outreach:ratelimit:{namespace}-acme")
+    assert not [field for field in budget if cast(bytes, field).startswith(b"t:")]
+
+    fixed = _config(redis_url, namespace, tmp_path, sandbox, oauth_seed(sandbox))
+    resumed = await sync_tenant_resource(
+        fixed, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
+    assert resumed.state == "ok"
+    assert resumed.records == len(stored_ids(sandbox, "prospect"))
+    assert reused_refresh_tokens(sandbox) == []
+
+
+async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resumes(
+    clock_and_sandbox: tuple[FakeClock, Sandbox],
+    redis_url: str,
+    redis_client: Redis,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    clock, sandbox = clock_and_sandbox
+    right = oauth_seed(sandbox)
+    wrong = OAuthConfig(right.client_id, "not-the-secret", right.refresh_token, right.token_url)
+    config = _config(redis_url, namespace, tmp_path, sandbox, wrong)
+    refused = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
+    assert refused.state == "auth"
+    assert refused.error is not None
+    assert "invalid_client" in refused.error
+    held = await sync_tenant_resource(
+        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
+    assert held.state == "auth"
+    assert token_posts(sandbox) == 1  # held back
+
+    fixed = _config(redis_url, namespace, tmp_path, sandbox, right)  # the same refresh token
+    resumed = await sync_tenant_resource(
+        fixed, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
+    )
+    assert resumed.state == "ok"
+    assert presented_refresh_tokens(sandbox) == [right.refresh_token] * 2  # refused, then spent
