@@ -327,6 +327,10 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
     The ideal of each round is the longest of three floors measured in that round: the wire's
     (pages x latency / partitions), the client's CPU seconds (one event loop cannot go faster
     than its own CPU time) and the sandbox's CPU seconds (one process, likewise).
+
+    The CPU-bound ideal takes the client's and the sandbox's CPU from the sequential export of
+    the same round instead (their measured per-record costs times the records): what two cores,
+    one for each process, allow when partitioning adds no work.
     """
     with tempfile.TemporaryDirectory() as tmp, _collector_tuned():  # as the command line runs
         out = Path(tmp) / "out.jsonl"
@@ -353,6 +357,10 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
     wire = pages * LATENCY / CONCURRENCY
     client, server = cpu.client["partitioned"], cpu.server["partitioned"]
     ideal = [max(wire, c, s) for c, s in zip(client, server, strict=True)]
+    # The CPU-bound ideal: the per-record costs the sequential export measured in the same round
+    # (its client's CPU, the sandbox's CPU), each process on one of the two cores, and the wire.
+    sequential_client, sequential_server = cpu.client["sequential"], cpu.server["sequential"]
+    cpu_ideal = [max(wire, c, s) for c, s in zip(sequential_client, sequential_server, strict=True)]
     return {
         "records": total,
         "page_size": page_size,
@@ -369,6 +377,10 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
         "client_cpu_us_per_record": spread([c / total * 1e6 for c in client]),
         "ideal_s": spread(ideal),
         "vs_ideal": ratio(seconds["partitioned"], ideal),
+        "sequential_client_cpu_us_per_record": spread([c / total * 1e6 for c in sequential_client]),
+        "sequential_server_cpu_us_per_record": spread([s / total * 1e6 for s in sequential_server]),
+        "cpu_ideal_s": spread(cpu_ideal),
+        "vs_cpu_ideal": ratio(seconds["partitioned"], cpu_ideal),
     }
 
 

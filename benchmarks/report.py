@@ -205,6 +205,9 @@ def decode_rows(figures: Figures) -> Iterator[Row]:
             value <= targets[key],
             f"{what.split(' of ')[0]}: {value:.2f}x (target <= {targets[key]}x)",
         )
+    if "export_kb_records" in figures:
+        yield from _export_cpu_rows(figures)
+        return
     per_kb = figures["export_us_per_kb"]["median"]
     yield Row(
         f"export CPU per record to JSON Lines ({figures['record_jsonl_kb']:.1f} KB a line), "
@@ -217,6 +220,43 @@ def decode_rows(figures: Figures) -> Iterator[Row]:
         per_kb <= targets["export_us_per_kb"],
         f"export CPU: {per_kb:.1f} us a KB (target <= {targets['export_us_per_kb']} us)",
     )
+
+
+def _export_cpu_rows(figures: Figures) -> Iterator[Row]:
+    """The export's CPU per record, page bytes to JSON Lines bytes, on full and 1 KB records,
+    beside the models' path and orjson loads + dumps of the same records."""
+    target = figures["targets"]["export_us_per_kb_record"]
+    kinds = (
+        ("export_full_records", "records with every field"),
+        ("export_kb_records", "1 KB records (a sparse fieldset)"),
+    )
+    for key, kind in kinds:
+        run = figures[key]
+        per_record = run["export_path_us_per_record"]["median"]
+        what = (
+            f"export CPU, page bytes to JSON Lines, {kind} ({run['record_jsonl_kb']:.1f} "
+            f"KB, {run['keys_per_record']} keys a line): the export's path (wire resources "
+            "flattened, no models)"
+        )
+        measured = (
+            f"**{_span(run['export_path_us_per_record'], ' us')}** a record = "
+            f"{_span(run['export_path_us_per_kb'], ' us')} a KB; the models' path "
+            f"{_span(run['models_path_us_per_record'], ' us')}; orjson loads + dumps of the same "
+            f"records alone {_span(run['orjson_loads_dumps_us_per_record'], ' us')}, so the "
+            f"export takes {_span(run['export_path_vs_orjson_loads_dumps'])} that"
+        )
+        if key != "export_kb_records":
+            yield Row(what, measured)
+            continue
+        yield Row(
+            what,
+            measured,
+            f"<= {target} us a 1 KB record",
+            per_record <= target,
+            f"export CPU: {per_record:.1f} us a {run['record_jsonl_kb']:.1f} KB record (target "
+            f"<= {target} us; orjson loads + dumps alone: "
+            f"{run['orjson_loads_dumps_us_per_record']['median']:.1f} us)",
+        )
 
 
 def sandbox_rows(figures: Figures) -> Iterator[Row]:
@@ -329,6 +369,14 @@ def _partition_row(run: Figures, target: float | None) -> Row:
         f"us a record) and the sandbox's CPU ({seconds(run['server_cpu_s'])}): "
         f"{times(run['vs_ideal'])} the ideal"
     )
+    if "cpu_ideal_s" in run:
+        measured += (
+            f"; CPU-bound ideal {seconds(run['cpu_ideal_s'])} = the longest of the wire and the "
+            f"sequential export's measured per-record CPU times the records (client "
+            f"{num(run['sequential_client_cpu_us_per_record']['median'])} us, sandbox "
+            f"{num(run['sequential_server_cpu_us_per_record']['median'])} us a record): "
+            f"{times(run['vs_cpu_ideal'])}"
+        )
     if target is None:
         return Row(what, measured, "what two cores allow (shown beside the CPU ideal)")
     return Row(

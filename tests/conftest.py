@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -11,6 +12,9 @@ from hypothesis import HealthCheck, settings
 from tests.clock import FakeClock
 from tests.postgres_server import postgres_server_url
 from tests.redis_server import redis_server_url
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 # Property tests run on a 2-core CI machine next to loopback servers: no deadline flakiness.
 settings.register_profile(
@@ -29,6 +33,16 @@ def redis_url() -> Iterator[str]:
     """A Redis to test against: ``REDIS_URL``, or a throwaway redis-server, or skip."""
     with redis_server_url() as url:
         yield url
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    """A client of :func:`redis_url`'s server, closed after the test."""
+    from redis.asyncio import Redis  # the redis extra: only the tests that use Redis need it
+
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -97,3 +97,59 @@ def test_the_streaming_rows_show_cpu_and_the_measured_wire_when_the_results_hold
     assert ("client CPU" in plain) == (
         "cpu_seconds" in results["suites"]["client"]["figures"]["stream_prospects"]
     )
+
+
+def _spread(value: float) -> dict[str, object]:
+    return {"median": value, "min": value, "max": value, "rounds": [value, value, value]}
+
+
+def _ratio(value: float) -> dict[str, object]:
+    return {"of_medians": value, "per_round": _spread(value)}
+
+
+def _export_cpu(kb: float, keys: int, us: float, floor: float) -> dict[str, object]:
+    return {
+        "records": 1000,
+        "record_jsonl_kb": kb,
+        "keys_per_record": keys,
+        "export_path_us_per_record": _spread(us),
+        "export_path_us_per_kb": _spread(us / kb),
+        "models_path_us_per_record": _spread(us * 1.2),
+        "orjson_loads_dumps_us_per_record": _spread(floor),
+        "export_path_vs_orjson_loads_dumps": {"median": us / floor, "min": 1.0, "max": 2.0},
+    }
+
+
+def test_the_export_cpu_rows_judge_the_1kb_record_and_show_the_floor() -> None:
+    results, _peers = report.read_results()
+    assert results is not None
+    newer = copy.deepcopy(results)
+    decode = newer["suites"]["decode"]["figures"]
+    for old in ("export_us_per_record", "export_us_per_kb", "export_wire_us_per_record"):
+        decode.pop(old, None)
+    decode["export_full_records"] = _export_cpu(4.4, 248, 70.0, 65.0)
+    decode["export_kb_records"] = _export_cpu(1.04, 60, 16.0, 11.0)
+    decode["targets"]["export_us_per_kb_record"] = 10.0
+    partitions = newer["suites"]["export"]["figures"]["partitions_sandbox_50ms_pages_of_1000"]
+    partitions["sequential_client_cpu_us_per_record"] = _spread(80.0)
+    partitions["sequential_server_cpu_us_per_record"] = _spread(60.0)
+    partitions["cpu_ideal_s"] = _spread(1.6)
+    partitions["vs_cpu_ideal"] = _ratio(1.25)
+    text = report.main_block(newer)
+    full = next(line for line in text.splitlines() if "records with every field (4.4 KB" in line)
+    assert full.endswith("| - |  |")  # information only: the target is the 1 KB record's
+    kb = next(
+        line
+        for line in text.splitlines()
+        if "1 KB records (a sparse fieldset) (1.0 KB, 60 keys" in line
+    )
+    assert "**16.00 us (16.00-16.00 us)** a record" in kb
+    assert "alone 11.00 us" in kb
+    assert kb.endswith("| <= 10.0 us a 1 KB record | **no** |")
+    missed = text.split("Not met:")[1]
+    assert "- export CPU: 16.0 us a 1.0 KB record (target <= 10.0 us; orjson loads" in missed
+    cpu_bound = next(line for line in text.splitlines() if "partitions, pages of 1000" in line)
+    assert "CPU-bound ideal 1.60 s (1.60-1.60)" in cpu_bound
+    assert "**1.25x**" in cpu_bound
+    decode["export_kb_records"] = _export_cpu(1.04, 60, 9.5, 8.0)
+    assert "export CPU" not in report.main_block(newer).split("Not met:")[-1]

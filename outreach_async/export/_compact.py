@@ -33,7 +33,7 @@ import orjson
 
 from ._records import Format
 
-__all__ = ["CompactResult", "compact"]
+__all__ = ["CompactResult", "IdBits", "compact"]
 
 _JSONL_ID = re.compile(rb'\{"type":"[^"]*","id":(\d+)[,}]')
 _CSV_ID = re.compile(rb"(\d+)[,\n]")
@@ -90,10 +90,27 @@ def _bitmap_bits(size: int) -> int:
     return bits
 
 
+class IdBits:
+    """One bit per id (``id`` modulo ``bits``, a power of two): whether an id may have come
+    before. Memory is fixed; a "maybe" is an id seen again, or one sharing its bit."""
+
+    def __init__(self, bits: int) -> None:
+        self._seen = bytearray(bits // 8)
+        self._mask = bits - 1
+
+    def add(self, id_: int) -> bool:
+        """Set the id's bit; True when it was set already."""
+        slot = id_ & self._mask
+        byte, bit = slot >> 3, 1 << (slot & 7)
+        if self._seen[byte] & bit:
+            return True
+        self._seen[byte] |= bit
+        return False
+
+
 def _candidates(path: str | os.PathLike[str], fmt: Format, bits: int) -> tuple[int, set[int]]:
     """Pass one: the number of records and the ids that may appear more than once."""
-    seen = bytearray(bits // 8)
-    mask = bits - 1
+    seen = IdBits(bits)
     candidates: set[int] = set()
     records = 0
     with open(path, "rb") as file:
@@ -102,12 +119,8 @@ def _candidates(path: str | os.PathLike[str], fmt: Format, bits: int) -> tuple[i
             if id_ is None:
                 continue
             records += 1
-            slot = id_ & mask
-            byte, bit = slot >> 3, 1 << (slot & 7)
-            if seen[byte] & bit:
+            if seen.add(id_):
                 candidates.add(id_)
-            else:
-                seen[byte] |= bit
     return records, candidates
 
 

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
+import orjson
 
 from outreach_async import OutreachClient, Paginator, Range, Resource
+from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
-from ._output import Output
+from ._compact import IdBits
+from ._output import FileOutput, Output
 from ._plan import Base, Span, Verdict, plan_spans, run_start
 from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
@@ -30,6 +33,10 @@ ProgressCallback = Callable[[int, "int | None"], None]
 
 #: what the streams put in the queue once they are all done
 END = object()
+
+#: one record of a decoded page: its cursor position, its id and its line
+Line = tuple[CursorValue | None, int | None, bytes]
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 @attrs.define
@@ -82,6 +89,10 @@ class ExportJob:
         self.syncing: asyncio.Future[None] | None = None
         #: the last span, while its first pass runs beside other spans (see :meth:`work`)
         self.catch_up: int | None = None
+        #: a one-off file's ids as they are written, and whether one may have come twice: when
+        #: none did, the file is not read again to be compacted (see :meth:`write`)
+        self.written_ids: IdBits | None = None
+        self.ids_repeated = False
 
     # -------------------------------------------------------------- queries
 
@@ -188,17 +199,18 @@ class ExportJob:
     ) -> None:
         """Read one span in ascending cursor order and queue its pages, encoded; a pass that
         is not ``final`` leaves the span open (its watermark saved) for another pass."""
-        pages = self.listing(span.resume_from, span.hi).pages()
+        # the resource objects as the API sent them: the records are flattened from those,
+        # with no model built (RecordFlattener.from_wire, the public fast path)
+        url = self.listing(span.resume_from, span.hi).url
+        pages = self.repository.list_wire_pages(url, self.decode_page).pages()
         try:
             async for page in pages:
                 # Let the paginator's prefetch send its request before this page's CPU work:
                 # awaiting a queue with room never suspends, so without this the next request
                 # would leave only once this page is done (no overlap with the server's work).
                 await asyncio.sleep(0)
-                keep, stop = self.select(span, page.items)
-                span.written += len(keep)
-                data = self.encoder.encode(keep) if keep else b""
-                await queue.put(_Batch(index, data, len(keep), span.snapshot()))
+                data, count, stop = self.encode_page(span, page.items)
+                await queue.put(_Batch(index, data, count, span.snapshot()))
                 if stop:
                     break
         finally:
@@ -206,17 +218,41 @@ class ExportJob:
         span.done = final
         await queue.put(_Batch(index, b"", 0, span.snapshot()))
 
-    def select(self, span: Span, models: Sequence[Resource]) -> tuple[list[Resource], bool]:
-        """The models of a page to write, and whether the span's stream is over."""
-        value_of = self.cursor.value_of
-        keep: list[Resource] = []
-        for model in models:
-            verdict = span.judge(value_of(model), model.id)
-            if verdict is Verdict.STOP:
-                return keep, True
-            if verdict is Verdict.WRITE and self._first_time(model.id):
-                keep.append(model)
-        return keep, False
+    def decode_page(self, resources: Sequence[Mapping[str, Any]]) -> list[Line]:
+        """Each record of a page as its cursor position, id and line, in page order. Pure (no
+        span is touched): it runs while the paginator decodes the page, so the parsed resource
+        objects are gone before the page is handed over (see ``list_wire_pages``)."""
+        position = self.cursor.wire_value_of
+        if self.encoder.format == "jsonl":  # per record, so in one comprehension
+            flat, dumps, newline = self.encoder.flattener.from_wire, orjson.dumps, _NEWLINE
+            lines = [dumps(flat(r), option=newline) for r in resources]
+        else:
+            lines = [self.encoder.encode_wire([r]) for r in resources]
+        out: list[Line] = []
+        for resource, line in zip(resources, lines, strict=True):
+            id_ = resource.get("id")
+            out.append((position(resource), id_ if id_.__class__ is int else as_id(id_), line))
+        return out
+
+    def encode_page(self, span: Span, records: Sequence[Line]) -> tuple[bytes, int, bool]:
+        """One page's writing (see :meth:`decode_page`): the lines of the records to write,
+        advancing the span, how many, and whether the span's stream is over."""
+        judge, write, written_ids = span.judge, Verdict.WRITE, self.written_ids
+        keep: list[bytes] = []
+        stop = False
+        for position, id_, line in records:  # per record: locals
+            verdict = judge(position, id_)
+            if verdict is write:
+                if self.dedupe is None or self._first_time(id_):
+                    keep.append(line)
+                    # (compaction passes over lines without an integer id, so may this)
+                    if written_ids is not None and id_.__class__ is int and written_ids.add(id_):
+                        self.ids_repeated = True
+            elif verdict is Verdict.STOP:
+                stop = True
+                break
+        span.written += len(keep)
+        return b"".join(keep), len(keep), stop
 
     def _first_time(self, id_: int | None) -> bool:
         if self.dedupe is None or id_ is None:
@@ -264,6 +300,8 @@ class ExportJob:
                 await self.commit(output, run, exported + self.written)
                 last_commit = self.clock()
             if finished:
+                if isinstance(output, FileOutput) and self.written_ids is not None:
+                    output.compact_on_finish = self.ids_repeated
                 await self._in_thread(output.finish)  # a one-off file is swapped in
                 return exported + self.written
 

@@ -76,14 +76,18 @@ def partial_path(target: str) -> str:
     return target + PARTIAL_SUFFIX
 
 
-def finish_one_off(temp_path: str, target_path: str) -> CompactResult:
+def finish_one_off(
+    temp_path: str, target_path: str, *, compact_first: bool = True
+) -> CompactResult | None:
     """Swap a complete one-off export in: ``target_path`` then holds either its old bytes or
     all of ``temp_path``'s, never a mix, whatever happens (``kill -9``, a power cut).
 
     The file is first compacted to one line per id (see :mod:`._compact`) while no one can
-    see it, then made durable, renamed over the target, and the directory entry made durable.
+    see it (unless not ``compact_first``: the writer knows no id was written twice), then made
+    durable, renamed over the target, and the directory entry made durable.
     """
-    compacted = compact(temp_path)  # the format from the file's first byte
+    # the format from the file's first byte
+    compacted = compact(temp_path) if compact_first else None
     fd = os.open(temp_path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -128,6 +132,9 @@ class FileOutput(Output):
         self._target_fd: int | None = None
         #: what compaction did to a finished one-off export (None otherwise)
         self.compacted: CompactResult | None = None
+        #: whether :meth:`finish` compacts a one-off export first; the export's writer turns
+        #: it off when it knows that no id was written twice (nothing to compact)
+        self.compact_on_finish = True
 
     def __repr__(self) -> str:
         return f"<FileOutput {self.name} at {self._offset}>"
@@ -222,9 +229,17 @@ class FileOutput(Output):
         if self._partial is None:
             return
         with _naming(self.name):
-            self.compacted = finish_one_off(self._partial, self.name)
+            self.compacted = finish_one_off(
+                self._partial, self.name, compact_first=self.compact_on_finish
+            )
         self._partial = None
-        self._offset = self.compacted.size
+        if self.compacted is not None:
+            self._offset = self.compacted.size
+
+    @property
+    def one_off(self) -> bool:
+        """Whether this is a one-off export's partial file, not swapped in yet."""
+        return self._partial is not None
 
     def close(self) -> None:
         if self._fd is not None:

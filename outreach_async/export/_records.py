@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -60,9 +60,10 @@ def csv_columns(spec: ResourceSpec, fields: Sequence[str] | None = None) -> list
 class RecordEncoder:
     """Turns models of one resource type into JSON Lines or CSV bytes.
 
-    Records come from the models' public wire-to-record path (:class:`RecordFlattener`): a model
-    decoded from a page and not changed since is its wire resource, flattened at about the cost
-    of one dict copy.
+    Records come from the public wire-to-record path (:class:`RecordFlattener`): the export
+    flattens the resource objects of each page as the API sent them (``from_wire``, as
+    :meth:`encode_wire` does; no model built); :meth:`encode` takes models, a decoded one
+    unchanged since flattened as its wire resource.
     """
 
     def __init__(
@@ -89,6 +90,16 @@ class RecordEncoder:
             return _csv_bytes([self.csv_row(self.flatten(m)) for m in models])
         dumps, flat = orjson.dumps, self.flattener.from_model
         return b"".join([dumps(flat(m), option=orjson.OPT_APPEND_NEWLINE) for m in models])
+
+    def encode_wire(self, resources: Sequence[Mapping[str, Any]]) -> bytes:
+        """The lines of these resource objects as the API sent them (the export's path:
+        :meth:`RecordFlattener.from_wire`, no model built); the same lines :meth:`encode` writes
+        for the models decoded from them."""
+        flat = self.flattener.from_wire
+        if self.format == "csv":
+            return _csv_bytes([self.csv_row(flat(r)) for r in resources])
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        return b"".join([dumps(flat(r), option=newline) for r in resources])
 
     def csv_row(self, record: dict[str, Any]) -> list[str]:
         """The cells of one flat record, in :attr:`columns` order."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from outreach_async import QueryError, Resource, UnknownResourceError
+from outreach_async._relationships import as_id
 from outreach_async._wire import camel_to_snake
 from outreach_async.models import ALL_SPECS, MODELS
 
@@ -109,6 +110,19 @@ class Cursor:
             except ValueError:
                 return None
         return to_millis(value) if isinstance(value, dt.datetime) else None
+
+    def wire_value_of(self, resource: Mapping[str, Any]) -> CursorValue | None:
+        """The position of a resource object as the API sent it (see :meth:`value_of`)."""
+        if self.kind == "integer":
+            return as_id(resource.get("id"))
+        attributes = resource.get("attributes")
+        value = attributes.get(self.wire) if attributes else None
+        if value.__class__ is not str:
+            return None
+        try:
+            return to_millis(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return None
 
     def filter_value(self, value: CursorValue) -> dt.datetime | int:
         """A position as the query builder takes it (a datetime for time cursors)."""

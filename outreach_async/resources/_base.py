@@ -47,6 +47,7 @@ from ._resolve import MAX_BATCH_IDS, id_batches, resolve_locally
 __all__ = ["Repository"]
 
 R = TypeVar("R", bound=Resource)
+T = TypeVar("T")
 
 
 class Repository(Generic[R]):
@@ -93,13 +94,22 @@ class Repository(Generic[R]):
         return model  # type: ignore[return-value]
 
     async def _page(self, url: URL) -> Callable[[], Page[R]]:
+        body = await self._page_body(url)
+        return FetchedPage(functools.partial(self._decode_page, body, url), next_link_hint(body))
+
+    async def _wire_page(
+        self, url: URL, transform: Callable[[list[dict[str, Any]]], list[T]]
+    ) -> Callable[[], Page[T]]:
+        body = await self._page_body(url)
+        decode = functools.partial(_decode_wire_page, body, url, self.spec.type, transform)
+        return FetchedPage(decode, next_link_hint(body))
+
+    async def _page_body(self, url: URL) -> bytes:
         # 502s come back to the paginator, which asks again once and then halves page[size].
         request = Request(
             "GET", url, operation=f"{self.spec.path}.list", no_retry_statuses=_PAGE_502
         )
-        response = await self._core.send(request)
-        decode = functools.partial(self._decode_page, response.body, url)
-        return FetchedPage(decode, next_link_hint(response.body))
+        return (await self._core.send(request)).body
 
     def _decode_page(self, body: bytes, url: URL) -> Page[R]:
         # Collection models are not indexed in the identity map: a model a caller keeps would
@@ -144,6 +154,32 @@ class Repository(Generic[R]):
     def list_url(self, url: URL, *, limit: int | None = None) -> Paginator[R]:
         """A collection behind a URL the API gave (a ``related`` link)."""
         return Paginator(self._page, url, limit=limit)
+
+    def list_wire_resources(
+        self, url: URL, *, limit: int | None = None
+    ) -> Paginator[dict[str, Any]]:
+        """The collection behind ``url`` (a :meth:`list` paginator's ``url``, or a ``related``
+        link), each record the JSON:API resource object as the API sent it: no model is built.
+
+        The fast path of flat exports (see :class:`~outreach_async.models.RecordFlattener`'s
+        ``from_wire``): the objects are the parsed page's own, so change them only once done.
+        """
+        return self.list_wire_pages(url, builtins.list, limit=limit)
+
+    def list_wire_pages(
+        self,
+        url: URL,
+        transform: Callable[[builtins.list[dict[str, Any]]], builtins.list[T]],
+        *,
+        limit: int | None = None,
+    ) -> Paginator[T]:
+        """As :meth:`list_wire_resources`, each page's resource objects turned into items by
+        ``transform`` as the page is decoded: objects it keeps no reference to are gone before
+        the page is handed over, so they never reach the cyclic collector (which a paginator
+        may pause while it decodes, see :func:`~outreach_async.pause_collector_while_decoding`)
+        and never outlive their page. ``transform`` returns one item per record (``limit``
+        counts them); the export turns each record into its line there."""
+        return Paginator(functools.partial(self._wire_page, transform=transform), url, limit=limit)
 
     async def get(
         self,
@@ -317,6 +353,15 @@ class Repository(Generic[R]):
 
 
 _PAGE_502 = frozenset({502})
+
+
+def _decode_wire_page(
+    body: bytes, url: URL, type_: str, transform: Callable[[list[dict[str, Any]]], list[T]]
+) -> Page[T]:
+    document = parse_document(body)
+    if not isinstance(document.data, list):
+        raise ResponseFormatError(f"expected a collection of {type_}")
+    return Page(transform(document.data), document.links, document.meta, url)
 
 
 def _relationship_value(target: str, to_many: bool, value: Any) -> dict[str, Any]:

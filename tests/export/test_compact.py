@@ -10,7 +10,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach_async.export._compact import _MIN_BITS, compact
+from outreach_async.export._compact import _MIN_BITS, IdBits, compact
 
 
 def jsonl_line(id_: int, updated: str, **extra: object) -> bytes:
@@ -98,3 +98,10 @@ def test_csv_records_spanning_lines_and_the_header_are_kept_whole(tmp_path: Path
         ["1", "newer,\n\nmultiline", stamp(5)],
     ]
     assert (result.records, result.dropped) == (4, 2)
+
+
+def test_id_bits_say_maybe_for_an_id_seen_before_or_one_sharing_its_bit() -> None:
+    bits = IdBits(1 << 10)
+    assert [bits.add(i) for i in (5, 6, 5)] == [False, False, True]
+    assert bits.add(5 + (1 << 10))  # shares 5's bit: a maybe, never a miss
+    assert not bits.add(7)

@@ -26,9 +26,11 @@ from outreach_async.export import (
     MemoryCheckpointStore,
     RedisCheckpointStore,
     SQLiteCheckpointStore,
+    _output,
     csv_columns,
     export_resource,
 )
+from outreach_async.export._compact import compact
 from outreach_async.sandbox import Sandbox
 
 from .helpers import ids_of, read_jsonl, set_updated_at, stamp, stored_ids
@@ -404,3 +406,39 @@ async def test_a_fleet_on_redis_shares_progress_and_the_rate_limit(
         assert len(await client.keys(f"{prefix}:cp:*")) == 4  # the plan and three shares
     finally:
         await client.aclose()
+
+
+async def test_a_one_off_file_is_read_again_only_when_an_id_may_repeat(
+    outreach_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer knows the ids it wrote: with none twice the file is swapped in without the
+    compaction pass (which would find nothing), with one twice it is compacted."""
+    compacted: list[str] = []
+
+    def spy(path: str) -> Any:
+        compacted.append(path)
+        return compact(path)
+
+    monkeypatch.setattr(_output, "compact", spy)
+    first_id = min(stored_ids(outreach_sandbox))
+    async with client_for(outreach_sandbox) as outreach:
+        clean = await export_resource(outreach, "prospects", tmp_path / "a.jsonl", page_size=50)
+        assert compacted == []
+        assert sorted(ids_of(tmp_path / "a.jsonl")) == sorted(stored_ids(outreach_sandbox))
+        assert clean.offset == (tmp_path / "a.jsonl").stat().st_size
+
+        def touch_once(written: int, total: int | None) -> None:
+            if written and not compacted and not touched:
+                touched.append(first_id)
+                set_updated_at(outreach_sandbox, [first_id], 1_900_000_000_000)
+
+        touched: list[int] = []
+        lowest = await outreach.prospects.list(sort="updatedAt").first()
+        assert lowest is not None
+        first_id = lowest.id or 0
+        result = await export_resource(
+            outreach, "prospects", tmp_path / "b.jsonl", page_size=50, progress=touch_once
+        )
+    assert len(compacted) == 1  # the id came twice: compacted
+    assert result.superseded == 1
+    assert ids_of(tmp_path / "b.jsonl")[first_id] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from typing import Any
 
 import orjson
 import pytest
@@ -141,3 +142,27 @@ async def test_decoded_records_flatten_as_their_wire_resources_do(
             assert fast["id"] == item.id
         item.id = -1  # a changed model takes the field path
         assert encoder.flatten(item)["id"] == -1
+
+
+@pytest.mark.outreach_sandbox(seed=45)
+async def test_wire_pages_are_the_resource_objects_as_the_api_sent_them(
+    outreach_sandbox: Sandbox,
+) -> None:
+    """The export's pages (``list_wire_resources``): every page followed, no model built."""
+    async with OutreachClient(outreach_sandbox.token, base_url=outreach_sandbox.base_url) as o:
+        listing = o.prospects.list(page_size=20, sort="id")
+        pages = [page async for page in o.prospects.list_wire_resources(listing.url).pages()]
+        whole = o.prospects.list(page_size=1000, sort="id").url
+        raw = orjson.loads((await o.send(Request.get(whole))).body)["data"]
+        models = await listing.collect()
+        ids = await o.prospects.list_wire_pages(listing.url, _ids_while_decoding).collect()
+    assert len(pages) == -(-len(raw) // 20) > 1
+    assert ids == [(r["id"], "decoding") for r in raw]  # each page's transform, in order
+    resources = [resource for page in pages for resource in page.items]
+    assert resources == raw
+    assert [r["id"] for r in resources] == [m.id for m in models]
+    assert all(type(resource) is dict for resource in resources)
+
+
+def _ids_while_decoding(resources: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    return [(resource["id"], "decoding") for resource in resources]

@@ -1,27 +1,19 @@
-"""Fixtures of the fleet tests: a client of the real redis-server (``redis_url``, from the
-root conftest), a fresh fleet namespace per test, and ``fleet.toml`` files for sandboxes."""
+"""Fixtures of the fleet tests: a fresh fleet namespace per test and ``fleet.toml`` files for
+sandboxes (the Redis client, ``redis_client``, is the root conftest's)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from outreach_async.fleet import OAuthConfig
 
 #: a tenant of :func:`fleet_toml`: its name, base URL, and static token or OAuth table
 TenantSpec = tuple[str, str, str | OAuthConfig]
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from outreach_async.fleet import (
     FleetConfig,
     JobClocks,
     OAuthConfig,
+    SyncOutcome,
     parse_config,
     sync_tenant_resource,
 )
@@ -43,6 +44,15 @@ pytestmark = pytest.mark.redis
 
 #: past the sandbox's 60 s mint throttle and the tokens' two hours
 PAST_EXPIRY = 7200 + 61
+
+
+async def _sync(
+    config: FleetConfig, resource: str, redis: Redis, clock: FakeClock, *, will_retry: bool = False
+) -> SyncOutcome:
+    """One sync of acme's ``resource`` with its tokens on the test's clock."""
+    return await sync_tenant_resource(
+        config, "acme", resource, redis, clocks=JobClocks(tokens=clock), will_retry=will_retry
+    )
 
 
 @pytest.fixture
@@ -105,12 +115,7 @@ async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_re
 
     clock.on_sleep = expire_mid_run
     outcomes = await asyncio.gather(
-        *(
-            sync_tenant_resource(
-                config, "acme", resource, redis_client, clocks=JobClocks(tokens=clock)
-            )
-            for resource in ("prospects", "accounts")
-        )
+        *(_sync(config, resource, redis_client, clock) for resource in ("prospects", "accounts"))
     )
 
     assert [o.state for o in outcomes] == ["ok", "ok"], outcomes
@@ -143,9 +148,7 @@ async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never
     config = _config(redis_url, namespace, tmp_path, sandbox, first_seed)
     store = tenant_token_store(redis_client, namespace, "acme")
     for _ in range(3):  # each sync after an expiry: a refresh with the last rotated token
-        outcome = await sync_tenant_resource(
-            config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
-        )
+        outcome = await _sync(config, "prospects", redis_client, clock)
         assert outcome.state == "ok"
         clock.now += PAST_EXPIRY
     assert token_posts(sandbox) == 3
@@ -154,16 +157,10 @@ async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never
     # a new refresh token in the config replaces the stored set, once
     second_seed = oauth_seed(sandbox)
     edited = _config(redis_url, namespace, tmp_path, sandbox, second_seed)
-    assert (
-        await sync_tenant_resource(
-            edited, "acme", "accounts", redis_client, clocks=JobClocks(tokens=clock)
-        )
-    ).state == "ok"
+    assert (await _sync(edited, "accounts", redis_client, clock)).state == "ok"
     assert presented_refresh_tokens(sandbox)[-1] == second_seed.refresh_token
     # a worker still holding the older config does not put the spent token back
-    outcome = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
-    )
+    outcome = await _sync(config, "prospects", redis_client, clock)
     assert outcome.state == "ok"
     assert reused_refresh_tokens(sandbox) == []
     assert token_posts(sandbox) == 4
@@ -183,17 +180,13 @@ async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_r
     clock, sandbox = clock_and_sandbox
     revoked = OAuthConfig("sandbox-client", "sandbox-secret", "revoked", sandbox.token_url)
     config = _config(redis_url, namespace, tmp_path, sandbox, revoked)
-    first = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
-    )
+    first = await _sync(config, "prospects", redis_client, clock)
     assert first.state == "auth"
     assert first.error is not None
     assert "invalid_grant" in first.error
     assert token_posts(sandbox) == 1
     seen = len(sandbox.requests)
-    again = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock), will_retry=True
-    )
+    again = await _sync(config, "prospects", redis_client, clock, will_retry=True)
     assert again.state == "auth"
     assert len(sandbox.requests) == seen  # held back: not even the token endpoint
     status = await StatusStore(redis_client, FleetKeys(namespace)).read("acme", "prospects")
@@ -203,9 +196,7 @@ async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_r
     assert not [field for field in budget if cast(bytes, field).startswith(b"t:")]
 
     fixed = _config(redis_url, namespace, tmp_path, sandbox, oauth_seed(sandbox))
-    resumed = await sync_tenant_resource(
-        fixed, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
-    )
+    resumed = await _sync(fixed, "prospects", redis_client, clock)
     assert resumed.state == "ok"
     assert resumed.records == len(stored_ids(sandbox, "prospect"))
     assert reused_refresh_tokens(sandbox) == []
@@ -222,21 +213,15 @@ async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resum
     right = oauth_seed(sandbox)
     wrong = OAuthConfig(right.client_id, "not-the-secret", right.refresh_token, right.token_url)
     config = _config(redis_url, namespace, tmp_path, sandbox, wrong)
-    refused = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
-    )
+    refused = await _sync(config, "prospects", redis_client, clock)
     assert refused.state == "auth"
     assert refused.error is not None
     assert "invalid_client" in refused.error
-    held = await sync_tenant_resource(
-        config, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
-    )
+    held = await _sync(config, "prospects", redis_client, clock)
     assert held.state == "auth"
     assert token_posts(sandbox) == 1  # held back
 
     fixed = _config(redis_url, namespace, tmp_path, sandbox, right)  # the same refresh token
-    resumed = await sync_tenant_resource(
-        fixed, "acme", "prospects", redis_client, clocks=JobClocks(tokens=clock)
-    )
+    resumed = await _sync(fixed, "prospects", redis_client, clock)
     assert resumed.state == "ok"
     assert presented_refresh_tokens(sandbox) == [right.refresh_token] * 2  # refused, then spent

@@ -1,5 +1,5 @@
-"""Fixtures for the tests against a real redis-server: a client on ``redis_url`` (see
-``tests/conftest.py`` and ``tests/redis_server.py``) and a fresh user name per test."""
+"""Fixtures for the tests against a real redis-server: a fresh user name per test (the client,
+``redis_client``, is the root conftest's; see ``tests/redis_server.py``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
