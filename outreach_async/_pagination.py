@@ -345,9 +345,12 @@ def _collector_paused() -> Iterator[None]:
         # about 10 ms a page, a fifth of a streaming loop's CPU). They hold no cycles and go by
         # reference counting when the page is let go, so they join the oldest generation
         # instead: freeze then unfreeze moves every tracked object there and zeroes the young
-        # count, in constant time, and the page never counts toward a full collection.
-        gc.freeze()
-        gc.unfreeze()
+        # count, in constant time, and the page never counts toward a full collection. An
+        # application that froze objects itself (gc.freeze() before forking workers) keeps
+        # them frozen: unfreeze would thaw them too, so then the page stays young.
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
 
 

@@ -191,3 +191,26 @@ async def test_a_paused_decode_leaves_the_page_out_of_the_young_collections() ->
             assert gc.isenabled()
     finally:
         pause_collector_while_decoding(False)
+
+
+async def test_objects_the_application_froze_stay_frozen() -> None:
+    # a pre-fork server freezes what it loaded, so the workers' collections never touch it
+    kept = [[n] for n in range(100)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+
+        async def fetch(url: URL) -> FetchedPage[list[int]]:
+            return FetchedPage(lambda: Page([[i] for i in range(1000)], {}, {}, url))
+
+        pause_collector_while_decoding(True)
+        try:
+            pages = [page async for page in Paginator(fetch, URL(BASE)).pages()]
+        finally:
+            pause_collector_while_decoding(False)
+        assert len(pages) == 1
+        assert gc.get_freeze_count() == frozen  # nothing thawed, nothing of the page added
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+    assert kept
