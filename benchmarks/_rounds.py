@@ -45,14 +45,19 @@ def rotated(names: Sequence[str], round_: int) -> list[str]:
 
 
 async def interleave(
-    runs: Mapping[str, Callable[[], Awaitable[float]]], rounds: int
+    runs: Mapping[str, Callable[[], Awaitable[float]]], rounds: int, *, warmup: int = 0
 ) -> dict[str, list[float]]:
-    """Seconds of each run, round after round, the order rotated; each run times itself."""
+    """Seconds of each run, round after round, the order rotated; each run times itself.
+
+    ``warmup`` rounds run first and are not kept (the first run of a process pays for imports,
+    connection pools and the allocator's growth)."""
     samples: dict[str, list[float]] = {name: [] for name in runs}
-    for round_ in range(rounds):
+    for round_ in range(-warmup, rounds):
         for name in rotated(list(runs), round_):
             gc.collect()  # the previous run's garbage is not this run's cost
-            samples[name].append(await runs[name]())
+            seconds = await runs[name]()
+            if round_ >= 0:
+                samples[name].append(seconds)
     return samples
 
 

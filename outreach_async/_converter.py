@@ -16,6 +16,7 @@ users of cattrs expect.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ import cattrs
 
 from ._exceptions import ResponseFormatError
 from ._jsonapi import Document, parse_document
-from ._relationships import HandleContext, ToMany, ToOne, as_id, to_many_handle, to_one_handle
+from ._relationships import HandleContext, ToMany, ToOne, as_id
 from ._schema import AttributeSpec
 from ._types import UNSET
 from ._wire import format_datetime, parse_datetime
@@ -32,11 +33,19 @@ from .models._base import Resource, model_for_type
 from .models._storage import (
     CONTEXT_KEY,
     DECODED_KEY,
+    PENDING_KEY,
     RAW_RELATIONSHIPS_KEY,
+    RESERVED_KEYS,
     stored_id,
     subclass_fields,
 )
-from .models._tracking import attribute_value, relationship_value, set_field_names
+from .models._tracking import (
+    attribute_value,
+    relationship_value,
+    set_field_names,
+    settled,
+    unknown_relationship,
+)
 
 __all__ = [
     "converter",
@@ -49,41 +58,35 @@ R = TypeVar("R", bound=Resource)
 C = TypeVar("C")
 StructureFn = Callable[..., Resource]
 
-# ---------------------------------------------------------------- relationships (wire -> handle)
-
-
-def _unknown_relationship(
-    rel: Mapping[str, Any], context: HandleContext | None
-) -> ToOne[Any] | ToMany[Any]:
-    data = rel.get("data")
-    if isinstance(data, list):
-        return to_many_handle(data[0].get("type", "") if data else "", rel, context)
-    return to_one_handle(data.get("type", "") if data else "", rel, context)
-
-
 # ---------------------------------------------------------------- generated structuring functions
 
 
 def _make_structure_fn(cls: type[Resource]) -> StructureFn:
     # The generated function adopts the decoded ``attributes`` dict as the instance's __dict__
-    # (see models/_base.py): no per-field work, only what the spec does not know is moved out.
+    # (see models/_base.py): no per-field work. What the spec does not know goes to ``extra``
+    # when first needed (models/_tracking.settle): reading every record's 230 names here would
+    # cost a tenth of the decode. Only a name a stray key would hide is looked for now.
     spec = cls.__resource_spec__
     lines = [
         "def structure(raw, ctx, owned=False):",
         "    a = raw.get('attributes')",
         "    d = {} if a is None else (a if owned else dict(a))",
+        "    if d.keys().isdisjoint(SHADOWED):",
+        "        extra = None",
+        "        d[PENDING] = len(d)",
+        "    else:",
         # extras: attributes the spec does not know, kept by wire name (never dropped)
-        "    extra = {k: d.pop(k) for k in d.keys() - KNOWN} if not KNOWN.issuperset(d) else {}",
+        "        extra = {k: d.pop(k) for k in d.keys() - KNOWN}",
         "    rels = raw.get('relationships')",
         "    if rels:",
         # handles are built on first read (LazyRelationship); keep the raw objects and context
         "        d[RELS] = rels",
         "        d[CTX] = ctx",
-        "        if not REL_WIRES.issuperset(rels):",
+        "        if extra is not None and not REL_WIRES.issuperset(rels):",
         "            for k in rels.keys() - REL_WIRES: extra[k] = unknown_(rels[k], ctx)",
         "    i = raw.get('id')",
         "    d['id'] = i if i.__class__ is int else as_id(i)",
-        "    d['extra'] = extra",
+        "    if extra is not None: d['extra'] = extra",
         "    d['meta'] = raw.get('meta', U)",
         "    d[DECODED] = True",
         *_subclass_default_lines(cls),
@@ -94,11 +97,13 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
     namespace: dict[str, Any] = {
         "U": UNSET,
         "KNOWN": frozenset(a.wire for a in spec.attributes),
+        "SHADOWED": shadowed_names(cls),
         "REL_WIRES": frozenset(r.wire for r in spec.relationships),
         "RELS": RAW_RELATIONSHIPS_KEY,
         "CTX": CONTEXT_KEY,
         "DECODED": DECODED_KEY,
-        "unknown_": _unknown_relationship,
+        "PENDING": PENDING_KEY,
+        "unknown_": unknown_relationship,
         "as_id": as_id,
         "new": object.__new__,
         "setd": object.__setattr__,
@@ -107,6 +112,21 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
     }
     exec(compile("\n".join(lines), f"<structure {cls.__name__}>", "exec"), namespace)
     return namespace["structure"]  # type: ignore[no-any-return]
+
+
+def shadowed_names(cls: type[Resource]) -> frozenset[str]:
+    """Names an attribute the spec does not know must not take in a model's storage until it
+    moves to ``extra``: the reserved keys decoding writes, a subclass's own fields (their
+    defaults are filled in at decode), and whatever of the class an instance's ``__dict__``
+    would hide (methods, plain class attributes). Field descriptors that set values are not
+    hidden; known wire names are the fields themselves."""
+    names = set(RESERVED_KEYS) | {f.name for f in subclass_fields(cls)}
+    for name in dir(cls):
+        if name.startswith("__") and name.endswith("__"):
+            continue  # special methods are looked up on the class, never the instance
+        if not hasattr(type(inspect.getattr_static(cls, name)), "__set__"):
+            names.add(name)
+    return frozenset(names - {a.wire for a in cls.__resource_spec__.attributes})
 
 
 def _subclass_default_lines(cls: type[Resource]) -> list[str]:
@@ -207,7 +227,7 @@ def resource_to_wire(
     400 ``permittedParams.unknownAttribute`` to them.
     """
     spec = model.__resource_spec__
-    values = model.__dict__
+    values, extra = settled(model)
     wanted = list(names) if names is not None else set_field_names(model)
     attributes: dict[str, Any] = {}
     relationships: dict[str, Any] = {}
@@ -222,7 +242,7 @@ def resource_to_wire(
             if handle is not UNSET:
                 relationships[rel.wire] = relationship_to_wire(handle)
     if names is None:
-        _add_extras(model.extra, attributes, relationships)
+        _add_extras(extra, attributes, relationships)
     out: dict[str, Any] = {"type": spec.type}
     if (id_ := stored_id(model)) is not None:
         out["id"] = id_

@@ -61,6 +61,44 @@ def test_a_readme_without_the_markers_is_refused() -> None:
         report.apply("# no tables here\n", {"main": "| a | b |"})
 
 
+def test_the_streaming_rows_show_cpu_and_the_measured_wire_when_the_results_hold_them() -> None:
+    results, _peers = report.read_results()
+    assert results is not None
+    richer = copy.deepcopy(results)
+    stream = richer["suites"]["client"]["figures"]["stream_prospects"]
+
+    def figure(median: float) -> dict[str, object]:
+        return {"median": median, "min": median, "max": median, "rounds": [median] * 5}
+
+    def ratio(value: float) -> dict[str, object]:
+        return {"of_medians": value, "per_round": figure(value)}
+
+    stream["warmup_rounds"] = 1
+    stream["cpu_seconds"] = {"outreach_async": figure(1.6), "raw_orjson": figure(2.64)}
+    stream["server_cpu_seconds"] = {"outreach_async": figure(0.23), "raw_orjson": figure(0.22)}
+    stream["cpu_vs_raw_orjson"] = ratio(1.65)
+    stream["collector_on_vs_raw_orjson"] = ratio(1.12)
+    stream["collector_on_cpu_vs_raw_orjson"] = ratio(1.11)
+    stream["latency"]["wire_s"] = figure(1.95)
+    stream["latency"]["vs_wire"] = ratio(0.99)
+    text = report.main_block(richer)
+    latency = next(line for line in text.splitlines() if "ms latency per page" in line)
+    assert "the wire alone (every page's bytes read, nothing decoded) takes 1.95 s" in latency
+    assert "and the client **0.99x**" in latency
+    row = next(line for line in text.splitlines() if "streaming 3" in line)
+    assert "1 warm-up round not kept" in row
+    assert "client CPU 1.60 s (1.60-1.60) against the orjson loop's 2.64 s" in row
+    assert "**1.65x**" in row
+    assert "page server's CPU 0.23 s" in row
+    assert "collector left on, as in the raw loop: **1.12x**" in row
+    assert "**1.11x** (per round 1.11x, 1.11-1.11x) in CPU time" in row
+    # the committed results, from before CPU was recorded, give the row without it
+    plain = next(line for line in report.main_block(results).splitlines() if "streaming 3" in line)
+    assert ("client CPU" in plain) == (
+        "cpu_seconds" in results["suites"]["client"]["figures"]["stream_prospects"]
+    )
+
+
 def _spread(value: float) -> dict[str, object]:
     return {"median": value, "min": value, "max": value, "rounds": [value, value, value]}
 

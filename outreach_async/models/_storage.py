@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTEXT_KEY",
     "DECODED_KEY",
+    "PENDING_KEY",
     "RAW_RELATIONSHIPS_KEY",
     "RESERVED_KEYS",
     "SERVER_STAMPS",
@@ -36,9 +37,21 @@ DECODED_KEY = "_outreach_decoded"
 SNAPSHOT_KEY = "_outreach_snapshot"
 RAW_RELATIONSHIPS_KEY = "_outreach_relationships"
 CONTEXT_KEY = "_outreach_context"
+#: on a model decoded without looking for attributes it does not know: how many of its first
+#: keys came from the wire (``_tracking.settle`` moves the unknown ones to ``extra`` when needed)
+PENDING_KEY = "_outreach_pending"
 #: keys of a model's __dict__ that are not wire attributes
 RESERVED_KEYS = frozenset(
-    {"id", "extra", "meta", DECODED_KEY, SNAPSHOT_KEY, RAW_RELATIONSHIPS_KEY, CONTEXT_KEY}
+    {
+        "id",
+        "extra",
+        "meta",
+        DECODED_KEY,
+        SNAPSHOT_KEY,
+        RAW_RELATIONSHIPS_KEY,
+        CONTEXT_KEY,
+        PENDING_KEY,
+    }
 )
 #: the attributes Outreach stamps on every stored record (typed as plain datetimes)
 SERVER_STAMPS = ("createdAt", "updatedAt")

@@ -8,15 +8,19 @@ relationship handle is built and cached. ``==``, ``repr``, ``changed_fields()`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .._relationships import ToMany, ToOne, to_many_handle, to_one_handle
+from .._relationships import HandleContext, ToMany, ToOne, to_many_handle, to_one_handle
 from .._schema import AttributeSpec, RelationshipSpec
 from .._types import UNSET
 from ._storage import (
+    CONTEXT_KEY,
     DECODED_KEY,
+    PENDING_KEY,
     RAW_RELATIONSHIPS_KEY,
+    RESERVED_KEYS,
     SNAPSHOT_KEY,
     subclass_fields,
     time_parser,
@@ -31,8 +35,83 @@ __all__ = [
     "comparable",
     "relationship_value",
     "set_field_names",
+    "settle",
+    "settled",
     "shown_fields",
+    "unknown_relationship",
 ]
+
+
+def unknown_relationship(
+    rel: Mapping[str, Any], context: HandleContext | None
+) -> ToOne[Any] | ToMany[Any]:
+    """The handle of a relationship the model's spec does not know (kept in ``extra``)."""
+    data = rel.get("data")
+    if isinstance(data, list):
+        return to_many_handle(data[0].get("type", "") if data else "", rel, context)
+    return to_one_handle(data.get("type", "") if data else "", rel, context)
+
+
+def settle(model: Resource) -> None:
+    """Move what a decoded model holds but its spec does not know into ``extra``, if decoding
+    left that for later (see the storage contract in :mod:`._base`); else nothing.
+
+    Decoding a page does not look at every record's 230 attribute names (about a tenth of the
+    decode); ``extra``, the relationship fields and the first assignment call this first.
+    Unknown attributes leave the storage, so no field reads them."""
+    values = model.__dict__
+    if PENDING_KEY not in values:
+        return
+    unknown, extra = _sorted_out(values, type(model))
+    for key in unknown:
+        del values[key]
+    del values[PENDING_KEY]
+    values["extra"] = extra
+
+
+def settled(model: Resource) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The storage as :func:`settle` would leave it, and the extras, without changing the model
+    (``==`` and ``repr`` read through this: they leave the storage as it came)."""
+    values = model.__dict__
+    if PENDING_KEY not in values:
+        return values, model.extra
+    unknown, extra = _sorted_out(values, type(model))
+    if unknown:
+        values = {k: v for k, v in values.items() if k not in unknown}
+    return values, extra
+
+
+def _sorted_out(values: dict[str, Any], cls: type[Resource]) -> tuple[list[str], dict[str, Any]]:
+    """The unknown attributes' keys in a storage decoding left unsorted, and the extras."""
+    known, relationship_wires = _wires(cls)
+    pending = values[PENDING_KEY]
+    unknown: list[str] = []
+    # the first ``pending`` keys are the wire attributes, in the order they were decoded (the
+    # reserved keys come after them: skipped, in case a field was deleted since)
+    if not known.issuperset(islice(values, pending)):
+        unknown = [k for k in islice(values, pending) if k not in known and k not in RESERVED_KEYS]
+    extra = {key: values[key] for key in unknown}
+    raw = values.get(RAW_RELATIONSHIPS_KEY)
+    if raw and not relationship_wires.issuperset(raw):
+        context = values.get(CONTEXT_KEY)
+        for wire in raw.keys() - relationship_wires:
+            extra[wire] = unknown_relationship(raw[wire], context)
+    return unknown, extra
+
+
+def _wires(cls: type[Resource]) -> tuple[frozenset[str], frozenset[str]]:
+    """A class's attribute wires and relationship wires."""
+    found = _WIRES.get(cls)
+    if found is None:
+        spec = cls.__resource_spec__
+        found = _WIRES[cls] = (
+            frozenset(a.wire for a in spec.attributes),
+            frozenset(r.wire for r in spec.relationships),
+        )
+    return found
+
+
+_WIRES: dict[type[Resource], tuple[frozenset[str], frozenset[str]]] = {}
 
 
 def attribute_value(values: dict[str, Any], attribute: AttributeSpec) -> Any:
@@ -58,7 +137,7 @@ def relationship_value(values: dict[str, Any], rel: RelationshipSpec) -> Any:
 
 def set_field_names(model: Resource) -> list[str]:
     """The fields of a model that hold a value (not ``UNSET``), attributes then relationships."""
-    values = model.__dict__
+    values, _extra = settled(model)
     spec = model.__resource_spec__
     names = [a.name for a in spec.attributes if values.get(a.wire, UNSET) is not UNSET]
     names += [r.name for r in spec.relationships if relationship_value(values, r) is not UNSET]
@@ -72,7 +151,7 @@ def changed_fields(model: Resource) -> list[str]:
     an ``evolve``d copy carries its original's; a model built by hand has no snapshot, so every
     set field counts as changed.
     """
-    values = model.__dict__
+    values = model.__dict__  # a snapshot is taken after settle (remember_original)
     if DECODED_KEY not in values:
         return set_field_names(model)
     snapshot = values.get(SNAPSHOT_KEY)
@@ -110,11 +189,11 @@ def _differs(current: Any, original: Any) -> bool:
 
 def comparable(model: Resource) -> tuple[Any, ...]:
     """What ``==`` compares: id, extras, every field's value, and a subclass's own fields."""
-    values = model.__dict__
+    values, extra = settled(model)
     spec = model.__resource_spec__
     return (
         values.get("id"),
-        model.extra,
+        extra,
         tuple(attribute_value(values, a) for a in spec.attributes),
         tuple(relationship_value(values, r) for r in spec.relationships),
         tuple(getattr(model, f.name, UNSET) for f in subclass_fields(type(model))),
@@ -124,7 +203,7 @@ def comparable(model: Resource) -> tuple[Any, ...]:
 def shown_fields(model: Resource) -> Iterator[tuple[str, Any]]:
     """The fields ``repr`` shows: the id, then only what is set and not null or empty (a prospect
     has 230 attributes, most of them UNSET or null)."""
-    values = model.__dict__
+    values, extra = settled(model)
     spec = model.__resource_spec__
     yield "id", values.get("id")
     for attribute in spec.attributes:
@@ -137,8 +216,8 @@ def shown_fields(model: Resource) -> Iterator[tuple[str, Any]]:
             yield rel.name, handle
     for field in subclass_fields(type(model)):
         yield field.name, getattr(model, field.name, UNSET)
-    if model.extra:
-        yield "extra", model.extra
+    if extra:
+        yield "extra", extra
 
 
 def _empty_handle(value: Any) -> bool:

@@ -8,10 +8,11 @@ import datetime as dt
 import pickle
 
 import attrs
+import orjson
 import pytest
 
 from outreach_async import UNSET, FieldNotLoadedError, Prospect, ToMany, ToOne
-from outreach_async._converter import resource_to_wire, structure_resource
+from outreach_async._converter import decode_collection, resource_to_wire, structure_resource
 from outreach_async._relationships import to_many_handle, to_one_handle
 from outreach_async.models._base import ON_SETATTR
 from outreach_async.models._handles import lazy_to_many, lazy_to_one
@@ -176,3 +177,97 @@ def test_lazy_to_many_handles_read_as_eager_ones(raw: dict[str, object]) -> None
     assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
     assert lazy == eager
     assert pickle.loads(pickle.dumps(lazy)) == eager
+
+
+# -- attributes the spec does not know, sorted out of the storage when first needed
+
+
+def stray(**attributes: object) -> dict[str, object]:
+    """RAW with attributes this library does not know, and a relationship it does not know."""
+    raw = copy.deepcopy(RAW)
+    raw["attributes"].update(attributes)  # type: ignore[attr-defined]
+    raw["relationships"]["brandNewRel"] = {"data": {"type": "widget", "id": 9}}  # type: ignore[index]
+    return raw
+
+
+def decoded_page(*resources: dict[str, object], cls: type[Prospect] = Prospect) -> list[Prospect]:
+    body = orjson.dumps({"data": list(resources)})
+    items, _document, _context = decode_collection(body, cls, lambda included: None)
+    return items
+
+
+def test_unknown_attributes_and_relationships_reach_extra_and_go_back_on_the_wire() -> None:
+    (prospect,) = decoded_page(stray(brandNewField={"x": 1}, anotherOne=None))
+    assert prospect.extra["brandNewField"] == {"x": 1}
+    assert prospect.extra["anotherOne"] is None
+    assert prospect.extra["brandNewRel"].id == 9
+    assert "brandNewField" not in vars(prospect)  # moved out of the storage
+    wire = resource_to_wire(prospect)
+    assert wire["attributes"]["brandNewField"] == {"x": 1}
+    assert wire["relationships"]["brandNewRel"] == {"data": {"type": "widget", "id": 9}}
+    assert prospect.first_name == "Sally"
+
+
+def test_an_unknown_attribute_named_like_a_relationship_field_never_stands_in_for_it() -> None:
+    # "account" is a relationship field of the model; as an attribute the spec does not know it
+    # belongs in extra, and reading the field gives the relationship's handle
+    (prospect,) = decoded_page(stray(account="an attribute"))
+    assert isinstance(prospect.account, ToOne)
+    assert prospect.account.id == 3
+    assert prospect.extra["account"] == "an attribute"
+    (again,) = decoded_page(stray(account="an attribute"))
+    assert again.extra == prospect.extra  # the other order: extra first, then the field
+    assert again.account == prospect.account
+
+
+def test_equality_and_repr_see_the_extras_and_leave_the_storage_as_it_came() -> None:
+    one, two = decoded_page(stray(brandNewField=1), stray(brandNewField=1))
+    (other,) = decoded_page(stray(brandNewField=2))
+    before = dict(vars(one))
+    assert one == two
+    assert one != other
+    assert "extra={'brandNewField': 1, 'brandNewRel'" in repr(one)
+    assert vars(one) == before
+
+
+def test_names_a_stray_key_would_hide_are_sorted_out_at_decode() -> None:
+    # a method, a reserved key and a subclass's own field: each an attribute the spec does not know
+    (prospect,) = decoded_page(
+        stray(changed_fields="x", meta="y", crm_source="z"), cls=TaggedProspect
+    )
+    assert isinstance(prospect, TaggedProspect)
+    assert prospect.changed_fields() == []
+    assert prospect.meta is UNSET
+    assert prospect.crm_source == "crm"
+    assert prospect.extra == {
+        "changed_fields": "x",
+        "meta": "y",
+        "crm_source": "z",
+        "brandNewRel": prospect.extra["brandNewRel"],
+    }
+
+
+def test_the_first_assignment_and_evolve_keep_the_extras() -> None:
+    (prospect,) = decoded_page(stray(brandNewField=1))
+    prospect.title = "CTO"
+    assert prospect.changed_fields() == ["title"]
+    assert prospect.extra["brandNewField"] == 1
+    (original,) = decoded_page(stray(brandNewField=1))
+    copied = attrs.evolve(original, first_name="X")
+    assert copied.extra["brandNewField"] == 1
+    assert copied.changed_fields() == ["first_name"]
+
+
+def test_a_model_pickled_before_its_extras_were_sorted_out_keeps_them() -> None:
+    (prospect,) = decoded_page(stray(brandNewField=1))
+    restored = pickle.loads(pickle.dumps(prospect))
+    assert restored.extra["brandNewField"] == 1
+    assert restored.extra["brandNewRel"].id == 9
+    assert restored == prospect
+
+
+def test_assigning_extra_replaces_what_the_wire_sent() -> None:
+    (prospect,) = decoded_page(stray(brandNewField=1))
+    prospect.extra = {"mine": 2}
+    assert resource_to_wire(prospect)["attributes"].get("brandNewField") is None
+    assert resource_to_wire(prospect)["attributes"]["mine"] == 2

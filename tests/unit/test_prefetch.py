@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import weakref
 from typing import Any
 
 import orjson
@@ -158,3 +159,58 @@ async def test_asked_to_it_pauses_the_collector_while_a_page_decodes_and_back_on
         assert await _collector_during_decodes() == [False]
     finally:
         pause_collector_while_decoding(False)
+
+
+class _Node:
+    """A weakly referenceable container, to build a cycle only the collector can free."""
+
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+
+
+async def test_a_paused_decode_leaves_the_page_out_of_the_young_collections() -> None:
+    # The next young collection would otherwise walk every container of the page; a cycle the
+    # program dropped before the page decoded is collected then, not moved along with the page.
+    cycle = _Node()
+    cycle.other = _Node()
+    cycle.other.other = cycle
+    dropped = weakref.ref(cycle)
+    del cycle
+
+    async def fetch(url: URL) -> FetchedPage[list[int]]:
+        return FetchedPage(lambda: Page([[i] for i in range(1000)], {}, {}, url))
+
+    pause_collector_while_decoding(True)
+    try:
+        paginator = Paginator(fetch, URL(BASE))
+        async for page in paginator.pages():
+            young = {id(o) for o in gc.get_objects(0)} | {id(o) for o in gc.get_objects(1)}
+            assert not any(id(item) in young for item in page.items)
+            assert any(item is page.items[0] for item in gc.get_objects(2))
+            assert dropped() is None
+            assert gc.isenabled()
+    finally:
+        pause_collector_while_decoding(False)
+
+
+async def test_objects_the_application_froze_stay_frozen() -> None:
+    # a pre-fork server freezes what it loaded, so the workers' collections never touch it
+    kept = [[n] for n in range(100)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+
+        async def fetch(url: URL) -> FetchedPage[list[int]]:
+            return FetchedPage(lambda: Page([[i] for i in range(1000)], {}, {}, url))
+
+        pause_collector_while_decoding(True)
+        try:
+            pages = [page async for page in Paginator(fetch, URL(BASE)).pages()]
+        finally:
+            pause_collector_while_decoding(False)
+        assert len(pages) == 1
+        assert gc.get_freeze_count() == frozen  # nothing thawed, nothing of the page added
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+    assert kept
