@@ -141,7 +141,7 @@ def test_the_export_cpu_rows_judge_the_1kb_record_and_show_the_floor() -> None:
     kb = next(
         line
         for line in text.splitlines()
-        if "1 KB records (a sparse fieldset) (1.0 KB, 60 keys" in line
+        if "1 KB records as the API sent them (1.0 KB, 60 keys" in line
     )
     assert "**16.00 us (16.00-16.00 us)** a record" in kb
     assert "alone 11.00 us" in kb
@@ -151,5 +151,12 @@ def test_the_export_cpu_rows_judge_the_1kb_record_and_show_the_floor() -> None:
     cpu_bound = next(line for line in text.splitlines() if "partitions, pages of 1000" in line)
     assert "CPU-bound ideal 1.60 s (1.60-1.60)" in cpu_bound
     assert "**1.25x**" in cpu_bound
+    decode["export_kb_fields_records"] = _export_cpu(1.04, 60, 12.0, 8.0)
+    projected = next(
+        line
+        for line in report.main_block(newer).splitlines()
+        if "the same 1 KB records with the export's `fields`" in line
+    )
+    assert projected.endswith("| - |  |")  # information: the target row is the one above
     decode["export_kb_records"] = _export_cpu(1.04, 60, 9.5, 8.0)
     assert "export CPU" not in report.main_block(newer).split("Not met:")[-1]
