@@ -306,6 +306,10 @@ class Paginator(Generic[T]):
 #: Whether pages decode with the cyclic collector paused: off unless the application asks
 #: (:func:`pause_collector_while_decoding`), since the collector belongs to the whole process.
 _pause_collector = False
+#: Whether a decoded page may be moved to the oldest generation (gc.freeze + gc.unfreeze): only
+#: when the application had frozen nothing when it turned the pause on, as unfreeze thaws all.
+#: Decided once there: gc.get_freeze_count() walks every frozen object (milliseconds a call).
+_move_pages_to_oldest = False
 
 
 def pause_collector_while_decoding(enabled: bool = True) -> None:
@@ -319,11 +323,14 @@ def pause_collector_while_decoding(enabled: bool = True) -> None:
     generations are collected (the program's own cycles are freed as usual); after it the
     page's containers join the oldest generation, so the young collections never walk them and
     they never count toward a full one (they go by reference counting when the page is let go).
-    The collector is the process's, so the library leaves it alone unless the application turns
-    this on (the ``outreach-async`` command line does, and so do the benchmarks).
+    Objects the application froze (``gc.freeze()``, e.g. before forking workers) before turning
+    this on stay frozen: the pages then stay in the young generations. The collector is the
+    process's, so the library leaves it alone unless the application turns this on (the
+    ``outreach-async`` command line does, and so do the benchmarks).
     """
-    global _pause_collector
+    global _pause_collector, _move_pages_to_oldest
     _pause_collector = enabled
+    _move_pages_to_oldest = enabled and gc.get_freeze_count() == 0
 
 
 @contextlib.contextmanager
@@ -348,7 +355,7 @@ def _collector_paused() -> Iterator[None]:
         # count, in constant time, and the page never counts toward a full collection. An
         # application that froze objects itself (gc.freeze() before forking workers) keeps
         # them frozen: unfreeze would thaw them too, so then the page stays young.
-        if gc.get_freeze_count() == 0:
+        if _move_pages_to_oldest:
             gc.freeze()
             gc.unfreeze()
         gc.enable()

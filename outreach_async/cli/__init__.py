@@ -90,14 +90,16 @@ def _collector_tuned() -> Iterator[None]:
     thresholds the collector walks the decoded pages again and again (measured: 40% of an
     8-partition export's CPU, for the same peak memory). The objects of the imports are frozen
     out of its reach first. The command is the application, so the process-wide setting is
-    ours while it runs (the library never touches it unless asked): the paginators may also pause
-    it while they decode a page (:func:`~outreach_async.pause_collector_while_decoding`). Both
-    are put back afterwards for callers of :func:`main` such as tests.
+    ours while it runs (the library never touches it unless asked): the paginators also pause
+    it while they decode a page (:func:`~outreach_async.pause_collector_while_decoding`), turned
+    on before the freeze so that each decoded page may join the oldest generation (which
+    thaws the imports into it at the first page: fine for one command). Both are put back
+    afterwards for callers of :func:`main` such as tests.
     """
     thresholds = gc.get_threshold()
+    pause_collector_while_decoding(True)
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    pause_collector_while_decoding(True)
     try:
         yield
     finally:
