@@ -14,6 +14,7 @@ from outreach_async import Prospect, Ref
 from outreach_async._converter import structure_resource
 from outreach_async.export import RecordEncoder
 from outreach_async.models import RecordFlattener
+from tests.wire_strategies import relationship_objects
 
 SPEC = Prospect.__resource_spec__
 RESOURCE = {
@@ -88,14 +89,7 @@ _SCALARS = (
 )
 _VALUES = _SCALARS | st.lists(_SCALARS, max_size=3) | st.dictionaries(st.text(max_size=4), _SCALARS)
 _IDS = st.integers(1, 10**9) | st.integers(1, 10**9).map(str)
-_LINKAGE = st.fixed_dictionaries({"type": st.just("account"), "id": _IDS})
-_RELATIONSHIP: st.SearchStrategy[dict[str, Any]] = (
-    st.fixed_dictionaries({"links": st.just({"related": "https://api.outreach.io/x"})})
-    | st.fixed_dictionaries({"data": st.none() | _LINKAGE})
-    | st.fixed_dictionaries(
-        {"data": st.lists(_LINKAGE, max_size=3)}, optional={"meta": st.just({})}
-    )
-)
+_RELATIONSHIP = relationship_objects(_IDS)
 _RESOURCES = st.fixed_dictionaries(
     {"type": st.just("prospect"), "id": _IDS},
     optional={

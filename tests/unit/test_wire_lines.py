@@ -22,6 +22,7 @@ from outreach_async import OutreachClient, Prospect, _jsonapi
 from outreach_async._jsonapi import parse_raw_collection
 from outreach_async.export._job import ExportJob
 from outreach_async.models import RecordFlattener
+from tests.wire_strategies import relationship_objects
 
 SPEC = Prospect.__resource_spec__
 _ATTRIBUTES = [a.wire for a in SPEC.attributes]
@@ -49,15 +50,7 @@ _NAMES = (
     | st.sampled_from(["type", "id", "account", "zrOdd", 'we"ird', "\u00e9t\u00e9"])
 )
 _IDS = st.integers(1, 2**63 - 1) | st.integers(1, 10**9).map(str) | st.just("abc")
-_LINKAGE = st.fixed_dictionaries({"type": st.just("account"), "id": _IDS})
-_RELATIONSHIP: st.SearchStrategy[dict[str, Any]] = (
-    st.fixed_dictionaries({"links": st.just({"related": "https://api.outreach.io/x"})})
-    | st.fixed_dictionaries({"meta": st.just({"count": 2})})
-    | st.fixed_dictionaries({"data": st.none() | _LINKAGE})
-    | st.fixed_dictionaries(
-        {"data": st.lists(_LINKAGE, max_size=3)}, optional={"meta": st.just({})}
-    )
-)
+_RELATIONSHIP = relationship_objects(_IDS, meta_only=True)
 _RESOURCES = st.fixed_dictionaries(
     {"type": st.just("prospect"), "id": _IDS},
     optional={
