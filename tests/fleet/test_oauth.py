@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
+import attrs
 import pytest
 from redis.asyncio import Redis
 
@@ -46,42 +47,54 @@ pytestmark = pytest.mark.redis
 PAST_EXPIRY = 7200 + 61
 
 
-async def _sync(
-    config: FleetConfig, resource: str, redis: Redis, clock: FakeClock, *, will_retry: bool = False
-) -> SyncOutcome:
-    """One sync of acme's ``resource`` with its tokens on the test's clock."""
-    return await sync_tenant_resource(
-        config, "acme", resource, redis, clocks=JobClocks(tokens=clock), will_retry=will_retry
-    )
+@attrs.frozen
+class Acme:
+    """The tenant ``acme`` of these tests: its sandbox org and the fake clock they share, the
+    fleet's Redis and namespace, and the directory its outputs go to."""
+
+    clock: FakeClock
+    sandbox: Sandbox
+    redis: Redis
+    redis_url: str
+    namespace: str
+    out_dir: Path
+
+    def config(self, oauth: OAuthConfig, page_size: int = 100) -> FleetConfig:
+        """A fleet.toml with acme signing in with ``oauth``."""
+        text = fleet_toml(
+            self.redis_url,
+            self.namespace,
+            self.out_dir,
+            [("acme", self.sandbox.base_url, oauth)],
+            worker="lock_lease = 1.5",
+            extra=f"page_size = {page_size}",
+        )
+        return parse_config(tomllib.loads(text), "fleet.toml")
+
+    async def sync(
+        self, config: FleetConfig, resource: str, *, will_retry: bool = False
+    ) -> SyncOutcome:
+        """One sync of acme's ``resource`` with its tokens on the test's clock."""
+        return await sync_tenant_resource(
+            config,
+            "acme",
+            resource,
+            self.redis,
+            clocks=JobClocks(tokens=self.clock),
+            will_retry=will_retry,
+        )
 
 
 @pytest.fixture
-async def clock_and_sandbox() -> AsyncIterator[tuple[FakeClock, Sandbox]]:
+async def acme(
+    redis_url: str, redis_client: Redis, namespace: str, tmp_path: Path
+) -> AsyncIterator[Acme]:
     clock = FakeClock(time.time())  # near real time: the store's lock has a Redis TTL too
     # each API request "waits" 1 ms on the fake clock: its on_sleep acts between requests
     latency = FaultConfig(latency=0.001)
     async with Sandbox(clock=clock, sleep=clock.sleep, seed=200, faults=latency) as sandbox:
         sandbox.authority.strict_rotation = True
-        yield clock, sandbox
-
-
-def _config(
-    redis_url: str,
-    namespace: str,
-    tmp_path: Path,
-    sandbox: Sandbox,
-    oauth: OAuthConfig,
-    page_size: int = 100,
-) -> FleetConfig:
-    text = fleet_toml(
-        redis_url,
-        namespace,
-        tmp_path,
-        [("acme", sandbox.base_url, oauth)],
-        worker="lock_lease = 1.5",
-        extra=f"page_size = {page_size}",
-    )
-    return parse_config(tomllib.loads(text), "fleet.toml")
+        yield Acme(clock, sandbox, redis_client, redis_url, namespace, tmp_path)
 
 
 def _api_reads_of(sandbox: Sandbox, resource: str, since: int) -> int:
@@ -89,15 +102,15 @@ def _api_reads_of(sandbox: Sandbox, resource: str, since: int) -> int:
 
 
 async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_refresh(
-    clock_and_sandbox: tuple[FakeClock, Sandbox],
-    redis_url: str,
-    redis_client: Redis,
-    namespace: str,
-    tmp_path: Path,
+    acme: Acme,
 ) -> None:
-    clock, sandbox = clock_and_sandbox
+    clock = acme.clock
+    sandbox = acme.sandbox
+    redis_client = acme.redis
+    namespace = acme.namespace
+    tmp_path = acme.out_dir
     # 2 records a page: 100 pages of prospects, 5 of accounts
-    config = _config(redis_url, namespace, tmp_path, sandbox, oauth_seed(sandbox), page_size=2)
+    config = acme.config(oauth_seed(sandbox), page_size=2)
     outputs = [tmp_path / "acme" / "prospects.jsonl", tmp_path / "acme" / "accounts.jsonl"]
     expired_at: list[int] = []
     prospects_started = asyncio.Event()
@@ -115,7 +128,7 @@ async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_re
 
     clock.on_sleep = expire_mid_run
     outcomes = await asyncio.gather(
-        *(_sync(config, resource, redis_client, clock) for resource in ("prospects", "accounts"))
+        *(acme.sync(config, resource) for resource in ("prospects", "accounts"))
     )
 
     assert [o.state for o in outcomes] == ["ok", "ok"], outcomes
@@ -137,18 +150,17 @@ async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_re
 
 
 async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never_reseeds(
-    clock_and_sandbox: tuple[FakeClock, Sandbox],
-    redis_url: str,
-    redis_client: Redis,
-    namespace: str,
-    tmp_path: Path,
+    acme: Acme,
 ) -> None:
-    clock, sandbox = clock_and_sandbox
+    clock = acme.clock
+    sandbox = acme.sandbox
+    redis_client = acme.redis
+    namespace = acme.namespace
     first_seed = oauth_seed(sandbox)
-    config = _config(redis_url, namespace, tmp_path, sandbox, first_seed)
+    config = acme.config(first_seed)
     store = tenant_token_store(redis_client, namespace, "acme")
     for _ in range(3):  # each sync after an expiry: a refresh with the last rotated token
-        outcome = await _sync(config, "prospects", redis_client, clock)
+        outcome = await acme.sync(config, "prospects")
         assert outcome.state == "ok"
         clock.now += PAST_EXPIRY
     assert token_posts(sandbox) == 3
@@ -156,11 +168,11 @@ async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never
 
     # a new refresh token in the config replaces the stored set, once
     second_seed = oauth_seed(sandbox)
-    edited = _config(redis_url, namespace, tmp_path, sandbox, second_seed)
-    assert (await _sync(edited, "accounts", redis_client, clock)).state == "ok"
+    edited = acme.config(second_seed)
+    assert (await acme.sync(edited, "accounts")).state == "ok"
     assert presented_refresh_tokens(sandbox)[-1] == second_seed.refresh_token
     # a worker still holding the older config does not put the spent token back
-    outcome = await _sync(config, "prospects", redis_client, clock)
+    outcome = await acme.sync(config, "prospects")
     assert outcome.state == "ok"
     assert reused_refresh_tokens(sandbox) == []
     assert token_posts(sandbox) == 4
@@ -171,22 +183,20 @@ async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never
 
 
 async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_resumes(
-    clock_and_sandbox: tuple[FakeClock, Sandbox],
-    redis_url: str,
-    redis_client: Redis,
-    namespace: str,
-    tmp_path: Path,
+    acme: Acme,
 ) -> None:
-    clock, sandbox = clock_and_sandbox
+    sandbox = acme.sandbox
+    redis_client = acme.redis
+    namespace = acme.namespace
     revoked = OAuthConfig("sandbox-client", "sandbox-secret", "revoked", sandbox.token_url)
-    config = _config(redis_url, namespace, tmp_path, sandbox, revoked)
-    first = await _sync(config, "prospects", redis_client, clock)
+    config = acme.config(revoked)
+    first = await acme.sync(config, "prospects")
     assert first.state == "auth"
     assert first.error is not None
     assert "invalid_grant" in first.error
     assert token_posts(sandbox) == 1
     seen = len(sandbox.requests)
-    again = await _sync(config, "prospects", redis_client, clock, will_retry=True)
+    again = await acme.sync(config, "prospects", will_retry=True)
     assert again.state == "auth"
     assert len(sandbox.requests) == seen  # held back: not even the token endpoint
     status = await StatusStore(redis_client, FleetKeys(namespace)).read("acme", "prospects")
@@ -195,33 +205,29 @@ async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_r
     budget = await redis_client.hgetall(f"outreach:ratelimit:{namespace}-acme")
     assert not [field for field in budget if cast(bytes, field).startswith(b"t:")]
 
-    fixed = _config(redis_url, namespace, tmp_path, sandbox, oauth_seed(sandbox))
-    resumed = await _sync(fixed, "prospects", redis_client, clock)
+    fixed = acme.config(oauth_seed(sandbox))
+    resumed = await acme.sync(fixed, "prospects")
     assert resumed.state == "ok"
     assert resumed.records == len(stored_ids(sandbox, "prospect"))
     assert reused_refresh_tokens(sandbox) == []
 
 
 async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resumes(
-    clock_and_sandbox: tuple[FakeClock, Sandbox],
-    redis_url: str,
-    redis_client: Redis,
-    namespace: str,
-    tmp_path: Path,
+    acme: Acme,
 ) -> None:
-    clock, sandbox = clock_and_sandbox
+    sandbox = acme.sandbox
     right = oauth_seed(sandbox)
     wrong = OAuthConfig(right.client_id, "not-the-secret", right.refresh_token, right.token_url)
-    config = _config(redis_url, namespace, tmp_path, sandbox, wrong)
-    refused = await _sync(config, "prospects", redis_client, clock)
+    config = acme.config(wrong)
+    refused = await acme.sync(config, "prospects")
     assert refused.state == "auth"
     assert refused.error is not None
     assert "invalid_client" in refused.error
-    held = await _sync(config, "prospects", redis_client, clock)
+    held = await acme.sync(config, "prospects")
     assert held.state == "auth"
     assert token_posts(sandbox) == 1  # held back
 
-    fixed = _config(redis_url, namespace, tmp_path, sandbox, right)  # the same refresh token
-    resumed = await _sync(fixed, "prospects", redis_client, clock)
+    fixed = acme.config(right)  # the same refresh token
+    resumed = await acme.sync(fixed, "prospects")
     assert resumed.state == "ok"
     assert presented_refresh_tokens(sandbox) == [right.refresh_token] * 2  # refused, then spent
