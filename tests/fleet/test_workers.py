@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from outreach_async import OutreachClient, Prospect
 from outreach_async.fleet import FleetKeys, StatusStore
+from outreach_async.fleet._tokens import tenant_token_store
 from outreach_async.sandbox import Sandbox
 from outreach_async.sandbox.faults import FaultConfig
 from outreach_async.sandbox.ratelimit import RateLimitConfig
@@ -262,9 +263,24 @@ async def test_proof_three_workers_eight_tenants_one_killed_every_record_once_no
             fleet("sync", "--config", str(config), "--wait") as waiting,
         ):
 
+            async def oauth_settled() -> bool:
+                """Every OAuth org has rotated once and the fleet saved the new token: no
+                refresh in flight. (Under strict rotation a worker killed between the server's
+                rotation and the save loses the new token, which no client can avoid: see the
+                README. This proof kills a worker mid-sync, not mid-refresh.)"""
+                for name, org in zip(names, orgs, strict=True):
+                    if org in oauth_orgs:
+                        saved = await tenant_token_store(redis_client, namespace, name).load()
+                        rotated = org.authority.mint_count >= 1
+                        if not rotated or saved is None:
+                            return False
+                        if saved.refresh_token not in org.authority.refresh_tokens:
+                            return False
+                return True
+
             async def mid_run() -> bool:  # the doomed worker runs a job
                 current = await statuses.read_all(_targets(names))
-                return any(
+                return await oauth_settled() and any(
                     s.state == "running" and s.worker == f"{socket.gethostname()}:{doomed.pid}"
                     for s in current
                 )
