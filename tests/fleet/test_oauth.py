@@ -104,119 +104,108 @@ def _api_reads_of(sandbox: Sandbox, resource: str, since: int) -> int:
 async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_refresh(
     acme: Acme,
 ) -> None:
-    clock = acme.clock
-    sandbox = acme.sandbox
-    redis_client = acme.redis
-    namespace = acme.namespace
-    tmp_path = acme.out_dir
     # 2 records a page: 100 pages of prospects, 5 of accounts
-    config = acme.config(oauth_seed(sandbox), page_size=2)
-    outputs = [tmp_path / "acme" / "prospects.jsonl", tmp_path / "acme" / "accounts.jsonl"]
+    config = acme.config(oauth_seed(acme.sandbox), page_size=2)
+    outputs = [acme.out_dir / "acme" / "prospects.jsonl", acme.out_dir / "acme" / "accounts.jsonl"]
     expired_at: list[int] = []
     prospects_started = asyncio.Event()
 
     async def expire_mid_run(_sleeps: int) -> None:
         """Each API request passes here as it arrives: accounts' second page waits for the
         prospects sync to start, then the token both use expires, with both syncs mid-run."""
-        arriving = sandbox.requests[-1].path  # logged just before, with no await between
+        arriving = acme.sandbox.requests[-1].path  # logged just before, with no await between
         if arriving.endswith("/prospects") and not expired_at:
-            expired_at.append(len(sandbox.requests) - 1)
-            clock.now += PAST_EXPIRY  # this request and the waiting one: 401
+            expired_at.append(len(acme.sandbox.requests) - 1)
+            acme.clock.now += PAST_EXPIRY  # this request and the waiting one: 401
             prospects_started.set()
-        elif arriving.endswith("/accounts") and _api_reads_of(sandbox, "accounts", 0) == 2:
+        elif arriving.endswith("/accounts") and _api_reads_of(acme.sandbox, "accounts", 0) == 2:
             await prospects_started.wait()
 
-    clock.on_sleep = expire_mid_run
+    acme.clock.on_sleep = expire_mid_run
     outcomes = await asyncio.gather(
         *(acme.sync(config, resource) for resource in ("prospects", "accounts"))
     )
 
     assert [o.state for o in outcomes] == ["ok", "ok"], outcomes
     for path, type_ in zip(outputs, ("prospect", "account"), strict=True):
-        assert set(ids_of(path)) == stored_ids(sandbox, type_)
+        assert set(ids_of(path)) == stored_ids(acme.sandbox, type_)
         assert set(ids_of(path).values()) == {1}
     # both syncs read on after the expiry (the first read of each refused), with one new token
-    assert _api_reads_of(sandbox, "prospects", expired_at[0]) > 0
-    assert _api_reads_of(sandbox, "accounts", expired_at[0]) > 0
-    assert token_posts(sandbox) == sandbox.authority.mint_count == 2  # the first, one rotation
-    assert reused_refresh_tokens(sandbox) == []
-    assert sandbox.authority.throttled_count == 0
-    saved = await tenant_token_store(redis_client, namespace, "acme").load()
+    assert _api_reads_of(acme.sandbox, "prospects", expired_at[0]) > 0
+    assert _api_reads_of(acme.sandbox, "accounts", expired_at[0]) > 0
+    assert (
+        token_posts(acme.sandbox) == acme.sandbox.authority.mint_count == 2
+    )  # the first, one rotation
+    assert reused_refresh_tokens(acme.sandbox) == []
+    assert acme.sandbox.authority.throttled_count == 0
+    saved = await tenant_token_store(acme.redis, acme.namespace, "acme").load()
     assert saved is not None
-    assert saved.refresh_token in sandbox.authority.refresh_tokens  # rotated, and saved
+    assert saved.refresh_token in acme.sandbox.authority.refresh_tokens  # rotated, and saved
     # where the README says the fleet keeps them
-    key = f"outreach:tokens:{namespace}:acme"
-    assert await redis_client.exists(key, f"{key}:seeds") == 2
+    key = f"outreach:tokens:{acme.namespace}:acme"
+    assert await acme.redis.exists(key, f"{key}:seeds") == 2
 
 
 async def test_an_unchanged_config_keeps_the_rotated_tokens_and_an_old_one_never_reseeds(
     acme: Acme,
 ) -> None:
-    clock = acme.clock
-    sandbox = acme.sandbox
-    redis_client = acme.redis
-    namespace = acme.namespace
-    first_seed = oauth_seed(sandbox)
+    first_seed = oauth_seed(acme.sandbox)
     config = acme.config(first_seed)
-    store = tenant_token_store(redis_client, namespace, "acme")
+    store = tenant_token_store(acme.redis, acme.namespace, "acme")
     for _ in range(3):  # each sync after an expiry: a refresh with the last rotated token
         outcome = await acme.sync(config, "prospects")
         assert outcome.state == "ok"
-        clock.now += PAST_EXPIRY
-    assert token_posts(sandbox) == 3
-    assert reused_refresh_tokens(sandbox) == []  # the configured token was spent once
+        acme.clock.now += PAST_EXPIRY
+    assert token_posts(acme.sandbox) == 3
+    assert reused_refresh_tokens(acme.sandbox) == []  # the configured token was spent once
 
     # a new refresh token in the config replaces the stored set, once
-    second_seed = oauth_seed(sandbox)
+    second_seed = oauth_seed(acme.sandbox)
     edited = acme.config(second_seed)
     assert (await acme.sync(edited, "accounts")).state == "ok"
-    assert presented_refresh_tokens(sandbox)[-1] == second_seed.refresh_token
+    assert presented_refresh_tokens(acme.sandbox)[-1] == second_seed.refresh_token
     # a worker still holding the older config does not put the spent token back
     outcome = await acme.sync(config, "prospects")
     assert outcome.state == "ok"
-    assert reused_refresh_tokens(sandbox) == []
-    assert token_posts(sandbox) == 4
+    assert reused_refresh_tokens(acme.sandbox) == []
+    assert token_posts(acme.sandbox) == 4
     saved = await store.load()
     assert saved is not None
     assert saved.refresh_token not in (first_seed.refresh_token, second_seed.refresh_token)
-    assert saved.refresh_token in sandbox.authority.refresh_tokens
+    assert saved.refresh_token in acme.sandbox.authority.refresh_tokens
 
 
 async def test_a_refused_refresh_shows_auth_sends_nothing_more_and_a_new_token_resumes(
     acme: Acme,
 ) -> None:
-    sandbox = acme.sandbox
-    redis_client = acme.redis
-    namespace = acme.namespace
-    revoked = OAuthConfig("sandbox-client", "sandbox-secret", "revoked", sandbox.token_url)
+    revoked = OAuthConfig("sandbox-client", "sandbox-secret", "revoked", acme.sandbox.token_url)
     config = acme.config(revoked)
     first = await acme.sync(config, "prospects")
     assert first.state == "auth"
     assert first.error is not None
     assert "invalid_grant" in first.error
-    assert token_posts(sandbox) == 1
-    seen = len(sandbox.requests)
+    assert token_posts(acme.sandbox) == 1
+    seen = len(acme.sandbox.requests)
     again = await acme.sync(config, "prospects", will_retry=True)
     assert again.state == "auth"
-    assert len(sandbox.requests) == seen  # held back: not even the token endpoint
-    status = await StatusStore(redis_client, FleetKeys(namespace)).read("acme", "prospects")
+    assert len(acme.sandbox.requests) == seen  # held back: not even the token endpoint
+    status = await StatusStore(acme.redis, FleetKeys(acme.namespace)).read("acme", "prospects")
     assert status.state == "auth"
     # the request the refused refresh stopped gave its rate-limit ticket back
-    budget = await redis_client.hgetall(f"outreach:ratelimit:{namespace}-acme")
+    budget = await acme.redis.hgetall(f"outreach:ratelimit:{acme.namespace}-acme")
     assert not [field for field in budget if cast(bytes, field).startswith(b"t:")]
 
-    fixed = acme.config(oauth_seed(sandbox))
+    fixed = acme.config(oauth_seed(acme.sandbox))
     resumed = await acme.sync(fixed, "prospects")
     assert resumed.state == "ok"
-    assert resumed.records == len(stored_ids(sandbox, "prospect"))
-    assert reused_refresh_tokens(sandbox) == []
+    assert resumed.records == len(stored_ids(acme.sandbox, "prospect"))
+    assert reused_refresh_tokens(acme.sandbox) == []
 
 
 async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resumes(
     acme: Acme,
 ) -> None:
-    sandbox = acme.sandbox
-    right = oauth_seed(sandbox)
+    right = oauth_seed(acme.sandbox)
     wrong = OAuthConfig(right.client_id, "not-the-secret", right.refresh_token, right.token_url)
     config = acme.config(wrong)
     refused = await acme.sync(config, "prospects")
@@ -225,9 +214,11 @@ async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resum
     assert "invalid_client" in refused.error
     held = await acme.sync(config, "prospects")
     assert held.state == "auth"
-    assert token_posts(sandbox) == 1  # held back
+    assert token_posts(acme.sandbox) == 1  # held back
 
     fixed = acme.config(right)  # the same refresh token
     resumed = await acme.sync(fixed, "prospects")
     assert resumed.state == "ok"
-    assert presented_refresh_tokens(sandbox) == [right.refresh_token] * 2  # refused, then spent
+    assert (
+        presented_refresh_tokens(acme.sandbox) == [right.refresh_token] * 2
+    )  # refused, then spent
