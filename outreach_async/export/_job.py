@@ -8,19 +8,20 @@ span states last written, the counters).
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import orjson
 
-from outreach_async import OutreachClient, Paginator, Range, Resource
+from outreach_async import OutreachClient, OutreachError, Paginator, Range, Resource
 from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
 from ._compact import IdBits
 from ._output import FileOutput, Output
-from ._plan import Base, Span, Verdict, plan_spans, run_start
+from ._plan import Base, Span, Verdict, plan_spans, run_start, split_edges
 from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
 from ._resources import Cursor, CursorValue, choose_cursor
@@ -68,6 +69,8 @@ class ExportJob:
     ) -> None:
         self.spec = model.__resource_spec__
         self.repository = client.repository(model)
+        #: widths of the cursor range that planning counts records in: one round trip's worth
+        self.density_bins = max(2, client.transport.max_concurrency)
         self.cursor: Cursor = choose_cursor(self.spec)
         self.filter = dict(filter)
         self.since, self.until = since, until
@@ -146,9 +149,12 @@ class ExportJob:
 
     async def plan(self, base: Base) -> list[Span]:
         first = last = None
+        density: list[int] | None = None
         if self.partitions > 1:
             start, seen = run_start(base, self.since)
             first, last = await asyncio.gather(self._lowest(start, seen), self._highest(start))
+            if first is not None and last is not None:
+                density = await self._density(split_edges(first, last, self.density_bins))
         return plan_spans(
             base=base,
             since=self.since,
@@ -156,7 +162,24 @@ class ExportJob:
             first=first,
             last=last,
             count=self.partitions if first is not None else 1,
+            density=density,
         )
+
+    async def _density(self, bins: Sequence[int]) -> list[int] | None:
+        """The server's count of the records in each bin, all asked at once (one round trip),
+        so that spans share the records evenly however they cluster in time; None when the
+        server does not count (the spans then split the range in equal widths)."""
+        if len(bins) < 3:
+            return None
+        # Each width [lo, hi) as lo..hi-1 (cursor values are whole numbers), so a record on an
+        # edge counts once; the last one up to the highest value, inclusive.
+        ranges = [(lo, hi - 1) for lo, hi in itertools.pairwise(bins[:-1])]
+        ranges.append((bins[-2], bins[-1]))
+        counting = (self.listing(lo, hi, probe=True).count() for lo, hi in ranges)
+        try:
+            return list(await asyncio.gather(*counting))
+        except OutreachError:
+            return None
 
     async def _lowest(self, start: CursorValue | None, seen: frozenset[int]) -> CursorValue | None:
         """The lowest cursor value still to export: one small request. Records at ``start``

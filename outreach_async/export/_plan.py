@@ -30,6 +30,7 @@ __all__ = [
     "Share",
     "Span",
     "Verdict",
+    "balanced_edges",
     "base_after",
     "parse_share",
     "plan_spans",
@@ -153,6 +154,30 @@ def split_edges(lo: int, hi: int, n: int) -> list[int]:
     return sorted(set(edges))
 
 
+def balanced_edges(bins: Sequence[int], counts: Sequence[int], n: int) -> list[int]:
+    """``n + 1`` increasing edges from ``bins[0]`` to ``bins[-1]`` that share the records out
+    evenly: ``counts[i]`` records lie in ``[bins[i], bins[i + 1])``, taken as spread evenly
+    within it (fewer edges when bins are too narrow to split, equal widths when none counted)."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    if len(bins) != len(counts) + 1:
+        raise ValueError("one count per bin")
+    lo, hi = bins[0], bins[-1]
+    total = sum(counts)
+    if total <= 0 or any(c < 0 for c in counts):
+        return split_edges(lo, hi, n)
+    inner: list[int] = []
+    below, i = 0, 0  # records in the bins before bin i
+    for k in range(1, n):
+        target = total * k / n
+        while i < len(counts) - 1 and below + counts[i] < target:
+            below += counts[i]
+            i += 1
+        share = (target - below) / counts[i] if counts[i] else 0.0
+        inner.append(bins[i] + round((bins[i + 1] - bins[i]) * min(max(share, 0.0), 1.0)))
+    return sorted({lo, hi, *(e for e in inner if lo < e < hi)})
+
+
 def plan_spans(
     *,
     base: Base,
@@ -161,14 +186,17 @@ def plan_spans(
     first: CursorValue | None = None,
     last: CursorValue | None = None,
     count: int = 1,
+    density: Sequence[int] | None = None,
 ) -> list[Span]:
     """The spans of a new run, from ``max(since, base.watermark)`` up to ``until`` (inclusive)
     or open above.
 
     ``first``/``last`` are the lowest and highest cursor values present (two cheap queries);
     without them, or with ``count == 1``, the run is one span. Inner edges split
-    ``[first, last]`` into ``count`` equal widths (whole milliseconds, or ids); the first span
-    still starts at the start and the last one ends at ``until`` or stays open.
+    ``[first, last]`` into ``count`` equal widths (whole milliseconds, or ids), or, given the
+    ``density`` (the records the server counted in each of ``len(density)`` equal widths of
+    ``[first, last]``), into ``count`` near-equal numbers of records; the first span still
+    starts at the start and the last one ends at ``until`` or stays open.
     """
     start, seen = run_start(base, since)
     if until is not None and start is not None and until < start:
@@ -179,7 +207,11 @@ def plan_spans(
     highest = last if last is not None else until
     inner: list[int] = []
     if count > 1 and lowest is not None and highest is not None:
-        inner = split_edges(lowest, highest, count)[1:-1]
+        if density:
+            bins = split_edges(lowest, highest, len(density))
+            inner = balanced_edges(bins, density, count)[1:-1]
+        else:
+            inner = split_edges(lowest, highest, count)[1:-1]
     los: list[CursorValue | None] = [start, *inner]
     his: list[CursorValue | None] = [*inner, until]
     spans = [Span(lo, hi) for lo, hi in zip(los, his, strict=True)]

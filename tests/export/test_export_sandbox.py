@@ -7,15 +7,18 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import itertools
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from yarl import URL
 
 from outreach_async import (
     AuthenticationError,
+    Hooks,
     OAuth2Refresh,
     OutreachClient,
     Prospect,
@@ -111,24 +114,94 @@ async def test_records_exactly_on_partition_edges_are_written_once(
 ) -> None:
     ids = sorted(stored_ids(outreach_sandbox))
     base = 1_700_000_000_000
-    # 4 partitions of [base, base + 400]: inner edges at +100, +200 and +300. Put ties on every
+    # 4 partitions of [base, base + 400]: a quarter of the records in each hundred (planning
+    # counts them in widths of 50), so the inner edges are +100, +200 and +300. Ties on every
     # edge, on the first and last value, and just inside the edges.
+    quarter = len(ids) // 4
+    assert quarter * 4 == len(ids)
     layout = {0: 5, 99: 3, 100: 7, 101: 2, 200: 9, 299: 1, 300: 6, 400: 4}
+    for fill, (low, high) in zip(
+        (60, 160, 260, 360), ((0, 99), (100, 101), (200, 299), (300, 400)), strict=True
+    ):
+        layout[fill] = quarter - layout[low] - layout[high]
     cursor = 0
     for offset, how_many in layout.items():
         set_updated_at(outreach_sandbox, ids[cursor : cursor + how_many], base + offset)
         cursor += how_many
-    set_updated_at(outreach_sandbox, ids[cursor:], base + 400)  # the rest at the top edge
     out = tmp_path / "edges.jsonl"
     async with client_for(outreach_sandbox) as outreach:
         result = await export_resource(outreach, "prospects", out, partitions=4, page_size=3)
     counts = ids_of(out)
     assert result.spans == 4
+    assert span_edges(outreach_sandbox, page_size=3) == [stamp(base + k * 100) for k in (1, 2, 3)]
     assert set(counts) == set(ids)
     assert set(counts.values()) == {1}
     times = [r["updatedAt"] for r in read_jsonl(out)]
     assert times.count(stamp(base + 100)) == 7
     assert times.count(stamp(base + 300)) == 6
+
+
+def span_edges(sandbox: Sandbox, *, page_size: int) -> list[str]:
+    """The inner edges of the spans the export streamed, from the pages the sandbox served
+    (their upper bounds: the catch-up pass over the last span starts at its watermark)."""
+    ranges = {
+        r.query["filter[updatedAt]"]
+        for r in sandbox.requests
+        if r.query.get("page[size]") == str(page_size) and "filter[updatedAt]" in r.query
+    }
+    return sorted(hi for _, hi in (text.split("..") for text in ranges) if hi != "inf")
+
+
+async def test_planning_counts_the_records_at_once_and_spans_share_them_evenly(
+    outreach_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A tenth of the records over most of the time range, the rest in its last eighth: equal
+    widths would give the last of 4 spans about 90% of them. Planning counts the records in 8
+    widths, all at once (one round trip), before any span is read."""
+    ids = sorted(stored_ids(outreach_sandbox))
+    base, sparse = 1_700_000_000_000, len(ids) // 10
+    for k, id_ in enumerate(ids):
+        at = k * 7000 // sparse if k < sparse else 7000 + (k - sparse) * 1000 // (len(ids) - sparse)
+        set_updated_at(outreach_sandbox, [id_], base + at)
+    events: list[tuple[str, str]] = []
+    hooks = Hooks(
+        on_request=lambda e: events.append(("sent", e.url)),
+        on_response=lambda e: events.append(("answered", e.url)),
+    )
+    out = tmp_path / "even.jsonl"
+    async with OutreachClient(
+        outreach_sandbox.token, base_url=outreach_sandbox.base_url, hooks=hooks
+    ) as outreach:
+        result = await export_resource(outreach, "prospects", out, partitions=4, page_size=10)
+    assert ids_of(out) == dict.fromkeys(ids, 1)
+
+    def kind(url: str) -> str:
+        query = URL(url).query
+        if query.get("count") == "true":
+            return "count"
+        return "page" if query.get("page[size]") == "10" else "probe"
+
+    steps = [(what, kind(url)) for what, url in events]
+    counts_sent = [i for i, step in enumerate(steps) if step == ("sent", "count")]
+    counts_answered = [i for i, step in enumerate(steps) if step == ("answered", "count")]
+    pages_sent = [i for i, step in enumerate(steps) if step == ("sent", "page")]
+    assert len(counts_sent) == 8
+    assert max(counts_sent) < min(counts_answered)  # all on the wire together
+    assert max(counts_answered) < min(pages_sent)  # the spans are planned from them
+    assert steps[: min(counts_sent)].count(("sent", "probe")) == 2  # the lowest and the highest
+    # each span holds a quarter of the records, give or take what shares an edge's millisecond
+    edges = (
+        [base] + [_millis(e) for e in span_edges(outreach_sandbox, page_size=10)] + [base + 8001]
+    )
+    times = sorted(_millis(r["updatedAt"]) for r in read_jsonl(out))
+    shares = [sum(lo <= t < hi for t in times) for lo, hi in itertools.pairwise(edges)]
+    assert result.spans == 4
+    assert all(abs(share - len(ids) / 4) <= len(ids) / 40 for share in shares), shares
+
+
+def _millis(text: str) -> int:
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
 
 
 async def test_an_incremental_sync_appends_only_what_changed(

@@ -14,6 +14,7 @@ from outreach_async.export._plan import (
     Share,
     Span,
     Verdict,
+    balanced_edges,
     base_after,
     parse_share,
     plan_spans,
@@ -88,6 +89,51 @@ def test_split_edges_cover_the_range_with_increasing_edges(lo: int, width: int, 
         assert len(edges) == n + 1
         sizes = [b - a for a, b in itertools.pairwise(edges)]
         assert max(sizes) - min(sizes) <= 1
+
+
+def test_balanced_edges_give_each_span_an_equal_share_of_the_counted_records() -> None:
+    # 10 records in each of the first three widths, 270 in the last: equal widths would give
+    # the last span 270 of 300; shares of 75 put three edges inside the crowded width.
+    edges = balanced_edges([0, 100, 200, 300, 400], [10, 10, 10, 270], 4)
+    assert edges == [0, 317, 344, 372, 400]
+    # Records spread evenly within each width, as the estimate assumes: 75 per span, give or
+    # take the 2.7 records of the crowded width that share one cursor value with an edge.
+    counts = [10, 10, 10, 270]
+    places = [w * 100 + (k * 100) // n for w, n in enumerate(counts) for k in range(n)]
+    shares = [sum(lo <= p < hi for p in places) for lo, hi in itertools.pairwise(edges)]
+    assert all(abs(share - 75) <= 3 for share in shares), shares
+
+
+def test_balanced_edges_fall_back_to_equal_widths_without_records() -> None:
+    assert balanced_edges([0, 50, 100], [0, 0], 4) == split_edges(0, 100, 4)
+    assert balanced_edges([0, 50, 100], [7, 7], 2) == [0, 50, 100]
+
+
+def test_balanced_edges_reject_counts_that_do_not_match_the_bins() -> None:
+    with pytest.raises(ValueError, match="one count per bin"):
+        balanced_edges([0, 50, 100], [1], 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        balanced_edges([0, 100], [1], 0)
+
+
+@given(st.lists(st.integers(0, 1000), min_size=1, max_size=12), st.integers(1, 50), st.data())
+def test_balanced_edges_are_increasing_and_cover_the_bins(
+    counts: list[int], n: int, data: st.DataObject
+) -> None:
+    widths = data.draw(st.lists(st.integers(1, 10**6), min_size=len(counts), max_size=len(counts)))
+    bins = list(itertools.accumulate(widths, initial=data.draw(st.integers(-(10**9), 10**9))))
+    edges = balanced_edges(bins, counts, n)
+    assert (edges[0], edges[-1]) == (bins[0], bins[-1])
+    assert all(a < b for a, b in itertools.pairwise(edges))
+    assert len(edges) - 1 <= n
+
+
+def test_plan_splits_by_the_counted_density_when_given() -> None:
+    # first..last = 0..400 counted in four widths of 100: most records in the top width
+    spans = plan_spans(
+        base=Base(), since=None, until=None, first=0, last=400, count=4, density=[10, 10, 10, 270]
+    )
+    assert [(s.lo, s.hi) for s in spans] == [(None, 317), (317, 344), (344, 372), (372, None)]
 
 
 def test_plan_splits_the_found_range_and_leaves_the_last_span_open() -> None:
