@@ -17,8 +17,10 @@ are not on the client's machine either):
 Like with like: the raw loop writes every record as one JSON line too (as the API sent it, with
 orjson, the export's own parser). Partitioned runs record the client's CPU seconds (this
 process) and the sandbox's (``/proc/PID/stat``), and each round's ideal is the longest of the
-wire's floor (pages x latency / partitions) and those two CPU floors. Every comparison runs in
-interleaved rounds (three), its variants taking turns.
+wire's floor (pages x latency / partitions) and those two CPU floors. Beside it, the partitioned
+runs count their requests and the round trips that came one after another (planning, the longest
+span's pages, the catch-up pass): the latency those cost is what the wire's floor leaves out.
+Every comparison runs in interleaved rounds (three), its variants taking turns.
 """
 
 from __future__ import annotations
@@ -257,14 +259,68 @@ async def raw_jsonl(base_url: str, token: str, out: Path, page_size: int = 1000)
 
 
 async def export_count(
-    base_url: str, token: str, out: Path, *, partitions: int = 1, page_size: int = 1000
+    base_url: str,
+    token: str,
+    out: Path,
+    *,
+    partitions: int = 1,
+    page_size: int = 1000,
+    wire: WireLog | None = None,
 ) -> int:
     """``export_resource`` to a JSON Lines file; the records written."""
-    async with OutreachClient(token, base_url=base_url, max_concurrency=CONCURRENCY) as outreach:
+    traces = [wire.trace_config()] if wire is not None else []
+    async with OutreachClient(
+        token, base_url=base_url, max_concurrency=CONCURRENCY, trace_configs=traces
+    ) as outreach:
         result = await export_resource(
             outreach, "prospects", out, partitions=partitions, page_size=page_size
         )
+    if wire is not None:
+        wire.end_run()
     return result.records
+
+
+@attrs.define
+class WireLog:
+    """Each run's requests, and how many round trips of them came one after another.
+
+    A request's *round trip in a row* is one more than that of the latest request answered
+    before it was sent (1 when none was): the count of round trips the run could not overlap
+    (planning's probes, each span's chain of pages, the catch-up pass). Counted, not timed:
+    the same on a busy machine."""
+
+    requests: list[int] = attrs.Factory(list)
+    in_a_row: list[int] = attrs.Factory(list)
+    _spans: list[tuple[float, float]] = attrs.Factory(list)
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+
+        async def sent(_session: Any, context: Any, _params: Any) -> None:
+            context.sent = time.perf_counter()
+
+        async def answered(_session: Any, context: Any, _params: Any) -> None:
+            self._spans.append((context.sent, time.perf_counter()))
+
+        trace.on_request_start.append(sent)
+        trace.on_request_end.append(answered)
+        return trace
+
+    def end_run(self) -> None:
+        self.requests.append(len(self._spans))
+        self.in_a_row.append(round_trips_in_a_row(self._spans))
+        self._spans = []
+
+
+def round_trips_in_a_row(spans: list[tuple[float, float]]) -> int:
+    """The longest chain of requests each sent after the previous one was answered."""
+    depth: list[tuple[float, int]] = []  # (answered, depth) of the requests sent so far
+    longest = 0
+    for sent, answered in sorted(spans):
+        mine = 1 + max((d for done, d in depth if done <= sent), default=0)
+        depth.append((answered, mine))
+        longest = max(longest, mine)
+    return longest
 
 
 def process_cpu_s(pid: int) -> float:
@@ -335,7 +391,7 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp, _collector_tuned():  # as the command line runs
         out = Path(tmp) / "out.jsonl"
         async with _server("sandbox", total, LATENCY) as (base, token, pid):
-            cpu = CpuLog(pid)
+            cpu, requests = CpuLog(pid), WireLog()
             seconds = await interleave(
                 {
                     "sequential": cpu.timed(
@@ -346,7 +402,12 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
                     "partitioned": cpu.timed(
                         "partitioned",
                         lambda: export_count(
-                            base, token, out, partitions=CONCURRENCY, page_size=page_size
+                            base,
+                            token,
+                            out,
+                            partitions=CONCURRENCY,
+                            page_size=page_size,
+                            wire=requests,
                         ),
                         total,
                     ),
@@ -381,6 +442,11 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
         "sequential_server_cpu_us_per_record": spread([s / total * 1e6 for s in sequential_server]),
         "cpu_ideal_s": spread(cpu_ideal),
         "vs_cpu_ideal": ratio(seconds["partitioned"], cpu_ideal),
+        # what the wire floor leaves out: requests that wait for an answer (planning, the
+        # chain of pages in each span, the catch-up pass), counted in the partitioned runs
+        "partitioned_requests": spread(requests.requests),
+        "partitioned_round_trips_in_a_row": spread(requests.in_a_row),
+        "round_trips_in_a_row_s": spread([n * LATENCY for n in requests.in_a_row]),
     }
 
 
