@@ -1,12 +1,14 @@
 """The sandbox's aiohttp application: the API handler behind its middlewares.
 
 Middlewares, outermost first: the request log (sees everything, faults included), faults (a
-gateway in front of Outreach: no rate-limit cost, no ``X-RateLimit-*`` headers), bearer-token
-authentication (401 before anything is counted), then the per-user rate limit.
+gateway in front of Outreach: no rate-limit cost, no ``X-RateLimit-*`` headers), reads taking
+turns (:func:`turn_taking_middleware`), bearer-token authentication (401 before anything is
+counted), then the per-user rate limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import attrs
@@ -22,7 +24,7 @@ from .oauth import TokenAuthority, add_oauth_routes, auth_middleware
 from .ratelimit import RateLimitState, rate_limit_middleware
 from .routes import API_PREFIX, ApiHandler
 
-__all__ = ["RecordedRequest", "build_app", "request_log_middleware"]
+__all__ = ["RecordedRequest", "build_app", "request_log_middleware", "turn_taking_middleware"]
 
 
 @attrs.frozen
@@ -68,6 +70,29 @@ def request_log_middleware(log: list[RecordedRequest]) -> Middleware:
     return record
 
 
+def turn_taking_middleware() -> Middleware:
+    """Reads are answered one at a time, and new requests are taken in between two of them.
+
+    The sandbox is one process: when the latency of several reads ends at once, their pages are
+    rendered back to back, and requests arriving meanwhile are read only after the last one.
+    Those then start their latency together, end it together and queue again: a convoy in which
+    every read waits for all the others' rendering on every round trip, which latency on a real
+    wire does not cause. Yielding to the loop once after each read (holding the turn) lets it
+    take in what arrived, so each request's latency starts when it came."""
+    turn = asyncio.Lock()
+
+    @web.middleware
+    async def take_turns(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "GET":
+            return await handler(request)
+        async with turn:
+            response = await handler(request)
+            await asyncio.sleep(0)  # the loop reads new requests before the next read's turn
+        return response
+
+    return take_turns
+
+
 def build_app(
     config: SandboxConfig,
     backend: Backend,
@@ -85,6 +110,7 @@ def build_app(
         middlewares.append(request_log_middleware(log))
     middlewares += [
         fault_middleware(config.faults, config.sleep, clock=now, state=fault_state),
+        turn_taking_middleware(),
         auth_middleware(authority, unauthorized_body=config.unauthorized_body),
         rate_limit_middleware(config.rate_limit, now, state=rate_limit_state),
     ]

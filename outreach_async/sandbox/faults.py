@@ -3,8 +3,7 @@
 What it imitates (outreach-api-facts.md §2, §7, §11):
 
 - 500s, 502s (JSON, or the HTML page a gateway sends), 503s, and connection resets, at rates;
-- latency, fixed plus a uniform jitter, spent after the handler (see :func:`_latency`), and
-  "slow" answers that hold the request past a client's timeout before the handler runs;
+- latency, fixed plus a uniform jitter, and "slow" answers that outlast a client's timeout;
 - 502 on a collection page larger than a limit for heavy types (§11.8: EST halves ``page[size]``
   on 502 because big pages time out);
 - maintenance windows: 503 ``scheduledServerMaintenance`` with ``Retry-After`` as an ISO timestamp
@@ -338,16 +337,6 @@ def _abort(request: web.Request) -> web.Response:
     return web.Response(status=499)
 
 
-async def _latency(sleep: Callable[[float], Awaitable[object]], seconds: float) -> None:
-    """An answer's latency, spent after the handler: the page is computed when the request
-    arrives and reaches the client ``seconds`` later. Sleeping first would start every request
-    that came in while the (single) process was busy at the same moment, so they would all wake
-    together and queue for the process again: a convoy that lasts as long as the run, which
-    latency on a real wire does not cause."""
-    if seconds > 0:
-        await sleep(seconds)
-
-
 def fault_middleware(
     config: FaultConfig,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -369,23 +358,16 @@ def fault_middleware(
             return await handler(request)
         plan = plan_request(config, rng, request.method, request.path, request.query, clock())
         counters.record(plan)
-        answered = plan.before is None and not plan.slow
-        if plan.delay > 0 and not answered:
-            await sleep(plan.delay)  # a fault, or a slow answer: the handler waits for it
+        if plan.delay > 0:
+            await sleep(plan.delay)
         if plan.before == "reset":
             return _abort(request)
         if plan.before is not None:
             return _fault_response(plan.before, plan.until)
-        answer: web.StreamResponse | web.HTTPException
         try:
-            answer = await handler(request)
-        except web.HTTPException as error:  # an error answer takes the latency too
-            answer = error
-        await _latency(sleep, plan.delay if answered else 0.0)
-        if plan.reset_after:
-            _abort(request)
-        if isinstance(answer, web.HTTPException):
-            raise answer
-        return answer
+            return await handler(request)
+        finally:
+            if plan.reset_after:
+                _abort(request)
 
     return inject

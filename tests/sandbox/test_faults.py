@@ -312,27 +312,6 @@ async def test_latency_and_jitter_go_through_the_injected_sleep() -> None:
     assert all(2.0 <= wait < 3.0 for wait in sleep.sleeps)
 
 
-async def test_latency_is_spent_after_the_handler_and_a_fault_waits_before_its_answer() -> None:
-    """A page is computed when its request arrives and reaches the client ``latency`` later:
-    sleeping first would line up every request that came in while the process was busy."""
-    recorder, handled_before_sleep = Recorder(), []
-
-    async def sleep(seconds: float) -> None:
-        handled_before_sleep.append(recorder.calls)
-
-    for config, expected in (
-        (FaultConfig(latency=0.5), [1]),
-        (FaultConfig(latency=0.5, error_rate_503=1.0), [0]),
-    ):
-        recorder.calls, handled_before_sleep[:] = 0, []
-        middleware = fault_middleware(config, sleep, clock=lambda: 0.0, state=FaultState())
-        app = web.Application(middlewares=[middleware])
-        app.router.add_route("*", "/api/v2/{tail:.*}", recorder.handle)
-        async with _served(app) as client:
-            await client.get("/api/v2/prospects")
-        assert handled_before_sleep == expected
-
-
 async def test_a_slow_answer_holds_the_request_past_the_client_timeout() -> None:
     """The slow answer waits ``slow_delay`` through the injected sleep, which here never ends:
     the client gives up (cancelled by the test, as its timeout would) and the handler is never
