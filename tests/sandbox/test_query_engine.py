@@ -15,6 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from outreach_async._schema import AttributeSpec, RelationshipSpec, ResourceSpec
+from outreach_async.models import ALL_SPECS
+from outreach_async.sandbox.collection import QueryRunner
 from outreach_async.sandbox.cursors import (
     Cursor,
     controller_name,
@@ -38,8 +40,11 @@ from outreach_async.sandbox.query import (
     SearchFilter,
     compile_attribute_filter,
     compile_filters,
+    value_passes,
 )
+from outreach_async.sandbox.schema import Schema
 from outreach_async.sandbox.sorting import SortKey, order_records, parse_sort
+from outreach_async.sandbox.store import Store
 
 WIDGET = ResourceSpec(
     type="widget",
@@ -390,3 +395,53 @@ def test_a_cursor_minted_for_another_sort_is_refused() -> None:
     encoded = encode_cursor({"id": 1, "attributes": {"score": 1}}, (SortKey("score"),), "cn")
     with pytest.raises(ApiError):
         decode_cursor(encoded, (SortKey("score", True),), "cn")
+
+
+# -- a range on the sort attribute: a slice of the order (QueryRunner's fast path) -------------
+
+QUERY_SCHEMA = Schema(ALL_SPECS.values())
+
+_STAMPS = st.one_of(st.none(), st.sampled_from(["2024-01-0" + str(d) for d in range(1, 8)]))
+
+
+@given(
+    st.lists(_STAMPS, max_size=40),
+    st.one_of(st.none(), st.sampled_from(["2024-01-0" + str(d) for d in range(9)])),
+    st.one_of(st.none(), st.sampled_from(["2024-01-0" + str(d) for d in range(9)])),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_range_on_the_sort_attribute_gives_the_scan_and_sort_rows(
+    stamps: list[str | None],
+    lo: str | None,
+    hi: str | None,
+    lo_inclusive: bool,
+    hi_inclusive: bool,
+    descending: bool,
+) -> None:
+    store = Store(QUERY_SCHEMA.by_type.values())
+    table = store.table("prospect")
+    for id_, stamp in enumerate(stamps, start=1):
+        table.add({"id": id_, "attributes": {"updatedAt": stamp}, "relationships": {}})
+    test = Between(lo, hi, lo_inclusive, hi_inclusive)
+    sort = (SortKey("updatedAt", descending),)
+    found = QueryRunner(store, QUERY_SCHEMA).rows(
+        "prospect", (FieldFilter(AttributeTarget("updatedAt"), (test,)),), sort
+    )
+    expected = order_records(
+        [r for r in table if value_passes(r["attributes"]["updatedAt"], test)], sort
+    )
+    assert [r["id"] for r in found] == [r["id"] for r in expected]
+
+
+def test_a_range_over_values_of_mixed_kinds_is_scanned_and_sorted() -> None:
+    store = Store(QUERY_SCHEMA.by_type.values())
+    table = store.table("prospect")
+    for id_, value in enumerate(["b", 3, "a", None, 1], start=1):
+        table.add({"id": id_, "attributes": {"updatedAt": value}, "relationships": {}})
+    test = Between("a", "c")
+    found = QueryRunner(store, QUERY_SCHEMA).rows(
+        "prospect", (FieldFilter(AttributeTarget("updatedAt"), (test,)),), (SortKey("updatedAt"),)
+    )
+    assert [r["id"] for r in found] == [3, 1]
