@@ -284,10 +284,10 @@ async def export_count(
 class WireLog:
     """Each run's requests, and how many round trips of them came one after another.
 
-    A request's *round trip in a row* is one more than that of the latest request answered
-    before it was sent (1 when none was): the count of round trips the run could not overlap
-    (planning's probes, each span's chain of pages, the catch-up pass). Counted, not timed:
-    the same on a busy machine."""
+    The longest sequence of requests each sent after the one before it was answered: the
+    round trips the run did not overlap (planning's probes, the longest span's chain of pages,
+    the catch-up pass; a page sent just after another span's answer may add one). Counted,
+    not timed: about the same on a busy machine."""
 
     requests: list[int] = attrs.Factory(list)
     in_a_row: list[int] = attrs.Factory(list)
