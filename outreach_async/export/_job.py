@@ -38,6 +38,7 @@ END = object()
 #: one record of a decoded page: its cursor position, its id and its line
 Line = tuple[CursorValue | None, int | None, bytes]
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
+_MOST_DENSITY_BINS = 16
 
 
 @attrs.define
@@ -70,7 +71,8 @@ class ExportJob:
         self.spec = model.__resource_spec__
         self.repository = client.repository(model)
         #: widths of the cursor range that planning counts records in: one round trip's worth
-        self.density_bins = max(2, client.transport.max_concurrency)
+        #: (at most 16 requests of the hour's budget)
+        self.density_bins = min(max(2, client.transport.max_concurrency), _MOST_DENSITY_BINS)
         self.cursor: Cursor = choose_cursor(self.spec)
         self.filter = dict(filter)
         self.since, self.until = since, until
