@@ -20,8 +20,8 @@ __all__ = ["lazy_to_many", "lazy_to_one"]
 Raw = Mapping[str, Any]
 
 
-def _filled_from_raw(base: type, name: str, read: Callable[[Raw], Any]) -> Any:
-    """A property over the base class's slot ``name``: the slot once set, else ``read(raw)``
+def _filled_from_raw(base: type, name: str, read: Callable[[Any], Any]) -> Any:
+    """A property over the base class's slot ``name``: the slot once set, else ``read(handle)``
     (then kept in the slot)."""
     slot = base.__dict__[name]  # the slot's member descriptor: an unset slot raises
 
@@ -29,7 +29,7 @@ def _filled_from_raw(base: type, name: str, read: Callable[[Raw], Any]) -> Any:
         try:
             return slot.__get__(self, base)
         except AttributeError:
-            value = read(self._raw)
+            value = read(self)
             slot.__set__(self, value)
             return value
 
@@ -39,40 +39,51 @@ def _filled_from_raw(base: type, name: str, read: Callable[[Raw], Any]) -> Any:
     return property(get, set_)
 
 
-def _related(raw: Raw) -> str | None:
-    links = raw.get("links")
+# what each lazy slot is filled with, read from the handle's wire object on first use
+
+
+def _related(handle: Any) -> str | None:
+    links = handle._raw.get("links")
     return links.get("related") if links else None
 
 
-def _meta(raw: Raw) -> Mapping[str, Any] | None:
-    return raw.get("meta")
+def _meta(handle: Any) -> Mapping[str, Any] | None:
+    return handle._raw.get("meta")  # type: ignore[no-any-return]
 
 
-def _one_id(raw: Raw) -> int | None:
-    data = raw.get("data")
+def _one_id(handle: Any) -> int | None:
+    data = handle._raw.get("data")
     return as_id(data.get("id")) if data else None
 
 
-def _many_ids(raw: Raw) -> list[int] | None:
-    data = raw.get("data")
+def _one_type(handle: Any) -> str:
+    # a polymorphic relationship names its type in its data; else the spec's target
+    data = handle._raw.get("data")
+    return data.get("type", handle._target_type) if data else handle._target_type  # type: ignore[no-any-return]
+
+
+def _many_ids(handle: Any) -> list[int] | None:
+    data = handle._raw.get("data")
     if data.__class__ is not list:
         return None
     return [i for d in data if (i := as_id(d.get("id"))) is not None]
 
 
-def _count(raw: Raw) -> int | None:
-    meta = raw.get("meta")
+def _count(handle: Any) -> int | None:
+    meta = handle._raw.get("meta")
     count = meta.get("count") if meta else None
     return count if count.__class__ is int else None
 
 
 class LazyToOne(ToOne[Any]):
-    """A :class:`ToOne` over a wire relationship object: ``id``, ``meta`` and ``related`` are
-    read from it on first use."""
+    """A :class:`ToOne` over a wire relationship object: ``type``, ``id``, ``meta`` and
+    ``related`` are read from it on first use (so building one touches only the handle)."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_raw", "_target_type")
     _raw: Raw
+    _target_type: str
 
+    type = _filled_from_raw(ToOne, "type", _one_type)
     id = _filled_from_raw(ToOne, "id", _one_id)
     meta = _filled_from_raw(ToOne, "meta", _meta)
     related = _filled_from_raw(ToOne, "related", _related)
@@ -98,9 +109,7 @@ def lazy_to_one(target: str, raw: Raw, context: HandleContext | None) -> ToOne[A
     """A to-one handle over a relationship object (what ``to_one_handle`` builds, read later)."""
     handle: LazyToOne = _new(LazyToOne)
     handle._raw = raw
-    data = raw.get("data")
-    # the type is known now: a polymorphic relationship names it in its data
-    handle.type = data.get("type", target) if data else target
+    handle._target_type = target
     handle._context = context
     handle._target = None
     return handle
