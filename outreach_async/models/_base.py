@@ -49,6 +49,7 @@ Copies made with ``attrs.evolve`` keep the values the original was decoded with,
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Never, TypeVar, overload
 
@@ -58,7 +59,7 @@ from .._exceptions import FieldNotLoadedError
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from .._wire import lenient_datetime
-from ._handles import LazyToMany, LazyToOne
+from ._handles import LazyToMany, LazyToOne, lazy_to_many, lazy_to_one
 from ._storage import (
     BASE_FIELDS,
     CONTEXT_KEY,
@@ -255,9 +256,15 @@ Resource.extra = _Extra()  # type: ignore[assignment]
 
 class WireField(property):
     """An attribute field whose wire name differs (``first_name`` is stored under
-    ``firstName``): reads and writes the wire key of the instance's ``__dict__``."""
+    ``firstName``): reads and writes the wire key of the instance's ``__dict__``.
 
-    def __init__(self, attribute: AttributeSpec) -> None:
+    With ``by_wire_name`` the class holds ``UNSET`` under the wire name (as it does under a
+    plain field's name), so the read is ``operator.attrgetter(wire)``: the instance's value, or
+    the class's ``UNSET``, found in C without a Python frame. (The storage is keyed by wire name,
+    so ``model.firstName`` always read the stored value; now it reads ``UNSET`` when absent.)
+    """
+
+    def __init__(self, attribute: AttributeSpec, *, by_wire_name: bool = False) -> None:
         wire = attribute.wire
 
         def get(obj: Resource) -> Any:
@@ -269,7 +276,7 @@ class WireField(property):
         def set_(obj: Resource, value: Any) -> None:
             obj.__dict__[wire] = value
 
-        super().__init__(get, set_)
+        super().__init__(operator.attrgetter(wire) if by_wire_name else get, set_)
         self.name = attribute.name
         self.wire = wire
 
@@ -352,6 +359,7 @@ class LazyRelationship(property):
 
     def __init__(self, rel: RelationshipSpec) -> None:
         name, wire, target, to_many = rel.name, rel.wire, rel.target, rel.to_many
+        field = (wire, target)
         new = object.__new__
 
         def get(obj: Resource) -> Any:
@@ -362,10 +370,12 @@ class LazyRelationship(property):
                 settle(obj)  # it may be an attribute the spec does not know: off to extra
                 return get(obj)
             try:  # subscripts, not dict.get: no method call on the common path
-                raw = values[RAW_RELATIONSHIPS_KEY][wire]
-            except (KeyError, TypeError):  # no relationships kept, or not this one
-                return UNSET
-            if raw is None:
+                relationships = values[RAW_RELATIONSHIPS_KEY]
+                found = relationships[wire] is not None
+                context = values[CONTEXT_KEY]
+            except (KeyError, TypeError):  # none kept, not this one, or unpickled (no context)
+                return _relationship_handle(values, rel)
+            if not found:
                 return UNSET
             # what lazy_to_many / lazy_to_one build, inlined: reading every field of a prospect
             # builds 21 handles, and a call each cost a tenth of the reads (bench_decode.py)
@@ -375,10 +385,10 @@ class LazyRelationship(property):
                 handle.type = target
             else:
                 handle = new(LazyToOne)
-                handle._target_type = target
                 handle._target = None
-            handle._raw = raw
-            handle._context = values.get(CONTEXT_KEY)
+            handle._relationships = relationships
+            handle._field = field
+            handle._context = context
             values[name] = handle
             return handle
 
@@ -401,6 +411,17 @@ class LazyRelationship(property):
         self.to_many = to_many
 
 
+def _relationship_handle(values: dict[str, Any], rel: RelationshipSpec) -> Any:
+    """A relationship field's first read, off the common path: the handle (cached), or
+    ``UNSET`` when the storage holds no relationship object for it."""
+    relationships = values.get(RAW_RELATIONSHIPS_KEY)
+    if not relationships or relationships.get(rel.wire) is None:
+        return UNSET
+    make = lazy_to_many if rel.to_many else lazy_to_one
+    handle = values[rel.name] = make(relationships, (rel.wire, rel.target), values.get(CONTEXT_KEY))
+    return handle
+
+
 def register_model(cls: type[R]) -> type[R]:
     """Register a model class for its resource type and install its field descriptors.
 
@@ -411,6 +432,8 @@ def register_model(cls: type[R]) -> type[R]:
     spec = cls.__resource_spec__
     attributes = {a.name: a for a in spec.attributes}
     relationships = {r.name: r for r in spec.relationships}
+    # a wire name the class uses for nothing else can hold UNSET for a WireField's fast read
+    taken = set(dir(cls)) | {f.name for f in attrs.fields(cls)}
     for field in attrs.fields(cls):
         if field.name in relationships:
             setattr(cls, field.name, LazyRelationship(relationships[field.name]))
@@ -419,7 +442,10 @@ def register_model(cls: type[R]) -> type[R]:
         ) is not None:
             setattr(cls, field.name, TimeField(attribute, convert))
         elif attribute is not None and attribute.name != attribute.wire:
-            setattr(cls, field.name, WireField(attribute))
+            by_wire_name = attribute.wire not in taken
+            if by_wire_name:
+                setattr(cls, attribute.wire, UNSET)
+            setattr(cls, field.name, WireField(attribute, by_wire_name=by_wire_name))
         elif field.name not in BASE_FIELDS and not isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             setattr(cls, field.name, field.default)
     MODELS[spec.type] = cls

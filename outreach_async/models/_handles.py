@@ -6,6 +6,10 @@ object up front cost more than all its other fields together (``benchmarks/bench
 These handles keep the wire object and fill :class:`ToOne`'s and :class:`ToMany`'s own slots from
 it on first use; in every other respect they are those classes (a value assigned, or restored by
 unpickling, is kept as given).
+
+A handle holds its record's ``relationships`` object and its field's ``(wire, target)`` pair,
+not its own relationship object: the garbage collector visits what a new handle holds, and
+the 21 handles of a record then point at one object already in the cache, not 21 cold ones.
 """
 
 from __future__ import annotations
@@ -42,35 +46,41 @@ def _filled_from_raw(base: type, name: str, read: Callable[[Any], Any]) -> Any:
 # what each lazy slot is filled with, read from the handle's wire object on first use
 
 
+def _raw(handle: Any) -> Raw:
+    """The handle's relationship object."""
+    return handle._relationships[handle._field[0]]  # type: ignore[no-any-return]
+
+
 def _related(handle: Any) -> str | None:
-    links = handle._raw.get("links")
+    links = _raw(handle).get("links")
     return links.get("related") if links else None
 
 
 def _meta(handle: Any) -> Mapping[str, Any] | None:
-    return handle._raw.get("meta")  # type: ignore[no-any-return]
+    return _raw(handle).get("meta")
 
 
 def _one_id(handle: Any) -> int | None:
-    data = handle._raw.get("data")
+    data = _raw(handle).get("data")
     return as_id(data.get("id")) if data else None
 
 
 def _one_type(handle: Any) -> str:
     # a polymorphic relationship names its type in its data; else the spec's target
-    data = handle._raw.get("data")
-    return data.get("type", handle._target_type) if data else handle._target_type  # type: ignore[no-any-return]
+    target: str = handle._field[1]
+    data = _raw(handle).get("data")
+    return data.get("type", target) if data else target
 
 
 def _many_ids(handle: Any) -> list[int] | None:
-    data = handle._raw.get("data")
+    data = _raw(handle).get("data")
     if data.__class__ is not list:
         return None
     return [i for d in data if (i := as_id(d.get("id"))) is not None]
 
 
 def _count(handle: Any) -> int | None:
-    meta = handle._raw.get("meta")
+    meta = _raw(handle).get("meta")
     count = meta.get("count") if meta else None
     return count if count.__class__ is int else None
 
@@ -79,9 +89,9 @@ class LazyToOne(ToOne[Any]):
     """A :class:`ToOne` over a wire relationship object: ``type``, ``id``, ``meta`` and
     ``related`` are read from it on first use (so building one touches only the handle)."""
 
-    __slots__ = ("_raw", "_target_type")
-    _raw: Raw
-    _target_type: str
+    __slots__ = ("_field", "_relationships")
+    _relationships: Mapping[str, Raw]
+    _field: tuple[str, str]  # (wire, target)
 
     type = _filled_from_raw(ToOne, "type", _one_type)
     id = _filled_from_raw(ToOne, "id", _one_id)
@@ -93,8 +103,9 @@ class LazyToMany(ToMany[Any]):
     """A :class:`ToMany` over a wire relationship object: ``ids``, ``meta``, ``related`` and
     ``count`` are read from it on first use."""
 
-    __slots__ = ("_raw",)
-    _raw: Raw
+    __slots__ = ("_field", "_relationships")
+    _relationships: Mapping[str, Raw]
+    _field: tuple[str, str]  # (wire, target)
 
     ids = _filled_from_raw(ToMany, "ids", _many_ids)
     meta = _filled_from_raw(ToMany, "meta", _meta)
@@ -105,21 +116,27 @@ class LazyToMany(ToMany[Any]):
 _new = object.__new__
 
 
-def lazy_to_one(target: str, raw: Raw, context: HandleContext | None) -> ToOne[Any]:
-    """A to-one handle over a relationship object (what ``to_one_handle`` builds, read later)."""
+def lazy_to_one(
+    relationships: Mapping[str, Raw], field: tuple[str, str], context: HandleContext | None
+) -> ToOne[Any]:
+    """A to-one handle over ``relationships[wire]``, ``field`` being ``(wire, target)`` (what
+    ``to_one_handle`` builds, read later)."""
     handle: LazyToOne = _new(LazyToOne)
-    handle._raw = raw
-    handle._target_type = target
+    handle._relationships = relationships
+    handle._field = field
     handle._context = context
     handle._target = None
     return handle
 
 
-def lazy_to_many(target: str, raw: Raw, context: HandleContext | None) -> ToMany[Any]:
-    """A to-many handle over a relationship object (what ``to_many_handle`` builds, read
-    later)."""
+def lazy_to_many(
+    relationships: Mapping[str, Raw], field: tuple[str, str], context: HandleContext | None
+) -> ToMany[Any]:
+    """A to-many handle over ``relationships[wire]``, ``field`` being ``(wire, target)`` (what
+    ``to_many_handle`` builds, read later)."""
     handle: LazyToMany = _new(LazyToMany)
-    handle._raw = raw
-    handle.type = target
+    handle._relationships = relationships
+    handle._field = field
+    handle.type = field[1]
     handle._context = context
     return handle
