@@ -246,6 +246,8 @@ class _Extra:
 Resource._id = _RawId()  # type: ignore[assignment]
 Resource._origin = _Origin()  # type: ignore[assignment]
 Resource.extra = _Extra()  # type: ignore[assignment]
+# a decoded resource that carried no ``meta`` has none in its storage (see _converter)
+Resource.meta = UNSET
 
 
 # The field descriptors below are ``property`` objects whose getters close over the field's wire

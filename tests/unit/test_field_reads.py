@@ -129,3 +129,15 @@ def test_a_wire_name_the_class_already_uses_is_still_read_from_the_storage() -> 
         assert (empty.shown_name, empty.summary) == (UNSET, UNSET)
     finally:
         MODELS.pop("testGadget", None)
+
+
+def test_meta_reads_what_the_resource_carried() -> None:
+    resources = [
+        {"type": "prospect", "id": 1, "meta": {"canWrite": True}},
+        {"type": "prospect", "id": 2, "meta": None},
+        {"type": "prospect", "id": 3},
+    ]
+    body = orjson.dumps({"data": resources})
+    models, _document, _context = decode_collection(body, Prospect, lambda included: None)
+    assert [m.meta for m in models] == [{"canWrite": True}, None, UNSET]
+    assert Prospect().meta is UNSET
