@@ -115,7 +115,9 @@ def _cell(value: Any) -> str:
     if value is False:
         return "false"
     if isinstance(value, (list, dict)):
-        return orjson.dumps(value, default=_plain).decode()
+        # orjson writes datetimes itself (``+00:00``, microseconds) unless told to pass them to
+        # ``default``: a time nested in a list or object is then spelled as every other cell's
+        return orjson.dumps(value, default=_plain, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
     return str(_plain(value))
 
 

@@ -114,3 +114,10 @@ def test_a_csv_cell_holding_a_time_is_in_wire_form_and_the_encoder_names_its_typ
     when = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     assert encoder.csv_row({"id": 1, "createdAt": when}) == ["1", "2024-01-02T03:04:05.000Z"]
     assert encoder.type == "account"
+
+
+def test_a_time_nested_in_a_csv_cell_is_in_wire_form_too() -> None:
+    encoder = RecordEncoder(Account.__resource_spec__, ["tags"], fmt="csv")
+    when = dt.datetime(2024, 1, 2, 3, 4, 5, 600_000, tzinfo=dt.UTC)
+    row = encoder.csv_row({"id": 1, "tags": [when, {"at": when}]})
+    assert orjson.loads(row[1]) == ["2024-01-02T03:04:05.600Z", {"at": "2024-01-02T03:04:05.600Z"}]
