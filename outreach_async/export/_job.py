@@ -15,6 +15,7 @@ import attrs
 import orjson
 
 from outreach_async import OutreachClient, Paginator, Range, Resource
+from outreach_async._jsonapi import SIMDJSON_OBJECT
 from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
@@ -230,9 +231,10 @@ class ExportJob:
         await queue.put(_Batch(index, b"", [], span.snapshot()))
 
     def decode_page(self, resources: Sequence[Mapping[str, Any]]) -> list[Line]:
-        """Each record of a page as its cursor position, id and line, in page order. Pure (no
-        span is touched): it runs while the paginator decodes the page, so the parsed resource
-        objects are gone before the page is handed over (see ``list_wire_pages``)."""
+        """Each record of a page as its cursor position, id and line (or flat record, see
+        :attr:`flat_records`), in page order. Pure (no span is touched): it runs while the
+        paginator decodes the page, so the parsed resource objects are gone before the page is
+        handed over (see ``list_wire_pages``)."""
         position = self.cursor.wire_value_of
         if self.flat_records:
             lines: list[Any] = list(map(self.encoder.flattener.from_wire, resources))
@@ -275,13 +277,24 @@ class ExportJob:
         return out
 
     def _decode_raw_records(self, resources: Any) -> list[Line]:
-        """:meth:`decode_raw_page` for an output that takes flat records: each resource object
-        minified by simdjson and read by orjson (as fast as its line would be written and read
-        back), then flattened by :meth:`RecordFlattener.from_wire`, the JSON Lines record."""
+        """:meth:`decode_raw_page` for an output that takes flat records: the record
+        :meth:`RecordFlattener.from_wire` makes, from the attributes and relationships as
+        simdjson minifies them, read by orjson (no Python object per proxy value)."""
         position, flat, loads = self.cursor.wire_value_of, self.encoder.flattener.from_wire, _loads
         out: list[Line] = []
         for resource in resources:  # per record: locals
-            record = flat(loads(resource))
+            attributes = resource.get("attributes")
+            relationships = resource.get("relationships")
+            if attributes.__class__ is SIMDJSON_OBJECT and relationships.__class__ in _RAW_OBJECT:
+                # from_wire's record as a mapping: the attributes, then type, id and the
+                # relationships' ids over them (a 248-key record is not copied)
+                record = loads(attributes)
+                rest = {"id": resource.get("id")}
+                if relationships is not None:
+                    rest["relationships"] = loads(relationships)
+                record.update(flat(rest))
+            else:
+                record = flat(loads(resource))
             out.append((position(resource), record["id"], record))
         return out
 
@@ -384,6 +397,10 @@ class ExportJob:
         if len(self.span_written) > 1 and isinstance(self.progress, PartitionProgress):
             for index, written in sorted(self.span_written.items()):
                 self.progress.partition(index, written, self.span_totals.get(index))
+
+
+#: what a resource object's attributes or relationships may be to be read as minified text
+_RAW_OBJECT = (SIMDJSON_OBJECT, type(None))
 
 
 def _loads(resource: Any) -> Any:

@@ -49,6 +49,7 @@ CAREFUL: list[dict[str, Any]] = [
         "workPhones": None,
         "addedAt": None,
         "contactHistogram": None,
+        "id": "shadow",  # an attribute named like the id: the resource's id wins
     },
 ]
 
