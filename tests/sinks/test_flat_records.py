@@ -145,3 +145,24 @@ async def test_the_rows_are_those_of_the_json_lines_of_the_same_records(
         assert first["first_name"] == CAREFUL[0]["firstName"]
         assert (first["extra"], first["title"]) == (None, None)  # not asked for
         assert expected[careful[1]]["extra"] == {"score": "high"}
+
+
+async def test_json_lines_written_to_a_sink_by_hand_land_as_the_same_rows(
+    sink: DatabaseSink,
+) -> None:
+    """``write`` still takes JSON Lines (the export hands a sink records): the lines' rows reach
+    the table with the next checkpoint, as the records' would."""
+    records = [
+        {"type": "prospect", "id": 1, "firstName": "Zoë", "tags": ["a"], "account": 3},
+        {"type": "prospect", "id": 2, "addedAt": "2024-07-26T06:27:17.123Z", "futureField": 1},
+    ]
+    sink.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    assert await stored(sink) == {}  # kept until its checkpoint
+    await sink.checkpoints.save("k", {"version": 1})
+    synced = dt.datetime.now(dt.UTC)
+    expected = {}
+    for record in records:
+        row = dict(zip(LAYOUT.row_columns, LAYOUT.row(record, synced), strict=True))
+        del row[SYNCED_AT]
+        expected[row["id"]] = row
+    assert await stored(sink) == expected
