@@ -158,6 +158,7 @@ async def test_json_lines_written_to_a_sink_by_hand_land_as_the_same_rows(
     ]
     sink.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
     assert await stored(sink) == {}  # kept until its checkpoint
+    assert sink.checkpoints is not None
     await sink.checkpoints.save("k", {"version": 1})
     synced = dt.datetime.now(dt.UTC)
     expected = {}
