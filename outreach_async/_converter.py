@@ -87,7 +87,9 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
         "    i = raw.get('id')",
         "    d['id'] = i if i.__class__ is int else as_id(i)",
         "    if extra is not None: d['extra'] = extra",
-        "    d['meta'] = raw.get('meta', U)",
+        # most resources carry no meta: the class's UNSET stands in (one key fewer to insert)
+        "    m = raw.get('meta', U)",
+        "    if m is not U: d['meta'] = m",
         "    d[DECODED] = True",
         *_subclass_default_lines(cls),
         "    o = new(cls)",

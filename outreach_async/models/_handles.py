@@ -6,6 +6,10 @@ object up front cost more than all its other fields together (``benchmarks/bench
 These handles keep the wire object and fill :class:`ToOne`'s and :class:`ToMany`'s own slots from
 it on first use; in every other respect they are those classes (a value assigned, or restored by
 unpickling, is kept as given).
+
+A handle holds its record's ``relationships`` object and its field's ``(wire, target)`` pair,
+not its own relationship object: the garbage collector visits what a new handle holds, and
+the 21 handles of a record then point at one object already in the cache, not 21 cold ones.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ __all__ = ["lazy_to_many", "lazy_to_one"]
 Raw = Mapping[str, Any]
 
 
-def _filled_from_raw(base: type, name: str, read: Callable[[Raw], Any]) -> Any:
-    """A property over the base class's slot ``name``: the slot once set, else ``read(raw)``
+def _filled_from_raw(base: type, name: str, read: Callable[[Any], Any]) -> Any:
+    """A property over the base class's slot ``name``: the slot once set, else ``read(handle)``
     (then kept in the slot)."""
     slot = base.__dict__[name]  # the slot's member descriptor: an unset slot raises
 
@@ -29,7 +33,7 @@ def _filled_from_raw(base: type, name: str, read: Callable[[Raw], Any]) -> Any:
         try:
             return slot.__get__(self, base)
         except AttributeError:
-            value = read(self._raw)
+            value = read(self)
             slot.__set__(self, value)
             return value
 
@@ -39,40 +43,57 @@ def _filled_from_raw(base: type, name: str, read: Callable[[Raw], Any]) -> Any:
     return property(get, set_)
 
 
-def _related(raw: Raw) -> str | None:
-    links = raw.get("links")
+# what each lazy slot is filled with, read from the handle's wire object on first use
+
+
+def _raw(handle: Any) -> Raw:
+    """The handle's relationship object."""
+    return handle._relationships[handle._field[0]]  # type: ignore[no-any-return]
+
+
+def _related(handle: Any) -> str | None:
+    links = _raw(handle).get("links")
     return links.get("related") if links else None
 
 
-def _meta(raw: Raw) -> Mapping[str, Any] | None:
-    return raw.get("meta")
+def _meta(handle: Any) -> Mapping[str, Any] | None:
+    return _raw(handle).get("meta")
 
 
-def _one_id(raw: Raw) -> int | None:
-    data = raw.get("data")
+def _one_id(handle: Any) -> int | None:
+    data = _raw(handle).get("data")
     return as_id(data.get("id")) if data else None
 
 
-def _many_ids(raw: Raw) -> list[int] | None:
-    data = raw.get("data")
+def _one_type(handle: Any) -> str:
+    # a polymorphic relationship names its type in its data; else the spec's target
+    target: str = handle._field[1]
+    data = _raw(handle).get("data")
+    return data.get("type", target) if data else target
+
+
+def _many_ids(handle: Any) -> list[int] | None:
+    data = _raw(handle).get("data")
     if data.__class__ is not list:
         return None
     return [i for d in data if (i := as_id(d.get("id"))) is not None]
 
 
-def _count(raw: Raw) -> int | None:
-    meta = raw.get("meta")
+def _count(handle: Any) -> int | None:
+    meta = _raw(handle).get("meta")
     count = meta.get("count") if meta else None
     return count if count.__class__ is int else None
 
 
 class LazyToOne(ToOne[Any]):
-    """A :class:`ToOne` over a wire relationship object: ``id``, ``meta`` and ``related`` are
-    read from it on first use."""
+    """A :class:`ToOne` over a wire relationship object: ``type``, ``id``, ``meta`` and
+    ``related`` are read from it on first use (so building one touches only the handle)."""
 
-    __slots__ = ("_raw",)
-    _raw: Raw
+    __slots__ = ("_field", "_relationships")
+    _relationships: Mapping[str, Raw]
+    _field: tuple[str, str]  # (wire, target)
 
+    type = _filled_from_raw(ToOne, "type", _one_type)
     id = _filled_from_raw(ToOne, "id", _one_id)
     meta = _filled_from_raw(ToOne, "meta", _meta)
     related = _filled_from_raw(ToOne, "related", _related)
@@ -82,8 +103,9 @@ class LazyToMany(ToMany[Any]):
     """A :class:`ToMany` over a wire relationship object: ``ids``, ``meta``, ``related`` and
     ``count`` are read from it on first use."""
 
-    __slots__ = ("_raw",)
-    _raw: Raw
+    __slots__ = ("_field", "_relationships")
+    _relationships: Mapping[str, Raw]
+    _field: tuple[str, str]  # (wire, target)
 
     ids = _filled_from_raw(ToMany, "ids", _many_ids)
     meta = _filled_from_raw(ToMany, "meta", _meta)
@@ -94,23 +116,27 @@ class LazyToMany(ToMany[Any]):
 _new = object.__new__
 
 
-def lazy_to_one(target: str, raw: Raw, context: HandleContext | None) -> ToOne[Any]:
-    """A to-one handle over a relationship object (what ``to_one_handle`` builds, read later)."""
+def lazy_to_one(
+    relationships: Mapping[str, Raw], field: tuple[str, str], context: HandleContext | None
+) -> ToOne[Any]:
+    """A to-one handle over ``relationships[wire]``, ``field`` being ``(wire, target)`` (what
+    ``to_one_handle`` builds, read later)."""
     handle: LazyToOne = _new(LazyToOne)
-    handle._raw = raw
-    data = raw.get("data")
-    # the type is known now: a polymorphic relationship names it in its data
-    handle.type = data.get("type", target) if data else target
+    handle._relationships = relationships
+    handle._field = field
     handle._context = context
     handle._target = None
     return handle
 
 
-def lazy_to_many(target: str, raw: Raw, context: HandleContext | None) -> ToMany[Any]:
-    """A to-many handle over a relationship object (what ``to_many_handle`` builds, read
-    later)."""
+def lazy_to_many(
+    relationships: Mapping[str, Raw], field: tuple[str, str], context: HandleContext | None
+) -> ToMany[Any]:
+    """A to-many handle over ``relationships[wire]``, ``field`` being ``(wire, target)`` (what
+    ``to_many_handle`` builds, read later)."""
     handle: LazyToMany = _new(LazyToMany)
-    handle._raw = raw
-    handle.type = target
+    handle._relationships = relationships
+    handle._field = field
+    handle.type = field[1]
     handle._context = context
     return handle

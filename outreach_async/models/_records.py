@@ -139,7 +139,8 @@ class RecordFlattener:
             if relationships.__class__ is not SIMDJSON_OBJECT:
                 return None
             ids: dict[str, Any] = {}
-            self._add_relationships(orjson.loads(relationships.mini), ids)
+            # simdjson's own objects from its parsed page: cheaper than minifying them for orjson
+            self._add_relationships(relationships.as_dict(), ids)
             if ids:
                 if "type" in ids or "id" in ids:
                     return None
@@ -174,8 +175,8 @@ class RecordFlattener:
                 out[wire] = id_ if id_.__class__ is int else _as_id(id_)
             elif data is None:
                 out[wire] = None
-            elif data.__class__ is list:
-                out[wire] = [_as_id(item.get("id")) for item in data]
+            elif data.__class__ is list:  # often empty: then no comprehension's frame
+                out[wire] = [_as_id(item.get("id")) for item in data] if data else []
             elif data is not _MISSING:  # missing: links or meta only, the ids are not known
                 out[wire] = _as_id(data.get("id"))
 

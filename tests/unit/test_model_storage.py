@@ -159,7 +159,10 @@ TO_MANY_SHAPES = [
 
 @pytest.mark.parametrize("raw", TO_ONE_SHAPES)
 def test_lazy_to_one_handles_read_as_eager_ones(raw: dict[str, object]) -> None:
-    lazy, eager = lazy_to_one("user", raw, None), to_one_handle("user", raw, None)
+    lazy, eager = (
+        lazy_to_one({"owner": raw}, ("owner", "user"), None),
+        to_one_handle("user", raw, None),
+    )
     assert isinstance(lazy, ToOne)
     fields = ("type", "id", "meta", "related", "is_null")
     assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
@@ -171,12 +174,47 @@ def test_lazy_to_one_handles_read_as_eager_ones(raw: dict[str, object]) -> None:
 
 @pytest.mark.parametrize("raw", TO_MANY_SHAPES)
 def test_lazy_to_many_handles_read_as_eager_ones(raw: dict[str, object]) -> None:
-    lazy, eager = lazy_to_many("task", raw, None), to_many_handle("task", raw, None)
+    lazy = lazy_to_many({"tasks": raw}, ("tasks", "task"), None)
+    eager = to_many_handle("task", raw, None)
     assert isinstance(lazy, ToMany)
     fields = ("type", "ids", "meta", "related", "count")
     assert [getattr(lazy, f) for f in fields] == [getattr(eager, f) for f in fields]
     assert lazy == eager
     assert pickle.loads(pickle.dumps(lazy)) == eager
+
+
+def with_relationships(**relationships: object) -> dict[str, object]:
+    raw = copy.deepcopy(RAW)
+    raw["relationships"] = relationships
+    return raw
+
+
+@pytest.mark.parametrize("one", TO_ONE_SHAPES)
+@pytest.mark.parametrize("many", TO_MANY_SHAPES)
+@pytest.mark.parametrize("pickled", [False, True], ids=["decoded", "unpickled"])
+def test_relationship_fields_read_as_eager_handles(
+    one: dict[str, object], many: dict[str, object], pickled: bool
+) -> None:
+    (prospect,) = decoded_page(with_relationships(owner=one, tasks=many))
+    if pickled:  # no response context: the field's other path
+        prospect = pickle.loads(pickle.dumps(prospect))
+    owner, tasks = prospect.owner, prospect.tasks
+    eager_one, eager_many = to_one_handle("user", one, None), to_many_handle("task", many, None)
+    assert isinstance(owner, ToOne)
+    assert isinstance(tasks, ToMany)
+    one_fields = ("type", "id", "meta", "related", "is_null")
+    assert [getattr(owner, f) for f in one_fields] == [getattr(eager_one, f) for f in one_fields]
+    many_fields = ("type", "ids", "meta", "related", "count")
+    assert [getattr(tasks, f) for f in many_fields] == [getattr(eager_many, f) for f in many_fields]
+    assert prospect.owner is owner  # built once, then cached
+    assert prospect.account is UNSET  # not in the response
+
+
+def test_relationship_fields_read_unset_without_a_relationship_object() -> None:
+    (prospect,) = decoded_page(with_relationships(owner=None, account={"data": None}))
+    assert prospect.owner is UNSET  # a null where an object belongs carries nothing
+    assert prospect.account == ToOne("account", None)
+    assert Prospect(first_name="Sally").owner is UNSET  # built by hand
 
 
 # -- attributes the spec does not know, sorted out of the storage when first needed

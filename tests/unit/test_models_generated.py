@@ -120,7 +120,8 @@ def test_fields_match_the_spec_and_default_to_unset(type_: str) -> None:
     # the server stamps are typed datetimes, not constructor arguments
     assert all(isinstance(getattr(cls, name), ServerStamp) for name in stamps)
     assert all(f.default is UNSET for f in fields)
-    assert all(getattr(cls, f.name) is UNSET for f in fields)  # class-level defaults
+    fresh = cls()  # every field of a model built with nothing reads UNSET
+    assert all(getattr(fresh, f.name) is UNSET for f in fields)
     wires = [a.wire for a in resource_spec.attributes] + [
         r.wire for r in resource_spec.relationships
     ]
