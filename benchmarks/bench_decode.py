@@ -128,8 +128,8 @@ def export_cases(page: bytes, fields: tuple[str, ...] | None) -> dict[str, Calla
             records = _decode_raw_page(page, url, SPEC.type, job.decode_raw_page).items
         else:
             records = _decode_wire_page(page, url, SPEC.type, job.decode_page).items
-        data, count, _stop = job.encode_page(Span(None, None), records)
-        assert count == len(records)
+        data, ids, _stop = job.encode_page(Span(None, None), records)
+        assert len(ids) == len(records)
         return data
 
     def models_path() -> object:

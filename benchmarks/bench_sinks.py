@@ -6,6 +6,8 @@ once to a fresh PostgreSQL database (``--out postgresql://...``), interleaved, t
 
 - ``rate_sandbox``: the sandbox (in its own process, no latency) serving N prospects; the
   figure the issue asks for is the load rate over the JSON Lines rate, per round and median.
+  Beside it, the CPU time per record of the command's process (both exports) and of the
+  PostgreSQL server's processes (the load): on two cores both count.
 - ``memory_fast_server``: the load into PostgreSQL of 100,000 and of 1,000,000 synthetic
   prospects from the fast page server, peak memory of each: flat in the record count.
 
@@ -19,6 +21,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -71,17 +75,56 @@ async def _rows(url: str) -> int:
         await conn.close()
 
 
-def export(base: str, token: str, out: str) -> tuple[float, float]:
-    """One ``outreach-async export prospects``: (seconds, peak MiB)."""
+def export(base: str, token: str, out: str) -> tuple[float, float, float]:
+    """One ``outreach-async export prospects``: (seconds, peak MiB, its CPU seconds)."""
     command = [sys.executable, "-c", _MEASURED_EXPORT, "export", "prospects", "-q"]
     command += ["--out", out, "--base-url", base, "--token", token]
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(command, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu  # the export is the only child that ended meanwhile
     if done.returncode != 0:
         raise RuntimeError(done.stderr.decode()[-500:])
     peak = done.stderr.decode().split("peak_kib")[-1].split()[0]
-    return elapsed, int(peak) / 1024
+    return elapsed, int(peak) / 1024, cpu
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _stat(pid: int | str) -> list[str]:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+async def _postmaster(server: str) -> int | None:
+    """The PostgreSQL server's main process, when it runs on this machine."""
+    conn = await asyncpg.connect(server)
+    try:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        try:
+            return int(_stat(backend)[1])
+        except OSError:
+            return None
+    finally:
+        await conn.close()
+
+
+def _server_cpu(postmaster: int | None) -> float:
+    """CPU seconds of the server's processes so far: the postmaster with the backends it has
+    reaped, and its live children."""
+    if postmaster is None:
+        return 0.0
+    ticks = sum(int(v) for v in _stat(postmaster)[11:15])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            fields = _stat(pid)
+            if fields[1] == str(postmaster):
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _lines(path: Path) -> int:
@@ -97,19 +140,25 @@ async def rate_sandbox(server: str, total: int, rounds: int) -> dict[str, Any]:
     """JSON Lines and PostgreSQL exports of the same sandbox, taking turns."""
     jsonl: list[float] = []
     postgres: list[float] = []
+    cpu: dict[str, list[float]] = {"jsonl": [], "postgres": [], "postgres_server": []}
+    postmaster = await _postmaster(server)
     async with sandbox_process(total, 0.0) as (base, token, _pid):
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(rounds):
                 out = Path(tmp) / "prospects.jsonl"
-                seconds, _ = await asyncio.to_thread(export, base, token, str(out))
+                seconds, _, used = await asyncio.to_thread(export, base, token, str(out))
                 if _lines(out) != total:
                     raise AssertionError(f"{_lines(out)} lines, expected {total}")
                 jsonl.append(total / seconds)
+                cpu["jsonl"].append(used / total * 1e6)
                 database = await _new_database(server)
-                seconds, _ = await asyncio.to_thread(export, base, token, database)
+                before = _server_cpu(postmaster)
+                seconds, _, used = await asyncio.to_thread(export, base, token, database)
+                cpu["postgres_server"].append((_server_cpu(postmaster) - before) / total * 1e6)
                 if await _rows(database) != total:
                     raise AssertionError(f"{await _rows(database)} rows, expected {total}")
                 postgres.append(total / seconds)
+                cpu["postgres"].append(used / total * 1e6)
     ratios = [p / j for p, j in zip(postgres, jsonl, strict=True)]
     return {
         "records": total,
@@ -118,6 +167,9 @@ async def rate_sandbox(server: str, total: int, rounds: int) -> dict[str, Any]:
         "postgres_records_per_s": _spread(postgres),
         "postgres_vs_jsonl_per_round": _spread(ratios),
         "postgres_vs_jsonl_of_medians": statistics.median(postgres) / statistics.median(jsonl),
+        # CPU microseconds per record: the command (to JSON Lines, into PostgreSQL) and the
+        # PostgreSQL server's processes during the load (0 for a server on another machine)
+        "cpu_us_per_record": {name: _spread(values) for name, values in cpu.items()},
         "target": ">= 0.5",
     }
 
@@ -128,7 +180,7 @@ async def memory_fast_server(server: str, sizes: list[int]) -> dict[str, Any]:
     for total in sizes:
         with fast_server(total) as base:
             database = await _new_database(server)
-            seconds, peak = await asyncio.to_thread(export, base, "benchmark", database)
+            seconds, peak, _ = await asyncio.to_thread(export, base, "benchmark", database)
             if await _rows(database) != total:
                 raise AssertionError(f"{await _rows(database)} rows, expected {total}")
         figures[str(total)] = {

@@ -24,7 +24,6 @@ import attrs
 from outreach_async import OutreachClient, QueryError, Resource
 
 from ._checkpoint import CheckpointStore, MemoryCheckpointStore, checkpoint_key
-from ._compact import IdBits
 from ._job import END, ExportJob, ProgressCallback
 from ._output import FileOutput, Output, StreamOutput
 from ._plan import Share, Span, parse_share
@@ -44,9 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["ExportResult", "ProgressCallback", "export_resource"]
 
 Sink = str | os.PathLike[str] | BinaryIO | Output
-#: a one-off export's written ids, one bit each (1 MB): ids this far apart share a bit, and a
-#: shared bit only means the file is compacted, as it would be without the bits
-_WRITTEN_ID_BITS = 1 << 23
 
 
 @attrs.frozen
@@ -242,10 +238,9 @@ async def _run(
     count: bool | None,
 ) -> int:
     job.snapshots = {i: s.snapshot() for i, s in start.spans.items()}
-    if isinstance(output, FileOutput) and output.one_off:
-        job.written_ids = IdBits(_WRITTEN_ID_BITS)
-    if output.offset == 0:
-        output.write(job.encoder.header())
+    job.flat_records = output.takes_records
+    if output.offset == 0 and not output.takes_records:
+        output.write_lines(job.encoder.header(), ())
     # The first checkpoint names this output and its offset before any record is written.
     await job.commit(output, run, start.exported)
     pending = [(i, s) for i, s in sorted(start.spans.items()) if not s.done]

@@ -16,11 +16,11 @@ import attrs
 import orjson
 
 from outreach_async import OutreachClient, OutreachError, Paginator, Range, Resource
+from outreach_async._jsonapi import SIMDJSON_OBJECT
 from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
-from ._compact import IdBits
-from ._output import FileOutput, Output
+from ._output import Output
 from ._plan import Base, Span, Verdict, plan_spans, run_start, split_edges
 from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
@@ -35,8 +35,9 @@ ProgressCallback = Callable[[int, "int | None"], None]
 #: what the streams put in the queue once they are all done
 END = object()
 
-#: one record of a decoded page: its cursor position, its id and its line
-Line = tuple[CursorValue | None, int | None, bytes]
+#: one record of a decoded page: its cursor position, its id and its line, or its flat record
+#: for an output that :attr:`~Output.takes_records`
+Line = tuple[CursorValue | None, int | None, Any]
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 _MOST_DENSITY_BINS = 16
 
@@ -44,9 +45,17 @@ _MOST_DENSITY_BINS = 16
 @attrs.define
 class _Batch:
     index: int
-    data: bytes
-    count: int
+    #: the records' lines, joined, or their flat records (see :attr:`ExportJob.flat_records`)
+    data: bytes | list[dict[str, Any]]
+    #: the records' ids, in order
+    ids: list[int | None]
     snapshot: Document
+
+    def write_to(self, output: Output) -> None:
+        if isinstance(self.data, bytes):
+            output.write_lines(self.data, self.ids)
+        else:
+            output.write_records(self.data, self.ids)
 
 
 class ExportJob:
@@ -94,10 +103,9 @@ class ExportJob:
         self.syncing: asyncio.Future[None] | None = None
         #: the last span, while its first pass runs beside other spans (see :meth:`work`)
         self.catch_up: int | None = None
-        #: a one-off file's ids as they are written, and whether one may have come twice: when
-        #: none did, the file is not read again to be compacted (see :meth:`write`)
-        self.written_ids: IdBits | None = None
-        self.ids_repeated = False
+        #: whether the streams make flat records, not lines: the output takes records (a
+        #: database sink, see :attr:`Output.takes_records`)
+        self.flat_records = False
 
     # -------------------------------------------------------------- queries
 
@@ -238,21 +246,24 @@ class ExportJob:
                 # awaiting a queue with room never suspends, so without this the next request
                 # would leave only once this page is done (no overlap with the server's work).
                 await asyncio.sleep(0)
-                data, count, stop = self.encode_page(span, page.items)
-                await queue.put(_Batch(index, data, count, span.snapshot()))
+                data, ids, stop = self.encode_page(span, page.items)
+                await queue.put(_Batch(index, data, ids, span.snapshot()))
                 if stop:
                     break
         finally:
             await _close(pages)  # cancels the paginator's prefetch when we stop early
         span.done = final
-        await queue.put(_Batch(index, b"", 0, span.snapshot()))
+        await queue.put(_Batch(index, b"", [], span.snapshot()))
 
     def decode_page(self, resources: Sequence[Mapping[str, Any]]) -> list[Line]:
-        """Each record of a page as its cursor position, id and line, in page order. Pure (no
-        span is touched): it runs while the paginator decodes the page, so the parsed resource
-        objects are gone before the page is handed over (see ``list_wire_pages``)."""
+        """Each record of a page as its cursor position, id and line (or flat record, see
+        :attr:`flat_records`), in page order. Pure (no span is touched): it runs while the
+        paginator decodes the page, so the parsed resource objects are gone before the page is
+        handed over (see ``list_wire_pages``)."""
         position = self.cursor.wire_value_of
-        if self.encoder.format == "jsonl":  # per record, so in one comprehension
+        if self.flat_records:
+            lines: list[Any] = list(map(self.encoder.flattener.from_wire, resources))
+        elif self.encoder.format == "jsonl":  # per record, so in one comprehension
             flat, dumps, newline = self.encoder.flattener.from_wire, orjson.dumps, _NEWLINE
             lines = [dumps(flat(r), option=newline) for r in resources]
         else:
@@ -266,8 +277,10 @@ class ExportJob:
     @property
     def reads_raw_pages(self) -> bool:
         """Whether the streams read pages with simdjson (:meth:`decode_raw_page`): JSON Lines
-        of every field; CSV and ``fields`` take :meth:`decode_page`'s path."""
-        return self.encoder.format == "jsonl" and self.encoder.fields is None
+        or flat records of every field; CSV and ``fields`` take :meth:`decode_page`'s path."""
+        if self.encoder.fields is not None:
+            return False
+        return self.flat_records or self.encoder.format == "jsonl"
 
     def decode_raw_page(self, resources: Any) -> list[Line]:
         """As :meth:`decode_page`, the page read by simdjson (see ``list_raw_pages``): a
@@ -276,6 +289,8 @@ class ExportJob:
         exactly takes :meth:`decode_page`'s path, as a dict. No proxy outlives the call."""
         if resources.__class__ is list:
             return self.decode_page(resources)
+        if self.flat_records:
+            return self._decode_raw_records(resources)
         position, line_of = self.cursor.wire_value_of, self.encoder.flattener.wire_line
         out: list[Line] = []
         for resource in resources:  # per record: locals
@@ -286,25 +301,48 @@ class ExportJob:
                 out.append((position(resource), resource.get("id"), line))
         return out
 
-    def encode_page(self, span: Span, records: Sequence[Line]) -> tuple[bytes, int, bool]:
-        """One page's writing (see :meth:`decode_page`): the lines of the records to write,
-        advancing the span, how many, and whether the span's stream is over."""
-        judge, write, written_ids = span.judge, Verdict.WRITE, self.written_ids
-        keep: list[bytes] = []
+    def _decode_raw_records(self, resources: Any) -> list[Line]:
+        """:meth:`decode_raw_page` for an output that takes flat records: the record
+        :meth:`RecordFlattener.from_wire` makes, from the attributes and relationships as
+        simdjson minifies them, read by orjson (no Python object per proxy value)."""
+        position, flat, loads = self.cursor.wire_value_of, self.encoder.flattener.from_wire, _loads
+        out: list[Line] = []
+        for resource in resources:  # per record: locals
+            attributes = resource.get("attributes")
+            relationships = resource.get("relationships")
+            if attributes.__class__ is SIMDJSON_OBJECT and relationships.__class__ in _RAW_OBJECT:
+                # from_wire's record as a mapping: the attributes, then type, id and the
+                # relationships' ids over them (a 248-key record is not copied)
+                record = loads(attributes)
+                rest = {"id": resource.get("id")}
+                if relationships is not None:
+                    rest["relationships"] = loads(relationships)
+                record.update(flat(rest))
+            else:
+                record = flat(loads(resource))
+            out.append((position(resource), record["id"], record))
+        return out
+
+    def encode_page(
+        self, span: Span, records: Sequence[Line]
+    ) -> tuple[bytes | list[dict[str, Any]], list[int | None], bool]:
+        """One page's writing (see :meth:`decode_page`): the lines (joined) or flat records to
+        write, advancing the span, their ids, and whether the span's stream is over."""
+        judge, write = span.judge, Verdict.WRITE
+        keep: list[Any] = []
+        ids: list[int | None] = []
         stop = False
         for position, id_, line in records:  # per record: locals
             verdict = judge(position, id_)
             if verdict is write:
                 if self.dedupe is None or self._first_time(id_):
                     keep.append(line)
-                    # (compaction passes over lines without an integer id, so may this)
-                    if written_ids is not None and id_.__class__ is int and written_ids.add(id_):
-                        self.ids_repeated = True
+                    ids.append(id_)
             elif verdict is Verdict.STOP:
                 stop = True
                 break
         span.written += len(keep)
-        return b"".join(keep), len(keep), stop
+        return (keep if self.flat_records else b"".join(keep)), ids, stop
 
     def _first_time(self, id_: int | None) -> bool:
         if self.dedupe is None or id_ is None:
@@ -342,18 +380,17 @@ class ExportJob:
                 if item is END:
                     finished = True
                     continue
-                if item.data:
-                    output.write(item.data)
+                count = len(item.ids)
+                if count:
+                    item.write_to(output)
                 self.snapshots[item.index] = item.snapshot
-                self.written += item.count
-                self.span_written[item.index] = self.span_written.get(item.index, 0) + item.count
+                self.written += count
+                self.span_written[item.index] = self.span_written.get(item.index, 0) + count
             self.report()
             if finished or self.clock() - last_commit >= self.commit_interval:
                 await self.commit(output, run, exported + self.written)
                 last_commit = self.clock()
             if finished:
-                if isinstance(output, FileOutput) and self.written_ids is not None:
-                    output.compact_on_finish = self.ids_repeated
                 await self._in_thread(output.finish)  # a one-off file is swapped in
                 return exported + self.written
 
@@ -385,6 +422,19 @@ class ExportJob:
         if len(self.span_written) > 1 and isinstance(self.progress, PartitionProgress):
             for index, written in sorted(self.span_written.items()):
                 self.progress.partition(index, written, self.span_totals.get(index))
+
+
+#: what a resource object's attributes or relationships may be to be read as minified text
+_RAW_OBJECT = (SIMDJSON_OBJECT, type(None))
+
+
+def _loads(resource: Any) -> Any:
+    """A ``simdjson.Object`` proxy as Python objects: its minified text read by orjson, or by
+    simdjson where orjson refuses (an integer past 64 bits)."""
+    try:
+        return orjson.loads(resource.mini)
+    except orjson.JSONDecodeError:
+        return resource.as_dict()
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:

@@ -17,13 +17,13 @@ import errno
 import fcntl
 import os
 import stat
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
 
 from outreach_async import OutputLockedError, OutputMismatchError, UntrackedOutputError
 
 from ._checkpoint import CheckpointStore
-from ._compact import CompactResult, compact
+from ._compact import CompactResult, IdBits, compact
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -38,10 +38,18 @@ __all__ = [
 
 #: what a one-off export's file is called while it is written (beside its target)
 PARTIAL_SUFFIX = ".partial"
+#: a one-off export's written ids, one bit each (1 MB): ids this far apart share a bit, and a
+#: shared bit only means the file is compacted, as it would be without the bits
+_WRITTEN_ID_BITS = 1 << 23
 
 
 class Output:
-    """What the writer needs: append bytes, make them durable, know the offset."""
+    """What the writer needs: append records, make them durable, know the offset.
+
+    The export hands an output each batch of records either as encoded lines
+    (:meth:`write_lines`, the default) or, when :attr:`takes_records` says so, as flat records
+    (:meth:`write_records`): a database sink turns those into rows, with no line encoded for it
+    to parse again."""
 
     #: the path recorded in checkpoints (``"-"`` for a stream)
     name: str = "-"
@@ -50,6 +58,9 @@ class Output:
     #: an output that keeps the export's checkpoints itself, written together with the data
     #: (a database sink): ``export_resource`` uses them when it is given no other store
     checkpoints: CheckpointStore | None = None
+    #: whether the export hands this output flat records (:meth:`write_records`) rather than
+    #: their encoded lines (:meth:`write_lines`)
+    takes_records: bool = False
 
     @property
     def offset(self) -> int:
@@ -57,6 +68,16 @@ class Output:
 
     def write(self, data: bytes) -> None:
         raise NotImplementedError
+
+    def write_lines(self, data: bytes, ids: Sequence[int | None]) -> None:
+        """Append the lines of a batch of records whose ids are ``ids`` (in order; None for a
+        record without an integer id). An output that keeps track of them overrides this."""
+        self.write(data)
+
+    def write_records(self, records: list[dict[str, Any]], ids: Sequence[int | None]) -> None:
+        """Append a batch of flat records (:meth:`RecordFlattener.from_wire`'s, the JSON Lines
+        format's objects), for an output that :attr:`takes_records`."""
+        raise NotImplementedError(f"{type(self).__name__} takes encoded lines")
 
     def sync(self) -> None:
         """Make everything written so far durable (blocking: call it in a thread)."""
@@ -132,9 +153,11 @@ class FileOutput(Output):
         self._target_fd: int | None = None
         #: what compaction did to a finished one-off export (None otherwise)
         self.compacted: CompactResult | None = None
-        #: whether :meth:`finish` compacts a one-off export first; the export's writer turns
-        #: it off when it knows that no id was written twice (nothing to compact)
-        self.compact_on_finish = True
+        #: a one-off export's ids as they are written (see :meth:`write_lines`), and whether
+        #: one may have come twice: when none did, :meth:`finish` does not read the file again
+        #: to compact it
+        self._written_ids: IdBits | None = None
+        self._may_repeat = False
 
     def __repr__(self) -> str:
         return f"<FileOutput {self.name} at {self._offset}>"
@@ -207,9 +230,28 @@ class FileOutput(Output):
             self._release_target()
             raise
         self._fd, self._offset, self._partial = fd, 0, partial
+        self._written_ids, self._may_repeat = IdBits(_WRITTEN_ID_BITS), False
         return 0
 
     def write(self, data: bytes) -> None:
+        """Append ``data``; bytes written here, not by :meth:`write_lines`, may repeat an id (a
+        one-off export is then compacted)."""
+        if data:
+            self._may_repeat = True
+        self._append(data)
+
+    def write_lines(self, data: bytes, ids: Sequence[int | None]) -> None:
+        """Append a batch's lines, noting its ids: a one-off export whose ids never repeat is
+        not compacted (compaction passes over lines without an integer id, so may this)."""
+        self._append(data)
+        seen = self._written_ids
+        if seen is not None and not self._may_repeat:
+            for id_ in ids:  # per record: locals
+                if id_.__class__ is int and seen.add(id_):
+                    self._may_repeat = True
+                    break
+
+    def _append(self, data: bytes) -> None:
         if self._fd is None:
             raise RuntimeError("FileOutput.write before open")
         view = memoryview(data)
@@ -230,7 +272,7 @@ class FileOutput(Output):
             return
         with _naming(self.name):
             self.compacted = finish_one_off(
-                self._partial, self.name, compact_first=self.compact_on_finish
+                self._partial, self.name, compact_first=self._may_repeat
             )
         self._partial = None
         if self.compacted is not None:

@@ -1,17 +1,18 @@
 """What every database sink shares: the export's output and its checkpoint store in one.
 
-The export engine appends encoded pages to its :class:`~outreach_async.export.Output` and then
-saves a checkpoint. A database sink is both halves: :meth:`DatabaseSink.write` keeps the page,
-and saving the checkpoint (:class:`SinkCheckpoints`) writes the kept rows *and* the checkpoint in
-one transaction. A kill at any moment leaves either both or neither, so a re-run resumes from a
-checkpoint that matches the table exactly, and upserts on ``id`` make a record read twice land
-once. No file offsets, no ``--state``.
+The export engine hands its :class:`~outreach_async.export.Output` each batch of records and then
+saves a checkpoint. A database sink is both halves: it takes the flat records themselves
+(:meth:`DatabaseSink.write_records`, no JSON line encoded and parsed again) and keeps them as
+rows, and saving the checkpoint (:class:`SinkCheckpoints`) writes the kept rows *and* the
+checkpoint in one transaction. A kill at any moment leaves either both or neither, so a re-run
+resumes from a checkpoint that matches the table exactly, and upserts on ``id`` make a record
+read twice land once. No file offsets, no ``--state``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -20,9 +21,12 @@ from outreach_async.export import Output, canonical_json, decode_checkpoint
 
 from ._layout import Dialect, TableLayout
 
-__all__ = ["DatabaseSink", "SinkCheckpoints", "records_of"]
+__all__ = ["DatabaseSink", "Row", "SinkCheckpoints", "records_of"]
 
 Document = dict[str, Any]
+#: a record as the staging table takes it: the values of :attr:`TableLayout.row_columns`, then
+#: its arrival number (the newest of an id's versions in one commit wins ties)
+Row = tuple[Any, ...]
 
 #: the table that keeps checkpoints beside the data, one row per export (key)
 CHECKPOINT_TABLE = "outreach_checkpoints"
@@ -34,13 +38,15 @@ class DatabaseSink(Output):
     that covers them is saved, then writes both in one transaction (:meth:`_commit`)."""
 
     resumable = False
+    takes_records = True
     #: the SQL dialect of :class:`TableLayout`'s statements
     dialect: Dialect = "postgres"
 
     def __init__(self, layout: TableLayout, name: str) -> None:
         self.layout = layout
         self.name = name
-        self._pending: list[bytes] = []
+        self._pending: list[Row] = []
+        #: records taken so far (the export's offset in a sink: it has no bytes)
         self._offset = 0
         #: the checkpoint store to pass to ``export_resource`` (it does so by itself)
         self.checkpoints = SinkCheckpoints(self)
@@ -55,9 +61,14 @@ class DatabaseSink(Output):
         return self._offset
 
     def write(self, data: bytes) -> None:
+        """Take JSON Lines (the export hands a sink its flat records instead)."""
         if data:
-            self._pending.append(data)
-            self._offset += len(data)
+            self.write_records(list(records_of([data])), ())
+
+    def write_records(self, records: list[dict[str, Any]], ids: Sequence[int | None]) -> None:
+        """Keep a batch of flat records as rows until the checkpoint that covers them."""
+        self._pending += self.rows(records, self._offset)
+        self._offset += len(records)
 
     def sync(self) -> None:
         """Nothing to do: rows become durable with their checkpoint, in one transaction."""
@@ -67,19 +78,14 @@ class DatabaseSink(Output):
 
     # ------------------------------------------------------------------ pages
 
-    def take_pages(self) -> list[bytes]:
-        """The JSON Lines pages written since the last checkpoint, and forget them."""
-        pages, self._pending = self._pending, []
-        return pages
+    def take_rows(self) -> list[Row]:
+        """The rows written since the last checkpoint, and forget them."""
+        rows, self._pending = self._pending, []
+        return rows
 
-    def rows(self, pages: list[bytes]) -> list[tuple[Any, ...]]:
-        """The records of ``pages`` as rows of :attr:`TableLayout.row_columns`, each with its
-        arrival number last (the newest of an id's versions in one batch wins ties)."""
-        synced_at = dt.datetime.now(dt.UTC)
-        return [
-            (*self.layout.row(record, synced_at), number)
-            for number, record in enumerate(records_of(pages))
-        ]
+    def rows(self, records: Iterable[Mapping[str, Any]], first: int = 0) -> list[Row]:
+        """Flat records as :data:`Row`\\s, numbered from ``first`` in arrival order."""
+        return self.layout.rows(records, dt.datetime.now(dt.UTC), first)
 
     # ------------------------------------------------------------------ per database
 
@@ -93,9 +99,9 @@ class DatabaseSink(Output):
     async def load_checkpoint(self, key: str) -> str | None:
         raise NotImplementedError
 
-    async def commit(self, pages: list[bytes], checkpoint: tuple[str, str] | None) -> None:
-        """Upsert the records of ``pages`` (JSON Lines) and save ``checkpoint`` (key, JSON text)
-        in one transaction."""
+    async def commit(self, rows: list[Row], checkpoint: tuple[str, str] | None) -> None:
+        """Upsert ``rows`` (see :meth:`rows`) and save ``checkpoint`` (key, JSON text) in one
+        transaction."""
         raise NotImplementedError
 
     async def create_checkpoint(self, key: str, text: str) -> str:
@@ -130,7 +136,7 @@ class DatabaseSink(Output):
     async def upsert(self, records: list[dict[str, Any]]) -> None:
         """Upsert flat export records outside an export (webhooks): newer versions win."""
         await self.connect()
-        await self.commit([b"".join(orjson.dumps(r) + b"\n" for r in records)], None)
+        await self.commit(self.rows(records), None)
 
     async def __aenter__(self) -> DatabaseSink:
         await self.connect()
@@ -163,7 +169,7 @@ class SinkCheckpoints:
         return decode_checkpoint(await self._sink.load_checkpoint(key))
 
     async def save(self, key: str, value: Document) -> None:
-        await self._sink.commit(self._sink.take_pages(), (key, canonical_json(value)))
+        await self._sink.commit(self._sink.take_rows(), (key, canonical_json(value)))
 
     async def create(self, key: str, value: Document) -> Document:
         await self._sink.connect()

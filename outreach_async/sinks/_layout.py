@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -110,10 +110,11 @@ class TableLayout:
         #: the column names of :meth:`row`'s values, in order
         self.row_columns = [c.name for c in filled] + [EXTRA, SYNCED_AT]
         self._sources = [str(c.source) for c in filled]
-        #: (index, converter) of the columns whose values need converting, and the indexes of
-        #: the text columns (their values only need checking)
+        #: (index, converter) of the columns whose values need converting or checking, and the
+        #: indexes of the text columns (their values only need checking at once); JSON columns
+        #: take any value as it is
         self._converted = [
-            (i, _CONVERTERS[c.kind]) for i, c in enumerate(filled) if c.kind != "text"
+            (i, _CONVERTERS[c.kind]) for i, c in enumerate(filled) if c.kind not in ("text", "json")
         ]
         self._texts = [i for i, c in enumerate(filled) if c.kind == "text"]
         self._text_values = _picker(self._texts)
@@ -224,6 +225,24 @@ class TableLayout:
         does not fit its column's type (text in a number column, an id that is not an integer)
         is kept in ``extra`` under its wire name and the column is NULL: nothing is dropped.
         """
+        return tuple(self._values(record, synced_at))
+
+    def rows(
+        self, records: Iterable[Mapping[str, Any]], synced_at: dt.datetime, first: int
+    ) -> list[tuple[Any, ...]]:
+        """The :meth:`row` of each record followed by its number (counting from ``first``): a
+        staging table's rows (its last column orders versions of an id that arrived together)."""
+        values_of = self._values
+        out: list[tuple[Any, ...]] = []
+        for number, record in enumerate(records, first):  # per record: locals
+            values = values_of(record, synced_at)
+            values.append(number)
+            out.append(tuple(values))
+        return out
+
+    def _values(self, record: Mapping[str, Any], synced_at: dt.datetime) -> list[Any]:
+        # Per record and column, so written for speed: C-level passes over all the columns,
+        # Python only for the few values that need converting.
         values = list(map(record.get, self._sources))
         misfits: dict[str, Any] = {}
         for index, convert in self._converted:
@@ -239,11 +258,12 @@ class TableLayout:
         if not _STR_OR_NONE.issuperset(map(type, self._text_values(values))):
             for index in self._texts:
                 values[index] = None if values[index] is None else _text(values[index])
-        unknown = record.keys() - self._known
-        extra = {k: record[k] for k in unknown} | misfits if unknown or misfits else None
+        extra = None
+        if misfits or not self._known.issuperset(record):
+            extra = {k: record[k] for k in record.keys() - self._known} | misfits
         values.append(extra)
         values.append(synced_at)
-        return tuple(values)
+        return values
 
 
 def _merge_extra(table: str, dialect: Dialect) -> str:
@@ -288,6 +308,7 @@ def table_layout(spec: ResourceSpec) -> TableLayout:
 
 _BIGINT = range(-(2**63), 2**63)
 _STR_OR_NONE = frozenset({str, type(None)})
+_INT_ONLY = frozenset({int})
 
 
 def _timestamp(value: Any) -> dt.datetime:
@@ -327,6 +348,8 @@ def _picker(indexes: list[int]) -> Callable[[list[Any]], tuple[Any, ...]]:
 def _texts(value: Any) -> list[str | None]:
     if not isinstance(value, list):
         raise TypeError("not a list")
+    if _STR_OR_NONE.issuperset(map(type, value)):  # the usual case, at C speed
+        return value
     return [None if v is None else _text(v) for v in value]
 
 
@@ -343,6 +366,10 @@ def _integer(value: Any) -> int:
 def _ids(value: Any) -> list[int]:
     if not isinstance(value, list):
         raise TypeError("not a list")
+    if not value:
+        return value
+    if _INT_ONLY.issuperset(map(type, value)) and min(value) in _BIGINT and max(value) in _BIGINT:
+        return value  # the usual case, at C speed
     return [_integer(v) for v in value]
 
 

@@ -19,7 +19,7 @@ import orjson
 
 from outreach_async import ResourceSpec, SinkConnectError, SinkLayoutError, SinkPermissionError
 
-from ._database import CHECKPOINT_TABLE, DatabaseSink
+from ._database import CHECKPOINT_TABLE, DatabaseSink, Row
 from ._layout import TableLayout, json_text, quote, table_layout
 
 __all__ = ["DuckDBSink"]
@@ -184,12 +184,11 @@ class DuckDBSink(DatabaseSink):
 
     # ------------------------------------------------------------------ rows
 
-    async def commit(self, pages: list[bytes], checkpoint: tuple[str, str] | None) -> None:
-        await self._run(self._commit, pages, checkpoint)
+    async def commit(self, rows: list[Row], checkpoint: tuple[str, str] | None) -> None:
+        await self._run(self._commit, rows, checkpoint)
 
-    def _commit(self, pages: list[bytes], checkpoint: tuple[str, str] | None) -> None:
+    def _commit(self, rows: list[Row], checkpoint: tuple[str, str] | None) -> None:
         db = self._connection()
-        rows = self.rows(pages)
         with tempfile.TemporaryDirectory(prefix="outreach-duckdb-") as scratch:
             staged = os.path.join(scratch, "rows.jsonl")
             if rows:
@@ -207,7 +206,7 @@ class DuckDBSink(DatabaseSink):
                 db.execute("ROLLBACK")
                 raise
 
-    def _write_rows(self, path: str, rows: list[tuple[Any, ...]]) -> None:
+    def _write_rows(self, path: str, rows: list[Row]) -> None:
         """Rows as JSON Lines that DuckDB's ``read_json`` loads in bulk: binding rows one by one
         from Python (``executemany``) is two orders of magnitude slower."""
         names = self._stage_columns

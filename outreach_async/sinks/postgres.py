@@ -19,7 +19,7 @@ import yarl
 
 from outreach_async import ResourceSpec, SinkConnectError, SinkLayoutError, SinkPermissionError
 
-from ._database import CHECKPOINT_TABLE, DatabaseSink
+from ._database import CHECKPOINT_TABLE, DatabaseSink, Row
 from ._layout import TableLayout, quote, table_layout
 
 if TYPE_CHECKING:
@@ -204,8 +204,7 @@ class PostgresSink(DatabaseSink):
 
     # ------------------------------------------------------------------ rows
 
-    async def commit(self, pages: list[bytes], checkpoint: tuple[str, str] | None) -> None:
-        rows = self.rows(pages)
+    async def commit(self, rows: list[Row], checkpoint: tuple[str, str] | None) -> None:
         async with self._using() as conn, conn.transaction():
             if rows:
                 await conn.copy_records_to_table(

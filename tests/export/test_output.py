@@ -78,6 +78,37 @@ def test_a_one_off_export_replaces_the_file_only_when_finished(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
 
 
+def _line(id_: int, version: int) -> bytes:
+    return b'{"type":"prospect","id":%d,"v":%d}\n' % (id_, version)
+
+
+@pytest.mark.parametrize(
+    ("batches", "compacted", "kept"),
+    [
+        ([[1, 2], [3]], False, 3),  # no id twice: swapped in as written, not read again
+        ([[1, 2], [2, 3]], True, 3),  # 2 came again (a changed record): the older line goes
+        ([[1, 1]], True, 1),  # twice in one batch
+        (None, True, 2),  # plain write(): the output cannot know the ids, so it compacts
+    ],
+)
+def test_a_one_off_file_tracks_its_ids_and_is_compacted_only_when_one_may_repeat(
+    tmp_path: Path, batches: list[list[int]] | None, compacted: bool, kept: int
+) -> None:
+    output = FileOutput(tmp_path / "out.jsonl")
+    output.open_one_off()
+    if batches is None:
+        output.write(_line(1, 0) + _line(2, 0))
+    for version, ids in enumerate(batches or []):
+        output.write_lines(b"".join(_line(i, version) for i in ids), ids)
+    output.finish()
+    output.close()
+    assert (output.compacted is not None) == compacted
+    lines = (tmp_path / "out.jsonl").read_bytes().splitlines()
+    assert len(lines) == kept
+    if batches == [[1, 2], [2, 3]]:
+        assert _line(2, 1).strip() in lines  # the newest version of 2 stays
+
+
 def test_an_unfinished_one_off_export_leaves_the_file_byte_for_byte(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     path.write_bytes(b"old\n")
