@@ -380,6 +380,13 @@ def _partition_row(run: Figures, target: float | None) -> Row:
             f"{num(run['sequential_server_cpu_us_per_record']['median'])} us a record): "
             f"{times(run['vs_cpu_ideal'])}"
         )
+    if "partitioned_round_trips_in_a_row" in run:
+        trips = run["partitioned_round_trips_in_a_row"]
+        measured += (
+            f"; {run['partitioned_requests']['median']:,} requests, of which "
+            f"{trips['median']}{_range(trips, str)} came one after "
+            f"another, {seconds(run['round_trips_in_a_row_s'])} of latency alone"
+        )
     if target is None:
         return Row(what, measured, "what two cores allow (shown beside the CPU ideal)")
     return Row(
@@ -473,7 +480,7 @@ def sinks_rows(figures: Figures) -> Iterator[Row]:
             f"`outreach-async export` of {load['records']:,} sandbox prospects into PostgreSQL "
             "vs to JSON Lines",
             f"{rate(load['postgres_records_per_s'])} vs {rate(load['jsonl_records_per_s'])}: "
-            f"**{ratio:.2f}x** (per round {_span(per_round)})",
+            f"**{ratio:.2f}x** (per round {_span(per_round)})" + _sink_cpu(load),
             ">= 0.5x",
             ratio >= 0.5,
             f"PostgreSQL load: {ratio:.2f}x the JSON Lines rate (target >= 0.5x)",
@@ -491,6 +498,18 @@ def sinks_rows(figures: Figures) -> Iterator[Row]:
             ratio <= 1.2,
             f"PostgreSQL load memory: {ratio:.2f}x (target <= 1.2x)",
         )
+
+
+def _sink_cpu(load: Figures) -> str:
+    """The CPU per record of the loading command and of PostgreSQL, where the run measured it."""
+    cpu = load.get("cpu_us_per_record")
+    if not cpu:
+        return ""
+    return (
+        f"; CPU a record: the command {num(cpu['postgres']['median'], 1)} us into PostgreSQL "
+        f"(and PostgreSQL's own {num(cpu['postgres_server']['median'], 1)} us) vs "
+        f"{num(cpu['jsonl']['median'], 1)} us to JSON Lines"
+    )
 
 
 def fleet_rows(figures: Figures) -> Iterator[Row]:

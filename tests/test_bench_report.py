@@ -160,3 +160,28 @@ def test_the_export_cpu_rows_judge_the_1kb_record_and_show_the_floor() -> None:
     assert projected.endswith("| - |  |")  # information: the target row is the one above
     decode["export_kb_records"] = _export_cpu(1.04, 60, 9.5, 8.0)
     assert "export CPU" not in report.main_block(newer).split("Not met:")[-1]
+
+
+def test_the_partition_row_counts_round_trips_and_the_load_row_shows_cpu() -> None:
+    results, _peers = report.read_results()
+    assert results is not None
+    newer = copy.deepcopy(results)
+    partitions = newer["suites"]["export"]["figures"]["partitions_sandbox_50ms_pages_of_100"]
+    partitions["partitioned_requests"] = _spread(170)
+    partitions["partitioned_round_trips_in_a_row"] = {
+        "median": 26, "min": 25, "max": 27, "rounds": [25, 26, 27],
+    }  # fmt: skip
+    partitions["round_trips_in_a_row_s"] = _spread(1.3)
+    load = newer["suites"]["sinks"]["figures"]["rate_sandbox"]
+    load["cpu_us_per_record"] = {
+        "postgres": _spread(90.0), "postgres_server": _spread(15.0), "jsonl": _spread(45.0),
+    }  # fmt: skip
+    text = report.main_block(newer)
+    row = next(line for line in text.splitlines() if "pages of 100, 50 ms" in line)
+    assert "170 requests, of which 26 (25-27) came one after another, 1.30 s" in row
+    sink = next(line for line in text.splitlines() if "into PostgreSQL vs to JSON Lines" in line)
+    assert "the command 90.0 us into PostgreSQL (and PostgreSQL's own 15.0 us) vs 45.0 us" in sink
+    del partitions["partitioned_round_trips_in_a_row"], load["cpu_us_per_record"]
+    older = report.main_block(newer).splitlines()
+    assert "came one after" not in next(line for line in older if "pages of 100, 50 ms" in line)
+    assert "CPU a record" not in next(line for line in older if "into PostgreSQL vs" in line)
