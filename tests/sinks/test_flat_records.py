@@ -6,7 +6,6 @@ attributes)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from outreach_async import OutreachClient, Prospect
 from outreach_async.export import export_resource
 from outreach_async.sandbox import Sandbox
-from outreach_async.sinks import DatabaseSink, open_sink
+from outreach_async.sinks import DatabaseSink
 from outreach_async.sinks._layout import SYNCED_AT, table_layout
 
 from .conftest import asyncpg
@@ -52,20 +51,6 @@ CAREFUL: list[dict[str, Any]] = [
         "id": "shadow",  # an attribute named like the id: the resource's id wins
     },
 ]
-
-
-@pytest.fixture(params=["postgres", "duckdb"])
-def sink_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("database"))
-    pytest.importorskip("duckdb")
-    return f"duckdb:///{tmp_path / 'o.duckdb'}"
-
-
-@pytest.fixture
-async def sink(sink_url: str) -> AsyncIterator[DatabaseSink]:
-    async with open_sink(sink_url, "prospects") as opened:
-        yield opened
 
 
 def careful_sandbox(sandbox: Sandbox) -> list[int]:

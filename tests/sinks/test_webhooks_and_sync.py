@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -16,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from outreach_async import OutreachClient, Prospect, Webhook
 from outreach_async.export import export_resource
 from outreach_async.sandbox import Sandbox
-from outreach_async.sinks import DatabaseSink, open_sink
+from outreach_async.sinks import DatabaseSink
 from outreach_async.webhooks import WEBHOOK_STATS, SinkEventHandler, webhook_app
 
 from .test_postgres_sink import fetch
@@ -31,20 +30,6 @@ async def until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(5):
         while not condition():  # noqa: ASYNC110 - counters with no event to wait on
             await asyncio.sleep(0.001)
-
-
-@pytest.fixture(params=["postgres", "duckdb"])
-def sink_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("database"))
-    pytest.importorskip("duckdb")
-    return f"duckdb:///{tmp_path / 'o.duckdb'}"
-
-
-@pytest.fixture
-async def sink(sink_url: str) -> AsyncIterator[DatabaseSink]:
-    async with open_sink(sink_url, "prospects") as opened:
-        yield opened
 
 
 async def rows(sink: DatabaseSink) -> dict[int, tuple[object, ...]]:
