@@ -238,7 +238,10 @@ def _pad_note(workloads: Sequence[Workload], clients: Sequence[Client]) -> str:
     return (
         f"\n\nUnder the rate limit ({window:g} s windows), tap-outreach sleeps until the window "
         "resets plus a fixed 10 s after each 429 (its `sleep_for_reset_period`): that pad, not "
-        "its speed, decides its time in that column."
+        "its speed, decides its time in that column. outreach-async's limiter spreads each "
+        "window's budget evenly over the window rather than spending it at once, so it gets no "
+        "429 and its requests take about as many whole windows as they fill; the raw loop sends "
+        "as fast as it can, takes a 429, sleeps `Retry-After` and finishes sooner."
     )
 
 
