@@ -103,19 +103,14 @@ class Repository(Generic[R]):
         body = await self._page_body(url)
         return FetchedPage(functools.partial(self._decode_page, body, url), next_link_hint(body))
 
-    async def _wire_page(
-        self, url: URL, transform: Callable[[list[dict[str, Any]]], list[T]]
+    async def _transformed_page(
+        self, url: URL, transform: Callable[[Any], list[T]], decode: _PageDecoder[T]
     ) -> Callable[[], Page[T]]:
+        """A page whose records ``transform`` turns into items, read by ``decode``
+        (:func:`_decode_wire_page` or :func:`_decode_raw_page`)."""
         body = await self._page_body(url)
-        decode = functools.partial(_decode_wire_page, body, url, self.spec.type, transform)
-        return FetchedPage(decode, next_link_hint(body))
-
-    async def _raw_page(
-        self, url: URL, transform: Callable[[Any], list[T]]
-    ) -> Callable[[], Page[T]]:
-        body = await self._page_body(url)
-        decode = functools.partial(_decode_raw_page, body, url, self.spec.type, transform)
-        return FetchedPage(decode, next_link_hint(body))
+        page = functools.partial(decode, body, url, self.spec.type, transform)
+        return FetchedPage(page, next_link_hint(body))
 
     async def _page_body(self, url: URL) -> bytes:
         # 502s come back to the paginator, which asks again once and then halves page[size].
@@ -192,7 +187,10 @@ class Repository(Generic[R]):
         may pause while it decodes, see :func:`~outreach_async.pause_collector_while_decoding`)
         and never outlive their page. ``transform`` returns one item per record (``limit``
         counts them); the export turns each record into its line there."""
-        return Paginator(functools.partial(self._wire_page, transform=transform), url, limit=limit)
+        fetch = functools.partial(
+            self._transformed_page, transform=transform, decode=_decode_wire_page
+        )
+        return Paginator(fetch, url, limit=limit)
 
     def list_raw_pages(
         self,
@@ -207,7 +205,10 @@ class Repository(Generic[R]):
         of its attributes, see :meth:`~outreach_async.models.RecordFlattener.wire_line`), else
         the list of resource dicts :meth:`list_wire_pages` gives. The proxies are valid during
         the call only: keep none (their document is released once the page is decoded)."""
-        return Paginator(functools.partial(self._raw_page, transform=transform), url, limit=limit)
+        fetch = functools.partial(
+            self._transformed_page, transform=transform, decode=_decode_raw_page
+        )
+        return Paginator(fetch, url, limit=limit)
 
     async def get(
         self,
@@ -381,6 +382,10 @@ class Repository(Generic[R]):
 
 
 _PAGE_502 = frozenset({502})
+
+
+#: reads a page's body into a page of items: ``(body, url, type, transform)``
+_PageDecoder = Callable[[bytes, URL, str, Callable[[Any], list[T]]], Page[T]]
 
 
 def _decode_wire_page(
