@@ -30,6 +30,7 @@ simdjson: Any = _optional_simdjson()
 
 __all__ = [
     "SIMDJSON_OBJECT",
+    "SIMDJSON_OBJECT_OR_NONE",
     "Document",
     "build_resource_document",
     "dumps",
@@ -104,7 +105,10 @@ def parse_raw_collection(body: bytes) -> tuple[Any, dict[str, Any], dict[str, An
     included = document.get("included")
     if data.__class__ is not simdjson.Array or included.__class__ not in _RAW_LIST:
         return None
-    if links.__class__ not in _RAW_OBJECT or meta.__class__ not in _RAW_OBJECT:
+    if (
+        links.__class__ not in SIMDJSON_OBJECT_OR_NONE
+        or meta.__class__ not in SIMDJSON_OBJECT_OR_NONE
+    ):
         return None  # parse_document judges those (an empty list is as good as no object)
     links = links.as_dict() if links is not None else {}
     meta = meta.as_dict() if meta is not None else {}
@@ -113,7 +117,8 @@ def parse_raw_collection(body: bytes) -> tuple[Any, dict[str, Any], dict[str, An
 
 #: the class of a JSON object read by simdjson (None without simdjson)
 SIMDJSON_OBJECT: Any = None if simdjson is None else simdjson.Object
-_RAW_OBJECT: tuple[Any, ...] = (SIMDJSON_OBJECT, type(None))
+#: the classes of a member that is a JSON object read by simdjson, or absent
+SIMDJSON_OBJECT_OR_NONE: tuple[Any, ...] = (SIMDJSON_OBJECT, type(None))
 _RAW_LIST: tuple[Any, ...] = (type(None),) if simdjson is None else (simdjson.Array, type(None))
 
 

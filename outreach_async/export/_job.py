@@ -16,7 +16,7 @@ import attrs
 import orjson
 
 from outreach_async import OutreachClient, OutreachError, Paginator, Range, Resource
-from outreach_async._jsonapi import SIMDJSON_OBJECT
+from outreach_async._jsonapi import SIMDJSON_OBJECT, SIMDJSON_OBJECT_OR_NONE
 from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
@@ -310,7 +310,10 @@ class ExportJob:
         for resource in resources:  # per record: locals
             attributes = resource.get("attributes")
             relationships = resource.get("relationships")
-            if attributes.__class__ is SIMDJSON_OBJECT and relationships.__class__ in _RAW_OBJECT:
+            if (
+                attributes.__class__ is SIMDJSON_OBJECT
+                and relationships.__class__ in SIMDJSON_OBJECT_OR_NONE
+            ):
                 # from_wire's record as a mapping: the attributes, then type, id and the
                 # relationships' ids over them (a 248-key record is not copied)
                 record = loads(attributes)
@@ -422,10 +425,6 @@ class ExportJob:
         if len(self.span_written) > 1 and isinstance(self.progress, PartitionProgress):
             for index, written in sorted(self.span_written.items()):
                 self.progress.partition(index, written, self.span_totals.get(index))
-
-
-#: what a resource object's attributes or relationships may be to be read as minified text
-_RAW_OBJECT = (SIMDJSON_OBJECT, type(None))
 
 
 def _loads(resource: Any) -> Any:
