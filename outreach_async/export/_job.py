@@ -38,7 +38,6 @@ END = object()
 #: one record of a decoded page: its cursor position, its id and its line, or its flat record
 #: for an output that :attr:`~Output.takes_records`
 Line = tuple[CursorValue | None, int | None, Any]
-_NEWLINE = orjson.OPT_APPEND_NEWLINE
 _MOST_DENSITY_BINS = 16
 
 
@@ -261,13 +260,11 @@ class ExportJob:
         paginator decodes the page, so the parsed resource objects are gone before the page is
         handed over (see ``list_wire_pages``)."""
         position = self.cursor.wire_value_of
+        lines: list[Any]
         if self.flat_records:
-            lines: list[Any] = list(map(self.encoder.flattener.from_wire, resources))
-        elif self.encoder.format == "jsonl":  # per record, so in one comprehension
-            flat, dumps, newline = self.encoder.flattener.from_wire, orjson.dumps, _NEWLINE
-            lines = [dumps(flat(r), option=newline) for r in resources]
+            lines = list(map(self.encoder.flattener.from_wire, resources))
         else:
-            lines = [self.encoder.encode_wire([r]) for r in resources]
+            lines = self.encoder.wire_lines(resources)
         out: list[Line] = []
         for resource, line in zip(resources, lines, strict=True):
             id_ = resource.get("id")

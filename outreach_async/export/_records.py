@@ -96,11 +96,15 @@ class RecordEncoder:
         """The lines of these resource objects as the API sent them (the export's path:
         :meth:`RecordFlattener.from_wire`, no model built); the same lines :meth:`encode` writes
         for the models decoded from them."""
+        return b"".join(self.wire_lines(resources))
+
+    def wire_lines(self, resources: Sequence[Mapping[str, Any]]) -> list[bytes]:
+        """:meth:`encode_wire`'s lines one by one, a line per resource object, in order."""
         flat = self.flattener.from_wire
         if self.format == "csv":
-            return _csv_bytes([self.csv_row(flat(r)) for r in resources])
-        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-        return b"".join([dumps(flat(r), option=newline) for r in resources])
+            return [_csv_bytes([self.csv_row(flat(r))]) for r in resources]
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE  # per record: locals
+        return [dumps(flat(r), option=newline) for r in resources]
 
     def csv_row(self, record: dict[str, Any]) -> list[str]:
         """The cells of one flat record, in :attr:`columns` order."""
