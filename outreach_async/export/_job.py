@@ -21,7 +21,7 @@ from outreach_async._relationships import as_id
 
 from ._checkpoint import Document
 from ._output import Output
-from ._plan import Base, Span, Verdict, plan_spans, run_start, split_edges
+from ._plan import Base, Density, Span, Verdict, plan_spans, run_start, split_edges
 from ._progress import PartitionProgress
 from ._records import Format, RecordEncoder
 from ._resources import Cursor, CursorValue, choose_cursor
@@ -158,7 +158,7 @@ class ExportJob:
 
     async def plan(self, base: Base) -> list[Span]:
         first = last = None
-        density: list[int] | None = None
+        density: Density | None = None
         if self.partitions > 1:
             start, seen = run_start(base, self.since)
             first, last = await asyncio.gather(self._lowest(start, seen), self._highest(start))
@@ -174,7 +174,7 @@ class ExportJob:
             density=density,
         )
 
-    async def _density(self, bins: Sequence[int]) -> list[int] | None:
+    async def _density(self, bins: Sequence[int]) -> Density | None:
         """The server's count of the records in each bin, all asked at once (one round trip),
         so that spans share the records evenly however they cluster in time; None when the
         server does not count (the spans then split the range in equal widths)."""
@@ -186,7 +186,7 @@ class ExportJob:
         ranges.append((bins[-2], bins[-1]))
         counting = (self.listing(lo, hi, probe=True).count() for lo, hi in ranges)
         try:
-            return list(await asyncio.gather(*counting))
+            return Density(tuple(bins), tuple(await asyncio.gather(*counting)))
         except OutreachError:
             return None
 

@@ -27,6 +27,7 @@ from ._resources import CursorValue
 
 __all__ = [
     "Base",
+    "Density",
     "Share",
     "Span",
     "Verdict",
@@ -154,6 +155,15 @@ def split_edges(lo: int, hi: int, n: int) -> list[int]:
     return sorted(set(edges))
 
 
+@attrs.frozen
+class Density:
+    """The records a server counted in widths of a cursor range: ``counts[i]`` in
+    ``[edges[i], edges[i + 1])`` (the last width up to ``edges[-1]`` inclusive)."""
+
+    edges: tuple[int, ...]
+    counts: tuple[int, ...]
+
+
 def balanced_edges(bins: Sequence[int], counts: Sequence[int], n: int) -> list[int]:
     """``n + 1`` increasing edges from ``bins[0]`` to ``bins[-1]`` that share the records out
     evenly: ``counts[i]`` records lie in ``[bins[i], bins[i + 1])``, taken as spread evenly
@@ -186,7 +196,7 @@ def plan_spans(
     first: CursorValue | None = None,
     last: CursorValue | None = None,
     count: int = 1,
-    density: Sequence[int] | None = None,
+    density: Density | None = None,
 ) -> list[Span]:
     """The spans of a new run, from ``max(since, base.watermark)`` up to ``until`` (inclusive)
     or open above.
@@ -194,9 +204,9 @@ def plan_spans(
     ``first``/``last`` are the lowest and highest cursor values present (two cheap queries);
     without them, or with ``count == 1``, the run is one span. Inner edges split
     ``[first, last]`` into ``count`` equal widths (whole milliseconds, or ids), or, given the
-    ``density`` (the records the server counted in each of ``len(density)`` equal widths of
-    ``[first, last]``), into ``count`` near-equal numbers of records; the first span still
-    starts at the start and the last one ends at ``until`` or stays open.
+    ``density`` (the records the server counted in widths of ``[first, last]``), into ``count``
+    near-equal numbers of records; the first span still starts at the start and the last one
+    ends at ``until`` or stays open.
     """
     start, seen = run_start(base, since)
     if until is not None and start is not None and until < start:
@@ -207,9 +217,8 @@ def plan_spans(
     highest = last if last is not None else until
     inner: list[int] = []
     if count > 1 and lowest is not None and highest is not None:
-        if density:
-            bins = split_edges(lowest, highest, len(density))
-            inner = balanced_edges(bins, density, count)[1:-1]
+        if density is not None:
+            inner = balanced_edges(density.edges, density.counts, count)[1:-1]
         else:
             inner = split_edges(lowest, highest, count)[1:-1]
     los: list[CursorValue | None] = [start, *inner]

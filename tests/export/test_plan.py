@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from outreach_async import QueryError
 from outreach_async.export._plan import (
     Base,
+    Density,
     Share,
     Span,
     Verdict,
@@ -131,7 +132,13 @@ def test_balanced_edges_are_increasing_and_cover_the_bins(
 def test_plan_splits_by_the_counted_density_when_given() -> None:
     # first..last = 0..400 counted in four widths of 100: most records in the top width
     spans = plan_spans(
-        base=Base(), since=None, until=None, first=0, last=400, count=4, density=[10, 10, 10, 270]
+        base=Base(),
+        since=None,
+        until=None,
+        first=0,
+        last=400,
+        count=4,
+        density=Density((0, 100, 200, 300, 400), (10, 10, 10, 270)),
     )
     assert [(s.lo, s.hi) for s in spans] == [(None, 317), (317, 344), (344, 372), (372, None)]
 
