@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from outreach_async.export._resources import to_millis
 from outreach_async.sandbox import Sandbox
 
 
@@ -30,6 +31,11 @@ def stamp(millis: int) -> str:
     """The API's timestamp text for epoch milliseconds."""
     moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=millis)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def millis(text: str) -> int:
+    """The epoch milliseconds of the API's timestamp text (what :func:`stamp` writes)."""
+    return to_millis(dt.datetime.fromisoformat(text))
 
 
 def set_updated_at(sandbox: Sandbox, ids: list[int], millis: int, type_: str = "prospect") -> None:

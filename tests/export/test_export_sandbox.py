@@ -36,7 +36,7 @@ from outreach_async.export import (
 from outreach_async.export._compact import compact
 from outreach_async.sandbox import Sandbox
 
-from .helpers import ids_of, read_jsonl, set_updated_at, stamp, stored_ids
+from .helpers import ids_of, millis, read_jsonl, set_updated_at, stamp, stored_ids
 
 pytestmark = pytest.mark.outreach_sandbox(seed=300)
 
@@ -190,18 +190,11 @@ async def test_planning_counts_the_records_at_once_and_spans_share_them_evenly(
     assert max(counts_answered) < min(pages_sent)  # the spans are planned from them
     assert steps[: min(counts_sent)].count(("sent", "probe")) == 2  # the lowest and the highest
     # each span holds a quarter of the records, give or take what shares an edge's millisecond
-    edges = (
-        [base] + [_millis(e) for e in span_edges(outreach_sandbox, page_size=10)] + [base + 8001]
-    )
-    times = sorted(_millis(r["updatedAt"]) for r in read_jsonl(out))
+    edges = [base] + [millis(e) for e in span_edges(outreach_sandbox, page_size=10)] + [base + 8001]
+    times = sorted(millis(r["updatedAt"]) for r in read_jsonl(out))
     shares = [sum(lo <= t < hi for t in times) for lo, hi in itertools.pairwise(edges)]
     assert result.spans == 4
     assert all(abs(share - len(ids) / 4) <= len(ids) / 40 for share in shares), shares
-
-
-def _millis(text: str) -> int:
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
 
 
 async def test_an_incremental_sync_appends_only_what_changed(
