@@ -23,8 +23,6 @@ from ._status import ExitStatus
 
 __all__ = ["register"]
 
-#: how often ``fleet sync --wait`` looks at the statuses, seconds
-WAIT_POLL = 0.2
 #: what ``--timeout`` is measured and waited with (tests put a fake clock here)
 wait_clock: Callable[[], float] = time.monotonic
 wait_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -144,7 +142,6 @@ async def _sync_async(config: Any, args: argparse.Namespace) -> int:
             targets,
             requested.asked_at,
             give_up_after=timeout,
-            poll=WAIT_POLL,
             clock=wait_clock,
             sleep=wait_sleep,
         )

@@ -19,7 +19,7 @@ from ._status import FINAL_STATES, StatusStore, SyncStatus
 
 __all__ = ["WaitOutcome", "phase", "wait_for_syncs"]
 
-#: how often the statuses are read, seconds
+#: how often the statuses are read, seconds (what `fleet sync --wait` uses)
 DEFAULT_POLL = 0.2
 
 
