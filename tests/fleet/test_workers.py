@@ -382,14 +382,13 @@ async def test_postgresql_output_two_workers_one_killed_every_row_once_and_curre
             )
             for i in range(len(names))
         ]
+        databases = str(yarl.URL(server).with_path("/")) + f"{prefix}_{{tenant}}"
         config = write_fleet(
             [(n, o.base_url, o.token) for n, o in zip(names, orgs, strict=True)],
             worker=FAST_HANDOVER + "\nthreads = 2",
             extra="page_size = 50",  # 40 pages per resource: the kill lands mid-run
+            out=databases,
         )
-        jsonl = f'"{tmp_path}/{{tenant}}/{{resource}}.jsonl"'
-        databases = str(yarl.URL(server).with_path("/")) + f"{prefix}_{{tenant}}"
-        config.write_text(config.read_text().replace(jsonl, f'"{databases}"'))
         url = {n: databases.replace("{tenant}", n) for n in names}
         statuses = StatusStore(redis_client, FleetKeys(namespace))
         async with (
