@@ -44,6 +44,7 @@ class WaitOutcome:
         return not self.unfinished()
 
     def phases(self) -> list[tuple[SyncStatus, str]]:
+        """Every sync with its :func:`phase`, in the order of the targets."""
         return [(s, phase(s, self.asked_at)) for s in self.statuses]
 
     def failed(self) -> list[SyncStatus]:
