@@ -16,15 +16,16 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._status import ExitStatus
 
+if TYPE_CHECKING:  # the fleet extra is imported only when a fleet command runs
+    from outreach_async.fleet import FleetConfig, SyncStatus, WaitOutcome
+
 __all__ = ["register"]
 
-#: how often ``fleet sync --wait`` looks at the statuses, seconds
-WAIT_POLL = 0.2
 #: what ``--timeout`` is measured and waited with (tests put a fake clock here)
 wait_clock: Callable[[], float] = time.monotonic
 wait_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -66,7 +67,9 @@ def register(commands: Any) -> None:
         action.add_argument("--config", required=True, help="the fleet's TOML file")
 
 
-def _run(action: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _run(
+    action: Callable[[FleetConfig, argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
     """Load the config, run ``action``; an unreachable Redis is one line and exit 3."""
 
     def handler(args: argparse.Namespace) -> int:
@@ -97,7 +100,7 @@ def _run(action: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse
     return handler
 
 
-def _worker(config: Any, args: argparse.Namespace) -> int:
+def _worker(config: FleetConfig, args: argparse.Namespace) -> int:
     from redis import Redis
 
     from outreach_async.fleet import FleetApp
@@ -118,11 +121,11 @@ def _worker(config: Any, args: argparse.Namespace) -> int:
     return int(ExitStatus.OK)
 
 
-def _sync(config: Any, args: argparse.Namespace) -> int:
+def _sync(config: FleetConfig, args: argparse.Namespace) -> int:
     return asyncio.run(_sync_async(config, args))
 
 
-async def _sync_async(config: Any, args: argparse.Namespace) -> int:
+async def _sync_async(config: FleetConfig, args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
     from outreach_async.fleet import FleetApp, StatusStore, wait_for_syncs
@@ -144,7 +147,6 @@ async def _sync_async(config: Any, args: argparse.Namespace) -> int:
             targets,
             requested.asked_at,
             give_up_after=timeout,
-            poll=WAIT_POLL,
             clock=wait_clock,
             sleep=wait_sleep,
         )
@@ -174,7 +176,7 @@ def _timeout(args: argparse.Namespace) -> float | ExitStatus | None:
         return ExitStatus.USAGE
 
 
-def _report(waited: Any, timeout: str | None) -> int:
+def _report(waited: WaitOutcome, timeout: str | None) -> int:
     """One line per tenant x resource, then a one-line summary per state on stderr: exit 3 when
     a sync failed, else 4 when some had not ended by ``--timeout``, else 0."""
     for s, now in waited.phases():
@@ -200,7 +202,7 @@ def _report(waited: Any, timeout: str | None) -> int:
     return int(ExitStatus.OK if waited.done else ExitStatus.INTERRUPTED)
 
 
-def _detail(status: Any, now: str) -> str:
+def _detail(status: SyncStatus, now: str) -> str:
     if now == "ok":
         return f"{status.last_run_records} records"
     if now == "queued":
@@ -210,11 +212,11 @@ def _detail(status: Any, now: str) -> str:
     return status.last_error or ""
 
 
-def _status(config: Any, args: argparse.Namespace) -> int:
+def _status(config: FleetConfig, args: argparse.Namespace) -> int:
     return asyncio.run(_status_async(config, args))
 
 
-async def _status_async(config: Any, args: argparse.Namespace) -> int:
+async def _status_async(config: FleetConfig, args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
     from outreach_async.fleet import FleetKeys, StatusStore, redis_now, render_table

@@ -74,6 +74,7 @@ class JobClocks:
     tokens: Callable[[], float] | None = None
 
     def token_clock(self) -> Callable[[], float]:
+        """The clock an OAuth tenant's tokens expire on: ``tokens``, else ``wall_clock``."""
         return self.tokens or self.wall_clock
 
 

@@ -19,7 +19,7 @@ from ._status import FINAL_STATES, StatusStore, SyncStatus
 
 __all__ = ["WaitOutcome", "phase", "wait_for_syncs"]
 
-#: how often the statuses are read, seconds
+#: how often the statuses are read, seconds (what `fleet sync --wait` uses)
 DEFAULT_POLL = 0.2
 
 
@@ -37,10 +37,14 @@ class WaitOutcome:
 
     statuses: Sequence[SyncStatus]
     asked_at: float
-    #: every sync ended (False: the timeout came first)
-    done: bool
+
+    @property
+    def done(self) -> bool:
+        """Every sync ended (False: the timeout came first)."""
+        return not self.unfinished()
 
     def phases(self) -> list[tuple[SyncStatus, str]]:
+        """Every sync with its :func:`phase`, in the order of the targets."""
         return [(s, phase(s, self.asked_at)) for s in self.statuses]
 
     def failed(self) -> list[SyncStatus]:
@@ -67,10 +71,10 @@ async def wait_for_syncs(
     chosen = list(targets)
     deadline = None if give_up_after is None else clock() + give_up_after
     while True:
-        current = await statuses.read_all(chosen)
-        if all(phase(s, asked_at) in FINAL_STATES for s in current):
-            return WaitOutcome(current, asked_at, done=True)
+        waited = WaitOutcome(await statuses.read_all(chosen), asked_at)
+        if waited.done:
+            return waited
         left = None if deadline is None else deadline - clock()
         if left is not None and left <= 0:
-            return WaitOutcome(current, asked_at, done=False)
+            return waited
         await sleep(poll if left is None else min(poll, left))

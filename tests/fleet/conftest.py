@@ -32,16 +32,19 @@ def fleet_toml(
     worker: str = "",
     extra: str = "",
     every: str = "1h",
+    out: str | None = None,
 ) -> str:
     """A fleet.toml for ``(name, base_url, token or oauth)`` tenants, each with its own budget
-    user."""
+    user; ``out`` (default: JSON Lines in ``out_dir``) is every tenant's output."""
+    if out is None:
+        out = f"{out_dir}/{{tenant}}/{{resource}}.jsonl"
     lines = [
         f'redis = "{redis_url}"',
         f'namespace = "{namespace}"',
         "[defaults]",
         f"resources = {list(resources)!r}".replace("'", '"'),
         f'every = "{every}"',
-        f'out = "{out_dir}/{{tenant}}/{{resource}}.jsonl"',
+        f'out = "{out}"',
         "max_retries = 1",
         extra,
         "[worker]",

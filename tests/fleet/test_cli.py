@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from outreach_async.cli import _fleet, main
 from outreach_async.fleet import FleetKeys, StatusStore, redis_now
 from tests.clock import FakeClock
-from tests.fleet.conftest import fleet_toml
+from tests.fleet.conftest import WriteFleet, fleet_toml
 
 
 def _closed_port() -> int:
@@ -111,18 +111,11 @@ def test_a_bad_timeout_exits_2_before_anything_is_queued(
 
 @pytest.fixture
 def sync_command(
-    tmp_path: Path,
-    redis_url: str,
-    namespace: str,
-    monkeypatch: pytest.MonkeyPatch,
-    fake_clock: FakeClock,
+    write_fleet: WriteFleet, monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock
 ) -> list[str]:
     """``fleet sync`` of a one-tenant fleet on the real Redis, no worker running; ``--wait``
     waits on ``fake_clock``."""
-    path = tmp_path / "fleet.toml"
-    path.write_text(
-        fleet_toml(redis_url, namespace, tmp_path, [("acme", "http://127.0.0.1:9/api/v2", "t")])
-    )
+    path = write_fleet([("acme", "http://127.0.0.1:9/api/v2", "t")])
     monkeypatch.setattr(_fleet, "wait_clock", fake_clock)
     monkeypatch.setattr(_fleet, "wait_sleep", fake_clock.sleep)
     return ["fleet", "sync", "--config", str(path)]

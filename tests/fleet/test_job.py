@@ -159,8 +159,7 @@ async def test_a_database_output_gets_one_database_per_tenant_every_record_once(
             namespace,
             tmp_path,
             [("one", one.base_url, one.token), ("two", two.base_url, two.token)],
-        ).replace(
-            f'"{tmp_path}/{{tenant}}/{{resource}}.jsonl"', f'"duckdb:///{tmp_path}/{{tenant}}.db"'
+            out=f"duckdb:///{tmp_path}/{{tenant}}.db",
         )
         config = parse_config(tomllib.loads(text))
         for _ in range(2):  # the second run finds everything written already

@@ -133,9 +133,8 @@ async def test_two_resources_share_one_token_set_and_an_expiry_mid_run_is_one_re
     # both syncs read on after the expiry (the first read of each refused), with one new token
     assert _api_reads_of(acme.sandbox, "prospects", expired_at[0]) > 0
     assert _api_reads_of(acme.sandbox, "accounts", expired_at[0]) > 0
-    assert (
-        token_posts(acme.sandbox) == acme.sandbox.authority.mint_count == 2
-    )  # the first, one rotation
+    # the first, one rotation
+    assert token_posts(acme.sandbox) == acme.sandbox.authority.mint_count == 2
     assert reused_refresh_tokens(acme.sandbox) == []
     assert acme.sandbox.authority.throttled_count == 0
     saved = await tenant_token_store(acme.redis, acme.namespace, "acme").load()
@@ -219,6 +218,5 @@ async def test_a_wrong_client_secret_shows_auth_and_fixing_only_the_secret_resum
     fixed = acme.config(right)  # the same refresh token
     resumed = await acme.sync(fixed, "prospects")
     assert resumed.state == "ok"
-    assert (
-        presented_refresh_tokens(acme.sandbox) == [right.refresh_token] * 2
-    )  # refused, then spent
+    # refused, then spent
+    assert presented_refresh_tokens(acme.sandbox) == [right.refresh_token] * 2

@@ -19,10 +19,28 @@ TARGETS = [
 ]
 
 
-async def test_at_the_timeout_it_tells_queued_running_retrying_and_ended_apart(
-    redis_client: Redis, namespace: str, fake_clock: FakeClock
+@pytest.fixture
+def statuses(redis_client: Redis, namespace: str) -> StatusStore:
+    return StatusStore(redis_client, FleetKeys(namespace))
+
+
+def every_run_ends_at_sleep(
+    clock: FakeClock, statuses: StatusStore, sleeps: int, state: str, started_at: float
 ) -> None:
-    statuses = StatusStore(redis_client, FleetKeys(namespace))
+    """At the ``sleeps``-th wait on ``clock``, every target's run ends in ``state`` (written as
+    a worker would write it)."""
+
+    async def end_every_run(count: int) -> None:
+        if count == sleeps:
+            for tenant, resource in TARGETS:
+                await statuses.update(tenant, resource, state=state, started_at=started_at)
+
+    clock.on_sleep = end_every_run
+
+
+async def test_at_the_timeout_it_tells_queued_running_retrying_and_ended_apart(
+    redis_client: Redis, statuses: StatusStore, fake_clock: FakeClock
+) -> None:
     before = await redis_now(redis_client)
     # the previous run of acme accounts ended before this sync was asked for: not this one's
     await statuses.update("acme", "accounts", state="ok", started_at=before - 60)
@@ -48,17 +66,11 @@ async def test_at_the_timeout_it_tells_queued_running_retrying_and_ended_apart(
 
 
 async def test_it_returns_as_soon_as_every_sync_has_ended(
-    redis_client: Redis, namespace: str, fake_clock: FakeClock
+    redis_client: Redis, statuses: StatusStore, fake_clock: FakeClock
 ) -> None:
-    statuses = StatusStore(redis_client, FleetKeys(namespace))
     asked_at = await redis_now(redis_client)
-
-    async def workers_finish(sleeps: int) -> None:
-        if sleeps == 3:  # after the third look, every run ends
-            for tenant, resource in TARGETS:
-                await statuses.update(tenant, resource, state="ok", started_at=asked_at + 1)
-
-    fake_clock.on_sleep = workers_finish
+    # after the third look, every run ends
+    every_run_ends_at_sleep(fake_clock, statuses, 3, "ok", started_at=asked_at + 1)
     waited = await wait_for_syncs(
         statuses, TARGETS, asked_at, give_up_after=3600, clock=fake_clock, sleep=fake_clock.sleep
     )
@@ -69,17 +81,10 @@ async def test_it_returns_as_soon_as_every_sync_has_ended(
 
 
 async def test_without_a_timeout_it_waits_until_the_end_and_never_sleeps_past_the_deadline(
-    redis_client: Redis, namespace: str, fake_clock: FakeClock
+    redis_client: Redis, statuses: StatusStore, fake_clock: FakeClock
 ) -> None:
-    statuses = StatusStore(redis_client, FleetKeys(namespace))
     asked_at = await redis_now(redis_client)
-
-    async def finish_late(sleeps: int) -> None:
-        if sleeps == 50:
-            for tenant, resource in TARGETS:
-                await statuses.update(tenant, resource, state="auth", started_at=asked_at)
-
-    fake_clock.on_sleep = finish_late
+    every_run_ends_at_sleep(fake_clock, statuses, 50, "auth", started_at=asked_at)
     waited = await wait_for_syncs(
         statuses, TARGETS, asked_at, poll=0.2, clock=fake_clock, sleep=fake_clock.sleep
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import signal
 import socket
@@ -21,6 +20,7 @@ import yarl
 from redis.asyncio import Redis
 
 from outreach_async import OutreachClient, Prospect
+from outreach_async._wire import format_datetime
 from outreach_async.fleet import FleetKeys, StatusStore
 from outreach_async.fleet._tokens import tenant_token_store
 from outreach_async.sandbox import Sandbox
@@ -382,14 +382,13 @@ async def test_postgresql_output_two_workers_one_killed_every_row_once_and_curre
             )
             for i in range(len(names))
         ]
+        databases = str(yarl.URL(server).with_path("/")) + f"{prefix}_{{tenant}}"
         config = write_fleet(
             [(n, o.base_url, o.token) for n, o in zip(names, orgs, strict=True)],
             worker=FAST_HANDOVER + "\nthreads = 2",
             extra="page_size = 50",  # 40 pages per resource: the kill lands mid-run
+            out=databases,
         )
-        jsonl = f'"{tmp_path}/{{tenant}}/{{resource}}.jsonl"'
-        databases = str(yarl.URL(server).with_path("/")) + f"{prefix}_{{tenant}}"
-        config.write_text(config.read_text().replace(jsonl, f'"{databases}"'))
         url = {n: databases.replace("{tenant}", n) for n in names}
         statuses = StatusStore(redis_client, FleetKeys(namespace))
         async with (
@@ -423,7 +422,7 @@ async def test_postgresql_output_two_workers_one_killed_every_row_once_and_curre
                     asyncpg, url[name], f"SELECT id, updated_at, {column[0]} FROM {table}"
                 )
                 assert len(rows) == len(stored), (name, table)
-                assert {r[0]: (_stamp(r[1]), r[2]) for r in rows} == stored, (name, table)
+                assert {r[0]: (format_datetime(r[1]), r[2]) for r in rows} == stored, (name, table)
 
 
 #: (table, sandbox type, (column, attribute)) of the PostgreSQL test
@@ -461,8 +460,3 @@ async def _rows(asyncpg: Any, url: str, table: str) -> int:
     except asyncpg.UndefinedTableError:  # the job has not created it yet
         return 0
     return int(row[0])
-
-
-def _stamp(value: dt.datetime) -> str:
-    """The API's timestamp text for a stored ``timestamptz``."""
-    return f"{value.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"

@@ -220,7 +220,7 @@ async def test_a_live_holder_extends_its_lease_and_only_its_own_lock_is_released
 
 
 async def test_a_seed_is_stored_once_never_over_rotated_tokens_and_a_new_one_replaces_them(
-    redis_url: str, redis_client: Redis
+    redis_client: Redis,
 ) -> None:
     tenant = f"acme-{uuid.uuid4().hex}"
     stores = [RedisTokenStore(redis_client, tenant) for _ in range(8)]  # 8 workers at once
