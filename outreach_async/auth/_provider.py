@@ -33,6 +33,7 @@ __all__ = [
     "SingleFlight",
     "StaticToken",
     "TokenProvider",
+    "is_production",
     "require_endpoint_for",
 ]
 
@@ -42,11 +43,21 @@ PRODUCTION_ORIGIN = URL("https://api.outreach.io")
 RETRY_AHEAD_INTERVAL = 30.0
 
 
+def is_production(api_base: URL) -> bool:
+    """Whether ``api_base`` is on Outreach's production API (yarl lowercases the host; an
+    explicit default port is the same origin)."""
+    return (api_base.scheme, api_base.host, api_base.port) == (
+        PRODUCTION_ORIGIN.scheme,
+        PRODUCTION_ORIGIN.host,
+        PRODUCTION_ORIGIN.port,
+    )
+
+
 def require_endpoint_for(api_base: URL | None, provider: str, fix: str) -> None:
     """Refuse a provider left on production's endpoint for a client of another API (a sandbox,
     a test server): its first renewal would send the app's secrets and the refresh token to
     production. ``api_base`` is the client's base URL (None: not known, nothing to check)."""
-    if api_base is not None and api_base.origin() != PRODUCTION_ORIGIN:
+    if api_base is not None and not is_production(api_base):
         raise QueryError(
             f"{provider} would call Outreach's production endpoint, but the client talks to "
             f"{safe_url(api_base)}: {fix}"

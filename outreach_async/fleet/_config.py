@@ -29,11 +29,12 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
+from yarl import URL
 
 from outreach_async._exceptions import FleetConfigError, UnknownResourceError
+from outreach_async.auth._provider import is_production
 from outreach_async.export import resolve_resource
 
 __all__ = [
@@ -283,7 +284,7 @@ def _tenant(
         out = os.fspath(base_dir / out)
     base_url = reader.string(merged, "base_url", where=where) or DEFAULT_BASE_URL
     oauth = _oauth(reader, raw["oauth"], f"{where}.oauth") if "oauth" in raw else None
-    if oauth is not None and oauth.token_url is None and not _is_production(base_url):
+    if oauth is not None and oauth.token_url is None and not is_production(URL(base_url)):
         # the default endpoint is production's: never send a refresh token to another server
         expected = f"the token endpoint of {base_url}'s server (only Outreach's API has a default)"
         raise reader.error(f"{where}.oauth.token_url", expected, None)
@@ -301,11 +302,6 @@ def _tenant(
         max_retries=reader.count(merged, "max_retries", where=where, default=5, least=0),
         page_size=_page_size(reader, merged, where),
     )
-
-
-def _is_production(base_url: str) -> bool:
-    parts = urlsplit(base_url)
-    return (parts.scheme, parts.netloc) == ("https", "api.outreach.io")
 
 
 def _page_size(reader: _Reader, merged: Mapping[str, Any], where: str) -> int:

@@ -494,8 +494,9 @@ def test_oauth_needs_a_token_url_beside_any_api_but_outreachs() -> None:
     )
     given = {**local, "oauth": {**_OAUTH, "token_url": "http://127.0.0.1:8801/oauth/token"}}
     assert parse_config(_doc(given)).tenant("a").oauth is not None
-    production = {**local, "base_url": "https://api.outreach.io/api/v2"}
-    assert parse_config(_doc(production)).tenant("a").oauth is not None
+    for spelled in ("https://api.outreach.io/api/v2", "https://API.Outreach.io:443/api/v2"):
+        production = {**local, "base_url": spelled}
+        assert parse_config(_doc(production)).tenant("a").oauth is not None
 
 
 @pytest.mark.parametrize(

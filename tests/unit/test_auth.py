@@ -39,6 +39,7 @@ from outreach_async.auth import (
     TokenSet,
 )
 from outreach_async.auth._oauth import MINT_INTERVAL
+from outreach_async.auth._provider import is_production
 from tests.clock import FakeClock
 from tests.unit.conftest import Serve
 
@@ -625,3 +626,17 @@ async def test_a_named_token_url_serves_any_api() -> None:
     )
     async with OutreachClient(provider, base_url="http://127.0.0.1:8787/api/v2"):
         assert provider.token_url == TOKEN_URL
+
+
+@pytest.mark.parametrize(
+    ("base_url", "production"),
+    [
+        ("https://api.outreach.io/api/v2", True),
+        ("https://API.Outreach.io:443/api/v2", True),
+        ("http://api.outreach.io/api/v2", False),
+        ("https://api.outreach.io:8443/api/v2", False),
+        ("https://api.outreach.io.example/api/v2", False),
+    ],
+)
+def test_production_is_one_origin_however_it_is_spelled(base_url: str, production: bool) -> None:
+    assert is_production(URL(base_url)) is production
