@@ -27,7 +27,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from aiohttp import web
 
 from outreach_async import OutreachClient, since
 
+from ._loopback import loopback_socket, serving_prospects
 from .bench_export import (
     _MEASURED_EXPORT,
     STEP_MS,
@@ -145,9 +145,7 @@ async def churn_server(total: int, rate: float) -> AsyncIterator[str]:
     """Serve :class:`ChurnedProspects` on loopback; yields the API base URL."""
     data = ChurnedProspects(total, rate)
     cache: dict[int, bytes] = {}
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v2"
+    sock, base = loopback_socket()
 
     def encoded(index: int) -> bytes:
         moved = data.moved.get(index)
@@ -185,15 +183,8 @@ async def churn_server(total: int, rate: float) -> AsyncIterator[str]:
         body += b"," + orjson.dumps(rest)[1:] if rest else b"}"
         return web.Response(body=body, content_type="application/vnd.api+json")
 
-    app = web.Application()
-    app.router.add_get("/api/v2/prospects", prospects)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
+    async with serving_prospects(sock, prospects):
         yield base
-    finally:
-        await runner.cleanup()
 
 
 async def _serve_forever(total: int, rate: float) -> None:

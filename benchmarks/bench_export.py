@@ -31,7 +31,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from outreach_async import OutreachClient
 from outreach_async.cli import _collector_tuned
 from outreach_async.export import export_resource
 
+from ._loopback import loopback_socket, serving_prospects
 from ._rounds import MIN_ROUNDS, interleave, ratio, spread, timed
 from ._stamp import stamp
 
@@ -165,9 +165,7 @@ async def fast_server(total: int, latency: float, cache: bool = True) -> AsyncIt
     """The fast server in this process. With ``cache`` each record is encoded once and its
     bytes kept (about 1 KB each), so that serving a page is little more than a join."""
     records: dict[int, bytes] | None = {} if cache else None
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v2"
+    sock, base = loopback_socket()
 
     async def prospects(request: web.Request) -> web.Response:
         if latency:
@@ -200,15 +198,8 @@ async def fast_server(total: int, latency: float, cache: bool = True) -> AsyncIt
                 records[index] = found
         return found
 
-    app = web.Application()
-    app.router.add_get("/api/v2/prospects", prospects)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
+    async with serving_prospects(sock, prospects):
         yield base
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
