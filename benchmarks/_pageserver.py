@@ -19,11 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 import sys
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 import attrs
 from aiohttp import web
@@ -32,6 +30,7 @@ from outreach_async import Prospect
 
 from ._data import BASE, resource_object
 from ._loopback import loopback_socket, serving_prospects
+from ._rounds import process_cpu_s
 
 #: Distinct pages of records; page ``i`` serves the records of page ``i % DISTINCT``.
 DISTINCT = 10
@@ -101,11 +100,9 @@ class PageServers:
     def cpu_seconds(self) -> float | None:
         """CPU seconds the server's process has used so far (None where ``/proc`` is not)."""
         try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
+            return process_cpu_s(self.pid)
         except OSError:
             return None
-        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.asynccontextmanager

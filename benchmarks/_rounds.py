@@ -1,4 +1,4 @@
-"""Interleaved rounds, and figures that show their spread.
+"""Interleaved rounds, figures that show their spread, and the CPU time of another process.
 
 Every comparison runs its variants in turns (the order rotated each round, so none always goes
 first on a warm or a cold machine), at least three rounds. A time is stored as its median with
@@ -10,6 +10,7 @@ the two can differ and a reader should see both.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -69,3 +70,16 @@ async def timed(run: Callable[[], Awaitable[int]], expected: int) -> float:
     if count != expected:
         raise AssertionError(f"{count} records, expected {expected}")
     return elapsed
+
+
+def proc_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (which may hold spaces): index 1
+    is the parent's pid, 11 and 12 the user and system ticks, 13 and 14 its reaped children's."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (``/proc/PID/stat``)."""
+    fields = proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from outreach_async.cli import _collector_tuned
 from outreach_async.export import export_resource
 
 from ._loopback import loopback_socket, serving_prospects
-from ._rounds import MIN_ROUNDS, interleave, ratio, spread, timed
+from ._rounds import MIN_ROUNDS, interleave, process_cpu_s, ratio, spread, timed
 from ._stamp import stamp
 
 LATENCY = 0.05
@@ -312,13 +311,6 @@ def round_trips_in_a_row(spans: list[tuple[float, float]]) -> int:
         depth.append((answered, mine))
         longest = max(longest, mine)
     return longest
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far (``/proc/PID/stat``)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @attrs.define

@@ -36,6 +36,7 @@ from typing import Any
 import asyncpg
 import yarl
 
+from benchmarks._rounds import proc_stat
 from benchmarks.bench_export import _MEASURED_EXPORT, sandbox_process
 from tests.postgres_server import postgres_server_url
 
@@ -95,18 +96,13 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def _stat(pid: int | str) -> list[str]:
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()
-
-
 async def _postmaster(server: str) -> int | None:
     """The PostgreSQL server's main process, when it runs on this machine."""
     conn = await asyncpg.connect(server)
     try:
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         try:
-            return int(_stat(backend)[1])
+            return int(proc_stat(backend)[1])
         except OSError:
             return None
     finally:
@@ -118,10 +114,10 @@ def _server_cpu(postmaster: int | None) -> float:
     reaped, and its live children."""
     if postmaster is None:
         return 0.0
-    ticks = sum(int(v) for v in _stat(postmaster)[11:15])
+    ticks = sum(int(v) for v in proc_stat(postmaster)[11:15])
     for pid in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError):
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             if fields[1] == str(postmaster):
                 ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
