@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -453,6 +454,29 @@ sys.exit(status)
 """
 
 
+def measured_export(
+    base: str, token: str, out: str | Path, *extra: str
+) -> tuple[float, float, float]:
+    """One ``outreach-async export prospects`` process (``extra``: more options): its seconds,
+    peak MiB and CPU seconds."""
+    command = [sys.executable, "-c", _MEASURED_EXPORT, "export", "prospects", "-q"]
+    command += ["--out", str(out), "--base-url", base, "--token", token, *extra]
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(command, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu  # the export is the only child that ended meanwhile
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode()[-500:])
+    peak = done.stderr.decode().split("peak_kib")[-1].split()[0]
+    return elapsed, int(peak) / 1024, cpu
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def peak_rss_mb(total: int) -> float:
     """The peak resident memory of one ``outreach-async export`` of ``total`` records."""
     server = subprocess.Popen(
@@ -464,18 +488,13 @@ def peak_rss_mb(total: int) -> float:
         base = server.stdout.readline().decode().strip()
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out.jsonl"
-            export = subprocess.run(
-                [sys.executable, "-c", _MEASURED_EXPORT, "export", "prospects", "-q",
-                 "--out", str(out), "--state", str(Path(tmp) / "sync.db"),
-                 "--base-url", base, "--token", "benchmark"],
-                stderr=subprocess.PIPE, check=True,
-            )  # fmt: skip
+            state = ("--state", str(Path(tmp) / "sync.db"))
+            _, peak, _ = measured_export(base, "benchmark", out, *state)
             with out.open("rb") as lines:
                 written = sum(1 for _ in lines)
             if written != total:
                 raise AssertionError(f"{written} records written, expected {total}")
-            peak = export.stderr.decode().split("peak_kib")[-1].split()[0]
-            return int(peak) / 1024
+            return peak
     finally:
         server.terminate()
         server.wait()
