@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from outreach_async.cli import _collector_tuned
 from outreach_async.export import export_resource
 
 from ._loopback import loopback_socket, serving_prospects
-from ._rounds import MIN_ROUNDS, interleave, process_cpu_s, ratio, spread, timed
+from ._rounds import MIN_ROUNDS, CpuLog, interleave, process_cpu_s, ratio, spread, timed
 from ._stamp import stamp
 
 LATENCY = 0.05
@@ -314,27 +314,6 @@ def round_trips_in_a_row(spans: list[tuple[float, float]]) -> int:
     return longest
 
 
-@attrs.define
-class CpuLog:
-    """Each timed run's CPU seconds, the client's (this process) and the server's."""
-
-    server_pid: int
-    client: dict[str, list[float]] = attrs.Factory(dict)
-    server: dict[str, list[float]] = attrs.Factory(dict)
-
-    def timed(
-        self, name: str, run: Callable[[], Awaitable[int]], expected: int
-    ) -> Callable[[], Awaitable[float]]:
-        async def measured() -> float:
-            client, server = time.process_time(), process_cpu_s(self.server_pid)
-            elapsed = await timed(run, expected)
-            self.client.setdefault(name, []).append(time.process_time() - client)
-            self.server.setdefault(name, []).append(process_cpu_s(self.server_pid) - server)
-            return elapsed
-
-        return measured
-
-
 # ---------------------------------------------------------------------------------- figures
 
 
@@ -375,7 +354,7 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp, _collector_tuned():  # as the command line runs
         out = Path(tmp) / "out.jsonl"
         async with _server("sandbox", total, LATENCY) as (base, token, pid):
-            cpu, requests = CpuLog(pid), WireLog()
+            cpu, requests = CpuLog(lambda: process_cpu_s(pid)), WireLog()
             seconds = await interleave(
                 {
                     "sequential": cpu.timed(
