@@ -19,12 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
-import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 import attrs
 from aiohttp import web
@@ -32,6 +29,8 @@ from aiohttp import web
 from outreach_async import Prospect
 
 from ._data import BASE, resource_object
+from ._loopback import loopback_socket, serving_prospects
+from ._rounds import process_cpu_s
 
 #: Distinct pages of records; page ``i`` serves the records of page ``i % DISTINCT``.
 DISTINCT = 10
@@ -63,12 +62,11 @@ def page_body(data: list[bytes], index: int, total: int, page_size: int, base: s
     return b"".join([b'{"data":', records, b',"links":', json.dumps(links).encode(), b"}"])
 
 
+@contextlib.asynccontextmanager
 async def _serve(
     total: int, page_size: int, data: list[bytes], latency: float
-) -> tuple[web.AppRunner, str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = BASE.format(port=sock.getsockname()[1])
+) -> AsyncIterator[str]:
+    sock, base = loopback_socket()
 
     async def serve(request: web.Request) -> web.Response:
         if latency:
@@ -77,24 +75,19 @@ async def _serve(
         body = page_body(data, index, total, page_size, base)
         return web.Response(body=body, content_type="application/vnd.api+json")
 
-    app = web.Application()
-    app.router.add_get("/api/v2/prospects", serve)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    return runner, base
+    async with serving_prospects(sock, serve):
+        yield base
 
 
 async def serve_forever(total: int, page_size: int, latencies: Sequence[float]) -> None:
     """Serve the pages on one port per latency; print the base URLs; wait to be terminated."""
     # the records' own links name port 0: no client here follows them
     data = encoded_pages(total, page_size, BASE.format(port=0))
-    runners = []  # kept: a runner let go may take its server with it
-    for latency in latencies:
-        runner, base = await _serve(total, page_size, data, latency)
-        runners.append(runner)
-        print(base, flush=True)
-    await asyncio.Event().wait()
+    async with contextlib.AsyncExitStack() as servers:
+        for latency in latencies:
+            base = await servers.enter_async_context(_serve(total, page_size, data, latency))
+            print(base, flush=True)
+        await asyncio.Event().wait()
 
 
 @attrs.frozen
@@ -107,11 +100,9 @@ class PageServers:
     def cpu_seconds(self) -> float | None:
         """CPU seconds the server's process has used so far (None where ``/proc`` is not)."""
         try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
+            return process_cpu_s(self.pid)
         except OSError:
             return None
-        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.asynccontextmanager

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,13 +40,14 @@ from aiohttp import web
 
 from outreach_async import OutreachClient, since
 
+from ._loopback import loopback_socket, serving_prospects
 from .bench_export import (
-    _MEASURED_EXPORT,
     STEP_MS,
     T0_MS,
     _first_index_at_or_after,
     _millis,
     _stamp,
+    measured_export,
     synthetic_prospect,
 )
 
@@ -145,9 +145,7 @@ async def churn_server(total: int, rate: float) -> AsyncIterator[str]:
     """Serve :class:`ChurnedProspects` on loopback; yields the API base URL."""
     data = ChurnedProspects(total, rate)
     cache: dict[int, bytes] = {}
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v2"
+    sock, base = loopback_socket()
 
     def encoded(index: int) -> bytes:
         moved = data.moved.get(index)
@@ -185,15 +183,8 @@ async def churn_server(total: int, rate: float) -> AsyncIterator[str]:
         body += b"," + orjson.dumps(rest)[1:] if rest else b"}"
         return web.Response(body=body, content_type="application/vnd.api+json")
 
-    app = web.Application()
-    app.router.add_get("/api/v2/prospects", prospects)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
+    async with serving_prospects(sock, prospects):
         yield base
-    finally:
-        await runner.cleanup()
 
 
 async def _serve_forever(total: int, rate: float) -> None:
@@ -234,19 +225,6 @@ def id_counts(path: Path) -> tuple[int, int]:
     return lines, len(ids)
 
 
-def export(base: str, token: str, out: Path, *extra: str) -> tuple[float, float]:
-    """One ``outreach-async export prospects`` process: (seconds, peak MB)."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-c", _MEASURED_EXPORT, "export", "prospects", "-q",
-         "--out", str(out), "--base-url", base, "--token", token, *extra],
-        stderr=subprocess.PIPE, check=True,
-    )  # fmt: skip
-    elapsed = time.perf_counter() - started
-    peak = result.stderr.decode().split("peak_kib")[-1].split()[0]
-    return elapsed, int(peak) / 1024
-
-
 async def changed_since(base: str, token: str, moment: dt.datetime) -> int:
     """How many prospects the sandbox changed since ``moment`` (its clock is real time)."""
     async with OutreachClient(token, base_url=base) as outreach:
@@ -271,7 +249,7 @@ def issue_table(rate: str = ISSUE_RATE) -> dict[str, dict[str, float]]:
             extra = [Path(tmp, "sync.db").as_posix() if x == "STATE" else x for x in extra]
             base, token = env["OUTREACH_BASE_URL"], env["OUTREACH_TOKEN"]
             started = dt.datetime.now(dt.UTC)
-            seconds, _peak = export(base, token, out, "--page-size", "100", *extra)
+            seconds, _peak, _ = measured_export(base, token, out, "--page-size", "100", *extra)
             changed = asyncio.run(changed_since(base, token, started))
             written, distinct = id_counts(out)
         table[name] = {
@@ -294,7 +272,7 @@ def cost(total: int) -> dict[str, float]:
         serve = [sys.executable, "-m", "benchmarks.bench_churn", "serve", str(total), str(rate)]
         with _process(serve) as (base,), tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "prospects.jsonl"
-            seconds, peak = export(base, "benchmark", out)
+            seconds, peak, _ = measured_export(base, "benchmark", out)
             written, distinct = id_counts(out)
             if written != total or distinct != total:
                 raise AssertionError(f"{label}: {written} lines, {distinct} ids, expected {total}")

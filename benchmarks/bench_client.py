@@ -25,21 +25,20 @@ again with the collector left alone too (no latency run).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import attrs
 import orjson
 from yarl import URL
 
 from outreach_async import OutreachClient, pause_collector_while_decoding
 from outreach_async._pagination import next_link_hint
 
-from ._pageserver import PageServers, page_servers
-from ._rounds import interleave, ratio, spread
+from ._pageserver import page_servers
+from ._rounds import CpuLog, interleave, ratio, spread
 
 PAGE_SIZE = 1000
 LATENCY = 0.05
@@ -99,50 +98,19 @@ COLLECTOR_ON = "outreach_async_collector_on"
 WIRE = "wire_latency"
 
 
-@attrs.define
-class Costs:
-    """Each run's client and server CPU seconds, by variant, warm-up included."""
-
-    servers: PageServers
-    client: dict[str, list[float]] = attrs.field(factory=dict)
-    server: dict[str, list[float]] = attrs.field(factory=dict)
-
-    async def timed(self, name: str, run: Callable[[], Awaitable[int]], expected: int) -> float:
-        """Wall seconds of ``run``, its CPU seconds noted; raises when a record is missing."""
-        server_before = self.servers.cpu_seconds()
-        cpu_before = time.process_time()
-        started = time.perf_counter()
-        count = await run()
-        elapsed = time.perf_counter() - started
-        self.client.setdefault(name, []).append(time.process_time() - cpu_before)
-        server_after = self.servers.cpu_seconds()
-        if server_before is not None and server_after is not None:
-            self.server.setdefault(name, []).append(server_after - server_before)
-        if count != expected:
-            raise AssertionError(f"{name}: {count} records, expected {expected}")
-        return elapsed
-
-    def kept(self, samples: dict[str, list[float]], rounds: int) -> dict[str, list[float]]:
-        """The measured rounds' values (the warm-up's dropped)."""
-        return {name: values[-rounds:] for name, values in samples.items()}
-
-
 async def bench_stream(total: int, rounds: int, warmup: int = 1) -> dict[str, Any]:
     """Every variant, without and with latency, interleaved; seconds, CPU, rates, ratios, ideal."""
     pages = -(-total // PAGE_SIZE)
     async with page_servers(total, PAGE_SIZE, [0.0, LATENCY]) as servers:
         fast, slow = servers.bases
-        costs = Costs(servers)
-
-        def run(name: str, go: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[float]]:
-            return lambda: costs.timed(name, go, total)
-
+        costs = CpuLog(servers.cpu_seconds)
+        run = functools.partial(costs.timed, expected=total)
         runs: dict[str, Callable[[], Awaitable[float]]] = {}
         for name, variant in VARIANTS.items():
             runs[name] = run(name, lambda v=variant: v(fast))  # type: ignore[misc]
             runs[f"{name}_latency"] = run(f"{name}_latency", lambda v=variant: v(slow))  # type: ignore[misc]
         runs[COLLECTOR_ON] = run(COLLECTOR_ON, lambda: client_loop(fast, pause_collector=False))
-        runs[WIRE] = lambda: costs.timed(WIRE, lambda: wire_loop(slow), pages)
+        runs[WIRE] = costs.timed(WIRE, lambda: wire_loop(slow), pages)
         seconds = await interleave(runs, rounds, warmup=warmup)
     cpu, server_cpu = costs.kept(costs.client, rounds), costs.kept(costs.server, rounds)
     ours, ours_slow = seconds["outreach_async"], seconds["outreach_async_latency"]

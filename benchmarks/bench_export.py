@@ -30,13 +30,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
-import socket
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,8 @@ from outreach_async import OutreachClient
 from outreach_async.cli import _collector_tuned
 from outreach_async.export import export_resource
 
-from ._rounds import MIN_ROUNDS, interleave, ratio, spread, timed
+from ._loopback import loopback_socket, serving_prospects
+from ._rounds import MIN_ROUNDS, CpuLog, interleave, process_cpu_s, ratio, spread, timed
 from ._stamp import stamp
 
 LATENCY = 0.05
@@ -165,9 +165,7 @@ async def fast_server(total: int, latency: float, cache: bool = True) -> AsyncIt
     """The fast server in this process. With ``cache`` each record is encoded once and its
     bytes kept (about 1 KB each), so that serving a page is little more than a join."""
     records: dict[int, bytes] | None = {} if cache else None
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}/api/v2"
+    sock, base = loopback_socket()
 
     async def prospects(request: web.Request) -> web.Response:
         if latency:
@@ -200,15 +198,8 @@ async def fast_server(total: int, latency: float, cache: bool = True) -> AsyncIt
                 records[index] = found
         return found
 
-    app = web.Application()
-    app.router.add_get("/api/v2/prospects", prospects)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
+    async with serving_prospects(sock, prospects):
         yield base
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager
@@ -323,34 +314,6 @@ def round_trips_in_a_row(spans: list[tuple[float, float]]) -> int:
     return longest
 
 
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far (``/proc/PID/stat``)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@attrs.define
-class CpuLog:
-    """Each timed run's CPU seconds, the client's (this process) and the server's."""
-
-    server_pid: int
-    client: dict[str, list[float]] = attrs.Factory(dict)
-    server: dict[str, list[float]] = attrs.Factory(dict)
-
-    def timed(
-        self, name: str, run: Callable[[], Awaitable[int]], expected: int
-    ) -> Callable[[], Awaitable[float]]:
-        async def measured() -> float:
-            client, server = time.process_time(), process_cpu_s(self.server_pid)
-            elapsed = await timed(run, expected)
-            self.client.setdefault(name, []).append(time.process_time() - client)
-            self.server.setdefault(name, []).append(process_cpu_s(self.server_pid) - server)
-            return elapsed
-
-        return measured
-
-
 # ---------------------------------------------------------------------------------- figures
 
 
@@ -391,7 +354,7 @@ async def bench_partitions(total: int, rounds: int, page_size: int) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp, _collector_tuned():  # as the command line runs
         out = Path(tmp) / "out.jsonl"
         async with _server("sandbox", total, LATENCY) as (base, token, pid):
-            cpu, requests = CpuLog(pid), WireLog()
+            cpu, requests = CpuLog(lambda: process_cpu_s(pid)), WireLog()
             seconds = await interleave(
                 {
                     "sequential": cpu.timed(
@@ -470,6 +433,29 @@ sys.exit(status)
 """
 
 
+def measured_export(
+    base: str, token: str, out: str | Path, *extra: str
+) -> tuple[float, float, float]:
+    """One ``outreach-async export prospects`` process (``extra``: more options): its seconds,
+    peak MiB and CPU seconds."""
+    command = [sys.executable, "-c", _MEASURED_EXPORT, "export", "prospects", "-q"]
+    command += ["--out", str(out), "--base-url", base, "--token", token, *extra]
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(command, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu  # the export is the only child that ended meanwhile
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode()[-500:])
+    peak = done.stderr.decode().split("peak_kib")[-1].split()[0]
+    return elapsed, int(peak) / 1024, cpu
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def peak_rss_mb(total: int) -> float:
     """The peak resident memory of one ``outreach-async export`` of ``total`` records."""
     server = subprocess.Popen(
@@ -481,18 +467,13 @@ def peak_rss_mb(total: int) -> float:
         base = server.stdout.readline().decode().strip()
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out.jsonl"
-            export = subprocess.run(
-                [sys.executable, "-c", _MEASURED_EXPORT, "export", "prospects", "-q",
-                 "--out", str(out), "--state", str(Path(tmp) / "sync.db"),
-                 "--base-url", base, "--token", "benchmark"],
-                stderr=subprocess.PIPE, check=True,
-            )  # fmt: skip
+            state = ("--state", str(Path(tmp) / "sync.db"))
+            _, peak, _ = measured_export(base, "benchmark", out, *state)
             with out.open("rb") as lines:
                 written = sum(1 for _ in lines)
             if written != total:
                 raise AssertionError(f"{written} records written, expected {total}")
-            peak = export.stderr.decode().split("peak_kib")[-1].split()[0]
-            return int(peak) / 1024
+            return peak
     finally:
         server.terminate()
         server.wait()

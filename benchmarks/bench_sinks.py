@@ -22,12 +22,10 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +34,8 @@ from typing import Any
 import asyncpg
 import yarl
 
-from benchmarks.bench_export import _MEASURED_EXPORT, sandbox_process
+from benchmarks._rounds import proc_stat
+from benchmarks.bench_export import measured_export, sandbox_process
 from tests.postgres_server import postgres_server_url
 
 ROUNDS = 3
@@ -75,38 +74,13 @@ async def _rows(url: str) -> int:
         await conn.close()
 
 
-def export(base: str, token: str, out: str) -> tuple[float, float, float]:
-    """One ``outreach-async export prospects``: (seconds, peak MiB, its CPU seconds)."""
-    command = [sys.executable, "-c", _MEASURED_EXPORT, "export", "prospects", "-q"]
-    command += ["--out", out, "--base-url", base, "--token", token]
-    cpu = _children_cpu()
-    start = time.perf_counter()
-    done = subprocess.run(command, stderr=subprocess.PIPE, check=False)
-    elapsed = time.perf_counter() - start
-    cpu = _children_cpu() - cpu  # the export is the only child that ended meanwhile
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.decode()[-500:])
-    peak = done.stderr.decode().split("peak_kib")[-1].split()[0]
-    return elapsed, int(peak) / 1024, cpu
-
-
-def _children_cpu() -> float:
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
-
-
-def _stat(pid: int | str) -> list[str]:
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()
-
-
 async def _postmaster(server: str) -> int | None:
     """The PostgreSQL server's main process, when it runs on this machine."""
     conn = await asyncpg.connect(server)
     try:
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         try:
-            return int(_stat(backend)[1])
+            return int(proc_stat(backend)[1])
         except OSError:
             return None
     finally:
@@ -118,10 +92,10 @@ def _server_cpu(postmaster: int | None) -> float:
     reaped, and its live children."""
     if postmaster is None:
         return 0.0
-    ticks = sum(int(v) for v in _stat(postmaster)[11:15])
+    ticks = sum(int(v) for v in proc_stat(postmaster)[11:15])
     for pid in filter(str.isdigit, os.listdir("/proc")):
         with contextlib.suppress(OSError):
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             if fields[1] == str(postmaster):
                 ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
@@ -146,14 +120,14 @@ async def rate_sandbox(server: str, total: int, rounds: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(rounds):
                 out = Path(tmp) / "prospects.jsonl"
-                seconds, _, used = await asyncio.to_thread(export, base, token, str(out))
+                seconds, _, used = await asyncio.to_thread(measured_export, base, token, str(out))
                 if _lines(out) != total:
                     raise AssertionError(f"{_lines(out)} lines, expected {total}")
                 jsonl.append(total / seconds)
                 cpu["jsonl"].append(used / total * 1e6)
                 database = await _new_database(server)
                 before = _server_cpu(postmaster)
-                seconds, _, used = await asyncio.to_thread(export, base, token, database)
+                seconds, _, used = await asyncio.to_thread(measured_export, base, token, database)
                 cpu["postgres_server"].append((_server_cpu(postmaster) - before) / total * 1e6)
                 if await _rows(database) != total:
                     raise AssertionError(f"{await _rows(database)} rows, expected {total}")
@@ -180,7 +154,7 @@ async def memory_fast_server(server: str, sizes: list[int]) -> dict[str, Any]:
     for total in sizes:
         with fast_server(total) as base:
             database = await _new_database(server)
-            seconds, peak, _ = await asyncio.to_thread(export, base, "benchmark", database)
+            seconds, peak, _ = await asyncio.to_thread(measured_export, base, "benchmark", database)
             if await _rows(database) != total:
                 raise AssertionError(f"{await _rows(database)} rows, expected {total}")
         figures[str(total)] = {

@@ -34,8 +34,8 @@ CHECKPOINT_TABLE = "outreach_checkpoints"
 
 class DatabaseSink(Output):
     """Base of :class:`~outreach_async.sinks.PostgresSink` and
-    :class:`~outreach_async.sinks.DuckDBSink`: buffers the export's pages until the checkpoint
-    that covers them is saved, then writes both in one transaction (:meth:`_commit`)."""
+    :class:`~outreach_async.sinks.DuckDBSink`: keeps the export's records as rows until the
+    checkpoint that covers them is saved, then writes both in one transaction (:meth:`commit`)."""
 
     resumable = False
     takes_records = True
@@ -76,7 +76,7 @@ class DatabaseSink(Output):
     def close(self) -> None:
         """The engine is done with the output; the connection closes with :meth:`aclose`."""
 
-    # ------------------------------------------------------------------ pages
+    # ------------------------------------------------------------------ rows
 
     def take_rows(self) -> list[Row]:
         """The rows written since the last checkpoint, and forget them."""

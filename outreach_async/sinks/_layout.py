@@ -114,7 +114,7 @@ class TableLayout:
         #: indexes of the text columns (their values only need checking at once); JSON columns
         #: take any value as it is
         self._converted = [
-            (i, _CONVERTERS[c.kind]) for i, c in enumerate(filled) if c.kind not in ("text", "json")
+            (i, _CONVERTERS[c.kind]) for i, c in enumerate(filled) if c.kind in _CONVERTERS
         ]
         self._texts = [i for i, c in enumerate(filled) if c.kind == "text"]
         self._text_values = _picker(self._texts)
@@ -320,10 +320,6 @@ def _date(value: Any) -> dt.date:
     return dt.date.fromisoformat(value[:10])
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json_text(value)
 
@@ -385,11 +381,11 @@ def _boolean(value: Any) -> bool:
     return value
 
 
+#: the kinds whose values are converted one by one (text columns are checked all at once, JSON
+#: columns take any value as it is)
 _CONVERTERS: dict[ColumnKind, Any] = {
     "timestamptz": _timestamp,
     "date": _date,
-    "json": _same,
-    "text": _text,
     "text[]": _texts,
     "bigint[]": _ids,
     "bigint": _integer,
