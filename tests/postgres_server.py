@@ -24,6 +24,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.ports import unused_port
+
 __all__ = ["postgres_server_url"]
 
 _START_TIMEOUT = 30.0
@@ -32,13 +34,6 @@ _START_TIMEOUT = 30.0
 def _binary(name: str) -> str | None:
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     return candidates[0] if candidates else shutil.which(name)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _as_owner(command: list[str]) -> list[str]:
@@ -109,7 +104,7 @@ def postgres_server_url() -> Iterator[str]:
         _unavailable(f"initdb failed: {init.stderr.decode(errors='replace').strip()[:300]}")
         return
     _allow_passwords(data)
-    port = _free_port()
+    port = unused_port()
     options = ["-p", str(port), "-k", workdir, "-c", "listen_addresses=127.0.0.1"]
     options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     log = open(os.path.join(workdir, "server.log"), "wb")  # noqa: SIM115 - lives as long as the server

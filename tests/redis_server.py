@@ -18,16 +18,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.ports import unused_port
+
 __all__ = ["redis_server_url"]
 
 _START_TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _answers_ping(port: int) -> bool:
@@ -80,7 +75,7 @@ def redis_server_url() -> Iterator[str]:
         )
     with tempfile.TemporaryDirectory(prefix="outreach-redis-") as workdir:
         for _ in range(3):
-            port = _free_port()
+            port = unused_port()
             process = _start(binary, port, workdir)
             if _wait_until_ready(process, port):
                 try:

@@ -23,10 +23,10 @@ from outreach_async.cli import ExitStatus
 from outreach_async.cli._export import _show_retries
 from outreach_async.export import ProgressBar
 from outreach_async.sandbox import Sandbox
+from tests.ports import unused_port
 
 from ..integration.virtual_time import VirtualClock, virtual_client
 from .helpers import ids_of, stored_ids
-from .test_unreachable import closed_port
 
 PREVIOUS = b'{"type":"prospect","id":424242,"firstName":"kept"}\n' * 500
 
@@ -291,7 +291,7 @@ async def test_token_file_errors_say_what_is_missing(tmp_path: Path) -> None:
 async def test_on_a_terminal_each_retry_shows_on_the_progress_line() -> None:
     clock, err, screen = VirtualClock(), io.StringIO(), io.StringIO()
     bar = ProgressBar("prospects", stream=screen, enabled=True)
-    base_url = f"http://127.0.0.1:{closed_port()}/api/v2"
+    base_url = f"http://127.0.0.1:{unused_port()}/api/v2"
     hooks = _show_retries(bar, err)
     async with clock.running(), virtual_client(clock, base_url, "t", hooks=hooks) as client:
         with pytest.raises(ConnectError):
@@ -304,7 +304,7 @@ async def test_on_a_terminal_each_retry_shows_on_the_progress_line() -> None:
 async def test_each_retry_is_logged_when_stderr_is_not_a_terminal() -> None:
     clock, err = VirtualClock(), io.StringIO()
     hooks = _show_retries(None, err)
-    base_url = f"http://127.0.0.1:{closed_port()}/api/v2"
+    base_url = f"http://127.0.0.1:{unused_port()}/api/v2"
     async with clock.running(), virtual_client(clock, base_url, "t", hooks=hooks) as client:
         with pytest.raises(ConnectError, match="cannot connect"):
             await client.prospects.list().first()

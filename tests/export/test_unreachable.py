@@ -14,15 +14,9 @@ import pytest
 from outreach_async import ConnectError, Hooks, OutreachClient, RetryPolicy
 from outreach_async._hooks import RetryEvent
 from outreach_async.export import export_resource
+from tests.ports import unused_port
 
 from ..integration.virtual_time import VirtualClock, virtual_client
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_a_refused_port_gives_up_within_ten_seconds_and_shows_each_retry(
@@ -32,7 +26,7 @@ async def test_a_refused_port_gives_up_within_ten_seconds_and_shows_each_retry(
     hooks = Hooks(on_retry=retries.append)
     out = tmp_path / "p.jsonl"
     out.write_bytes(b"previous\n")
-    base_url = f"http://127.0.0.1:{closed_port()}/api/v2"
+    base_url = f"http://127.0.0.1:{unused_port()}/api/v2"
     async with clock.running(), virtual_client(clock, base_url, "t", hooks=hooks) as client:
         with pytest.raises(ConnectError, match="cannot connect") as caught:
             await export_resource(client, "prospects", out, progress=lambda done, total: None)
@@ -84,7 +78,7 @@ async def test_a_name_that_does_not_resolve_is_not_retried() -> None:
 
 async def test_a_deadline_of_zero_makes_a_refused_connection_final() -> None:
     clock, retries = VirtualClock(), list[RetryEvent]()
-    base_url = f"http://127.0.0.1:{closed_port()}/api/v2"
+    base_url = f"http://127.0.0.1:{unused_port()}/api/v2"
     policy = RetryPolicy(connect_deadline=0.0)
     async with (
         clock.running(),

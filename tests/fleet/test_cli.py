@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,7 @@ from outreach_async.cli import _fleet, main
 from outreach_async.fleet import FleetKeys, StatusStore, redis_now
 from tests.clock import FakeClock
 from tests.fleet.conftest import WriteFleet, fleet_toml
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # nothing listens there once the socket is closed
+from tests.ports import unused_port
 
 
 def _config(tmp_path: Path, redis_url: str) -> Path:
@@ -54,7 +47,7 @@ def test_a_missing_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_an_unknown_tenant_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], action: list[str]
 ) -> None:
-    path = _config(tmp_path, f"redis://127.0.0.1:{_closed_port()}/0")
+    path = _config(tmp_path, f"redis://127.0.0.1:{unused_port()}/0")
     assert main(["fleet", *action, "--config", str(path), "--tenant", "nobody"]) == 2
     assert capsys.readouterr().err.strip().endswith("no tenant 'nobody' (tenants: acme)")
 
@@ -63,7 +56,7 @@ def test_an_unknown_tenant_exits_2(
 def test_an_unreachable_redis_exits_3_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], action: list[str]
 ) -> None:
-    port = _closed_port()
+    port = unused_port()
     path = _config(tmp_path, f"redis://127.0.0.1:{port}/0")
     assert main(["fleet", *action, "--config", str(path)]) == 3
     err = capsys.readouterr().err.strip()
@@ -102,7 +95,7 @@ def test_status_before_any_run(
 def test_a_bad_timeout_exits_2_before_anything_is_queued(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
 ) -> None:
-    path = _config(tmp_path, f"redis://127.0.0.1:{_closed_port()}/0")  # never reached
+    path = _config(tmp_path, f"redis://127.0.0.1:{unused_port()}/0")  # never reached
     assert main(["fleet", "sync", "--config", str(path), *options]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0

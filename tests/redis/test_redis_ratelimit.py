@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import socket
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from redis.asyncio import Redis
 from outreach_async._ratelimit import AdaptiveRateLimiter, RateLimiter, RateLimitInfo
 from outreach_async._redis_ratelimit import RedisRateLimiter
 from tests.clock import FakeClock
+from tests.ports import unused_port
 
 pytestmark = pytest.mark.redis
 
@@ -313,13 +313,6 @@ async def test_from_a_url_and_closing(redis_url: str, user: str) -> None:
     assert isinstance(lim, RateLimiter)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_without_redis_each_process_falls_back_to_its_own_limiter(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -330,7 +323,7 @@ async def test_without_redis_each_process_falls_back_to_its_own_limiter(
 
     fallback = AdaptiveRateLimiter(sleep=record_wait)
     lim = RedisRateLimiter(
-        f"redis://127.0.0.1:{_closed_port()}/0", "nobody", fallback=fallback, sleep=record_wait
+        f"redis://127.0.0.1:{unused_port()}/0", "nobody", fallback=fallback, sleep=record_wait
     )
     await lim.acquire()  # the fallback's probe
     await lim.observe(RateLimitInfo(100, 50, time.time() + 60), status=200, retry_after=None)
@@ -347,7 +340,7 @@ async def test_without_redis_each_process_falls_back_to_its_own_limiter(
 async def test_fail_open_false_lets_the_redis_error_through() -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    lim = RedisRateLimiter(f"redis://127.0.0.1:{_closed_port()}/0", "nobody", fail_open=False)
+    lim = RedisRateLimiter(f"redis://127.0.0.1:{unused_port()}/0", "nobody", fail_open=False)
     with pytest.raises(RedisConnectionError):
         await lim.acquire()
     await lim.aclose()

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from outreach_async import OAuth2Refresh, OutreachClient, RedisTokenStore, TokenSet, TokenStoreError
 from outreach_async.sandbox import Sandbox
 from tests.clock import FakeClock
-from tests.export.test_unreachable import closed_port
+from tests.ports import unused_port
 from tests.sandbox_oauth import CLIENT_ID, CLIENT_SECRET, token_posts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,7 +243,7 @@ async def test_a_seed_is_stored_once_never_over_rotated_tokens_and_a_new_one_rep
 
 
 async def test_an_unreachable_redis_is_a_token_store_error_naming_the_store() -> None:
-    store = RedisTokenStore(f"redis://127.0.0.1:{closed_port()}/0", "acme")
+    store = RedisTokenStore(f"redis://127.0.0.1:{unused_port()}/0", "acme")
     tokens = TokenSet("access", "refresh", 0.0)
     attempts: dict[str, Callable[[], Awaitable[object]]] = {
         "reading the token set": store.load,

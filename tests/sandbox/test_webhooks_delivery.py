@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import socket
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -23,6 +22,7 @@ from outreach_async.sandbox.webhooks import (
     webhook_matches,
 )
 from tests.clock import FakeClock
+from tests.ports import unused_port
 
 DELIVERED_AT = "2024-01-01T00:00:00.000+00:00"
 
@@ -241,13 +241,6 @@ async def _receiving(receiver: Receiver, port: int | None = None) -> AsyncIterat
         yield str(server.make_url("/hook"))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_a_matching_webhook_gets_a_signed_json_api_post() -> None:
     receiver = Receiver()
     async with _receiving(receiver) as url:
@@ -309,7 +302,7 @@ async def test_redirects_are_not_followed() -> None:
 
 async def test_connection_refused_is_retried_three_times_a_second_apart() -> None:
     sleep = FakeClock()
-    url = f"http://127.0.0.1:{_free_port()}/hook"
+    url = f"http://127.0.0.1:{unused_port()}/hook"
     dispatcher = WebhookDispatcher(lambda: [_hook(1, url)], sleep=sleep.sleep)
     dispatcher.publish("task", "updated", TASK_AFTER, TASK_BEFORE)
     await dispatcher.aclose()
@@ -321,7 +314,7 @@ async def test_connection_refused_is_retried_three_times_a_second_apart() -> Non
 
 async def test_a_retry_reaches_a_receiver_that_came_back() -> None:
     receiver, sleep = Receiver(), FakeClock()
-    port = _free_port()
+    port = unused_port()
     async with contextlib.AsyncExitStack() as stack:
 
         async def start_receiver_on_second_pause(pauses: int) -> None:
