@@ -12,7 +12,7 @@ read twice land once. No file offsets, no ``--state``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -63,7 +63,7 @@ class DatabaseSink(Output):
     def write(self, data: bytes) -> None:
         """Take JSON Lines (the export hands a sink its flat records instead)."""
         if data:
-            self.write_records(list(records_of([data])), ())
+            self.write_records(records_of(data), ())
 
     def write_records(self, records: list[dict[str, Any]], ids: Sequence[int | None]) -> None:
         """Keep a batch of flat records as rows until the checkpoint that covers them."""
@@ -146,12 +146,9 @@ class DatabaseSink(Output):
         await self.aclose()
 
 
-def records_of(pages: list[bytes]) -> Iterator[dict[str, Any]]:
-    """The flat records of JSON Lines pages, in order."""
-    for page in pages:
-        for line in page.splitlines():
-            if line:
-                yield orjson.loads(line)
+def records_of(lines: bytes) -> list[dict[str, Any]]:
+    """The flat records of JSON Lines, in order."""
+    return [orjson.loads(line) for line in lines.splitlines() if line]
 
 
 class SinkCheckpoints:
