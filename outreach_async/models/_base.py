@@ -59,7 +59,7 @@ from .._exceptions import FieldNotLoadedError
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from .._wire import lenient_datetime
-from ._handles import LazyToMany, LazyToOne, lazy_to_many, lazy_to_one
+from ._handles import LazyToMany, LazyToOne
 from ._storage import (
     BASE_FIELDS,
     CONTEXT_KEY,
@@ -376,11 +376,14 @@ class LazyRelationship(property):
             try:  # subscripts, not dict.get: no method call on the common path
                 relationships = values[RAW_RELATIONSHIPS_KEY]
                 found = relationships[wire] is not None
-                context = values[CONTEXT_KEY]
-            except (KeyError, TypeError):  # none kept, not this one, or unpickled (no context)
-                return _relationship_handle(values, rel)
+            except (KeyError, TypeError):  # none kept, or not this one
+                return UNSET
             if not found:
                 return UNSET
+            try:
+                context = values[CONTEXT_KEY]
+            except KeyError:  # unpickled: no client behind the handle
+                context = None
             # lazy_handle, inlined (a test keeps the two alike): reading every field of a
             # prospect builds 21 handles, and a call each cost a tenth of the reads (bench_decode)
             handle: Any = new(kind)
@@ -407,17 +410,6 @@ class LazyRelationship(property):
         self.wire = wire
         self.target = target
         self.to_many = to_many
-
-
-def _relationship_handle(values: dict[str, Any], rel: RelationshipSpec) -> Any:
-    """A relationship field's first read, off the common path: the handle (cached), or
-    ``UNSET`` when the storage holds no relationship object for it."""
-    relationships = values.get(RAW_RELATIONSHIPS_KEY)
-    if not relationships or relationships.get(rel.wire) is None:
-        return UNSET
-    make = lazy_to_many if rel.to_many else lazy_to_one
-    handle = values[rel.name] = make(relationships, (rel.wire, rel.target), values.get(CONTEXT_KEY))
-    return handle
 
 
 def register_model(cls: type[R]) -> type[R]:
