@@ -369,9 +369,13 @@ class LazyRelationship(property):
         def get(obj: Resource) -> Any:
             values = obj.__dict__
             if name in values:
-                if PENDING_KEY not in values:
-                    return values[name]
-                settle(obj)  # it may be an attribute the spec does not know: off to extra
+                cached = values[name]
+                # before the extras are sorted out, what is there may be an attribute the spec
+                # does not know (off to extra); never the handle this getter cached, which a
+                # second read returns without the sort (a look at every attribute name)
+                if PENDING_KEY not in values or cached.__class__ is kind:
+                    return cached
+                settle(obj)
                 return get(obj)
             try:  # subscripts, not dict.get: no method call on the common path
                 relationships = values[RAW_RELATIONSHIPS_KEY]

@@ -292,6 +292,15 @@ def test_an_unknown_attribute_named_like_a_relationship_field_never_stands_in_fo
     assert again.account == prospect.account
 
 
+def test_a_relationship_field_read_again_returns_its_handle_without_sorting_the_extras() -> None:
+    (prospect,) = decoded_page(stray(brandNewField=1))
+    account = prospect.account
+    assert prospect.account is account
+    assert "brandNewField" in vars(prospect)  # not sorted out: the cached handle is no stray
+    assert prospect.extra["brandNewField"] == 1
+    assert prospect.account is account
+
+
 def test_equality_and_repr_see_the_extras_and_leave_the_storage_as_it_came() -> None:
     one, two = decoded_page(stray(brandNewField=1), stray(brandNewField=1))
     (other,) = decoded_page(stray(brandNewField=2))
