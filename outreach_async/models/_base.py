@@ -20,10 +20,10 @@ more.
   storage and notes how many keys came from the wire (:data:`PENDING_KEY`): looking at every
   record's 230 names costs about a tenth of the decode, and most records have none. They move
   to ``extra`` (``_tracking.settle``) on the first read of ``extra``, the first assignment, or a
-  relationship field's finding a value under its own name; ``==``, ``repr`` and the writers see
-  the storage as it would be (``_tracking.settled``). Names a stray key could hide (methods,
-  reserved keys, a subclass's fields) are looked for at decode, and a record holding one is
-  sorted out there.
+  relationship field's finding a value under its own name other than its cached handle;
+  ``==``, ``repr`` and the writers see the storage as it would be (``_tracking.settled``).
+  Names a stray key could hide (methods, reserved keys, a subclass's fields) are looked for at
+  decode, and a record holding one is sorted out there.
 - Only this package reads the storage: :mod:`outreach_async.models._records` turns it into flat
   export records (:class:`RecordFlattener`, the public wire-to-record path), ``_tracking`` keeps
   the values a model was decoded with. Everything else uses fields or the public functions.
@@ -356,8 +356,8 @@ class LazyRelationship(property):
     has 20 relationships; most exports never read them). The first read builds the handle and
     caches it in the instance's ``__dict__`` under the field's name. A data descriptor, so that
     an attribute the spec does not know, left in the storage by decoding, can never stand in
-    for the field: a value found under the field's name before the extras are sorted out sends
-    them to ``extra`` first (``settle``).
+    for the field: a value found under the field's name before the extras are sorted out, other
+    than the handle the field cached, sends them to ``extra`` first (``settle``).
     """
 
     def __init__(self, rel: RelationshipSpec) -> None:
