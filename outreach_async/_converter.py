@@ -41,6 +41,7 @@ from .models._storage import (
 )
 from .models._tracking import (
     attribute_value,
+    known_wires,
     relationship_value,
     set_field_names,
     settled,
@@ -66,7 +67,7 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
     # (see models/_base.py): no per-field work. What the spec does not know goes to ``extra``
     # when first needed (models/_tracking.settle): reading every record's 230 names here would
     # cost a tenth of the decode. Only a name a stray key would hide is looked for now.
-    spec = cls.__resource_spec__
+    known, relationship_wires = known_wires(cls)  # what settle sorts by, too
     lines = [
         "def structure(raw, ctx, owned=False):",
         "    a = raw.get('attributes')",
@@ -98,9 +99,9 @@ def _make_structure_fn(cls: type[Resource]) -> StructureFn:
     ]
     namespace: dict[str, Any] = {
         "U": UNSET,
-        "KNOWN": frozenset(a.wire for a in spec.attributes),
+        "KNOWN": known,
         "SHADOWED": shadowed_names(cls),
-        "REL_WIRES": frozenset(r.wire for r in spec.relationships),
+        "REL_WIRES": relationship_wires,
         "RELS": RAW_RELATIONSHIPS_KEY,
         "CTX": CONTEXT_KEY,
         "DECODED": DECODED_KEY,

@@ -20,10 +20,10 @@ more.
   storage and notes how many keys came from the wire (:data:`PENDING_KEY`): looking at every
   record's 230 names costs about a tenth of the decode, and most records have none. They move
   to ``extra`` (``_tracking.settle``) on the first read of ``extra``, the first assignment, or a
-  relationship field's finding a value under its own name; ``==``, ``repr`` and the writers see
-  the storage as it would be (``_tracking.settled``). Names a stray key could hide (methods,
-  reserved keys, a subclass's fields) are looked for at decode, and a record holding one is
-  sorted out there.
+  relationship field's finding a value under its own name other than its cached handle;
+  ``==``, ``repr`` and the writers see the storage as it would be (``_tracking.settled``).
+  Names a stray key could hide (methods, reserved keys, a subclass's fields) are looked for at
+  decode, and a record holding one is sorted out there.
 - Only this package reads the storage: :mod:`outreach_async.models._records` turns it into flat
   export records (:class:`RecordFlattener`, the public wire-to-record path), ``_tracking`` keeps
   the values a model was decoded with. Everything else uses fields or the public functions.
@@ -59,7 +59,7 @@ from .._exceptions import FieldNotLoadedError
 from .._schema import AttributeSpec, RelationshipSpec, ResourceSpec
 from .._types import UNSET, UnsetType
 from .._wire import lenient_datetime
-from ._handles import LazyToMany, LazyToOne, lazy_to_many, lazy_to_one
+from ._handles import LazyToMany, LazyToOne
 from ._storage import (
     BASE_FIELDS,
     CONTEXT_KEY,
@@ -356,39 +356,41 @@ class LazyRelationship(property):
     has 20 relationships; most exports never read them). The first read builds the handle and
     caches it in the instance's ``__dict__`` under the field's name. A data descriptor, so that
     an attribute the spec does not know, left in the storage by decoding, can never stand in
-    for the field: a value found under the field's name before the extras are sorted out sends
-    them to ``extra`` first (``settle``).
+    for the field: a value found under the field's name before the extras are sorted out, other
+    than the handle the field cached, sends them to ``extra`` first (``settle``).
     """
 
     def __init__(self, rel: RelationshipSpec) -> None:
         name, wire, target, to_many = rel.name, rel.wire, rel.target, rel.to_many
         field = (wire, target)
+        kind = LazyToMany if to_many else LazyToOne
         new = object.__new__
 
         def get(obj: Resource) -> Any:
             values = obj.__dict__
             if name in values:
-                if PENDING_KEY not in values:
-                    return values[name]
-                settle(obj)  # it may be an attribute the spec does not know: off to extra
+                cached = values[name]
+                # before the extras are sorted out, what is there may be an attribute the spec
+                # does not know (off to extra); never the handle this getter cached, which a
+                # second read returns without the sort (a look at every attribute name)
+                if PENDING_KEY not in values or cached.__class__ is kind:
+                    return cached
+                settle(obj)
                 return get(obj)
             try:  # subscripts, not dict.get: no method call on the common path
                 relationships = values[RAW_RELATIONSHIPS_KEY]
                 found = relationships[wire] is not None
-                context = values[CONTEXT_KEY]
-            except (KeyError, TypeError):  # none kept, not this one, or unpickled (no context)
-                return _relationship_handle(values, rel)
+            except (KeyError, TypeError):  # none kept, or not this one
+                return UNSET
             if not found:
                 return UNSET
-            # what lazy_to_many / lazy_to_one build, inlined: reading every field of a prospect
-            # builds 21 handles, and a call each cost a tenth of the reads (bench_decode.py)
-            handle: Any
-            if to_many:
-                handle = new(LazyToMany)
-                handle.type = target
-            else:
-                handle = new(LazyToOne)
-                handle._target = None
+            try:
+                context = values[CONTEXT_KEY]
+            except KeyError:  # unpickled: no client behind the handle
+                context = None
+            # lazy_handle, inlined (a test keeps the two alike): reading every field of a
+            # prospect builds 21 handles, and a call each cost a tenth of the reads (bench_decode)
+            handle: Any = new(kind)
             handle._relationships = relationships
             handle._field = field
             handle._context = context
@@ -412,17 +414,6 @@ class LazyRelationship(property):
         self.wire = wire
         self.target = target
         self.to_many = to_many
-
-
-def _relationship_handle(values: dict[str, Any], rel: RelationshipSpec) -> Any:
-    """A relationship field's first read, off the common path: the handle (cached), or
-    ``UNSET`` when the storage holds no relationship object for it."""
-    relationships = values.get(RAW_RELATIONSHIPS_KEY)
-    if not relationships or relationships.get(rel.wire) is None:
-        return UNSET
-    make = lazy_to_many if rel.to_many else lazy_to_one
-    handle = values[rel.name] = make(relationships, (rel.wire, rel.target), values.get(CONTEXT_KEY))
-    return handle
 
 
 def register_model(cls: type[R]) -> type[R]:

@@ -15,11 +15,11 @@ the 21 handles of a record then point at one object already in the cache, not 21
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from .._relationships import HandleContext, ToMany, ToOne, as_id
 
-__all__ = ["lazy_to_many", "lazy_to_one"]
+__all__ = ["LazyToMany", "LazyToOne", "lazy_handle", "lazy_to_many", "lazy_to_one"]
 
 Raw = Mapping[str, Any]
 
@@ -72,6 +72,14 @@ def _one_type(handle: Any) -> str:
     return data.get("type", target) if data else target
 
 
+def _many_type(handle: Any) -> str:
+    return handle._field[1]  # type: ignore[no-any-return]
+
+
+def _no_target(handle: Any) -> None:
+    return None  # nothing fetched yet
+
+
 def _many_ids(handle: Any) -> list[int] | None:
     data = _raw(handle).get("data")
     if data.__class__ is not list:
@@ -87,13 +95,15 @@ def _count(handle: Any) -> int | None:
 
 class LazyToOne(ToOne[Any]):
     """A :class:`ToOne` over a wire relationship object: ``type``, ``id``, ``meta`` and
-    ``related`` are read from it on first use (so building one touches only the handle)."""
+    ``related`` are read from it on first use (so building one touches only the handle), and
+    nothing is fetched until ``fetch``."""
 
     __slots__ = ("_field", "_relationships")
     _relationships: Mapping[str, Raw]
     _field: tuple[str, str]  # (wire, target)
 
     type = _filled_from_raw(ToOne, "type", _one_type)
+    _target = _filled_from_raw(ToOne, "_target", _no_target)
     id = _filled_from_raw(ToOne, "id", _one_id)
     meta = _filled_from_raw(ToOne, "meta", _meta)
     related = _filled_from_raw(ToOne, "related", _related)
@@ -101,42 +111,52 @@ class LazyToOne(ToOne[Any]):
 
 class LazyToMany(ToMany[Any]):
     """A :class:`ToMany` over a wire relationship object: ``ids``, ``meta``, ``related`` and
-    ``count`` are read from it on first use."""
+    ``count`` are read from it on first use, ``type`` from the field."""
 
     __slots__ = ("_field", "_relationships")
     _relationships: Mapping[str, Raw]
     _field: tuple[str, str]  # (wire, target)
 
+    type = _filled_from_raw(ToMany, "type", _many_type)
     ids = _filled_from_raw(ToMany, "ids", _many_ids)
     meta = _filled_from_raw(ToMany, "meta", _meta)
     related = _filled_from_raw(ToMany, "related", _related)
     count = _filled_from_raw(ToMany, "count", _count)
 
 
-_new = object.__new__
+H = TypeVar("H", LazyToOne, LazyToMany)
+
+
+def lazy_handle(
+    kind: type[H],
+    relationships: Mapping[str, Raw],
+    field: tuple[str, str],
+    context: HandleContext | None,
+) -> H:
+    """A :class:`LazyToOne` or :class:`LazyToMany` over ``relationships[wire]``, ``field`` being
+    ``(wire, target)``: every other slot fills itself on first use, so both kinds are built
+    alike, here and in ``LazyRelationship``'s getter (which inlines these lines)."""
+    handle = _new(kind)
+    handle._relationships = relationships
+    handle._field = field
+    handle._context = context
+    return handle
 
 
 def lazy_to_one(
     relationships: Mapping[str, Raw], field: tuple[str, str], context: HandleContext | None
 ) -> ToOne[Any]:
-    """A to-one handle over ``relationships[wire]``, ``field`` being ``(wire, target)`` (what
-    ``to_one_handle`` builds, read later)."""
-    handle: LazyToOne = _new(LazyToOne)
-    handle._relationships = relationships
-    handle._field = field
-    handle._context = context
-    handle._target = None
-    return handle
+    """A to-one handle over ``relationships[wire]`` (what ``to_one_handle`` builds, read
+    later)."""
+    return lazy_handle(LazyToOne, relationships, field, context)
 
 
 def lazy_to_many(
     relationships: Mapping[str, Raw], field: tuple[str, str], context: HandleContext | None
 ) -> ToMany[Any]:
-    """A to-many handle over ``relationships[wire]``, ``field`` being ``(wire, target)`` (what
-    ``to_many_handle`` builds, read later)."""
-    handle: LazyToMany = _new(LazyToMany)
-    handle._relationships = relationships
-    handle._field = field
-    handle.type = field[1]
-    handle._context = context
-    return handle
+    """A to-many handle over ``relationships[wire]`` (what ``to_many_handle`` builds, read
+    later)."""
+    return lazy_handle(LazyToMany, relationships, field, context)
+
+
+_new = object.__new__

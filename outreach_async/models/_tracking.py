@@ -33,6 +33,7 @@ __all__ = [
     "attribute_value",
     "changed_fields",
     "comparable",
+    "known_wires",
     "relationship_value",
     "set_field_names",
     "settle",
@@ -83,7 +84,7 @@ def settled(model: Resource) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _sorted_out(values: dict[str, Any], cls: type[Resource]) -> tuple[list[str], dict[str, Any]]:
     """The unknown attributes' keys in a storage decoding left unsorted, and the extras."""
-    known, relationship_wires = _wires(cls)
+    known, relationship_wires = known_wires(cls)
     pending = values[PENDING_KEY]
     unknown: list[str] = []
     # the first ``pending`` keys are the wire attributes, in the order they were decoded (the
@@ -99,8 +100,9 @@ def _sorted_out(values: dict[str, Any], cls: type[Resource]) -> tuple[list[str],
     return unknown, extra
 
 
-def _wires(cls: type[Resource]) -> tuple[frozenset[str], frozenset[str]]:
-    """A class's attribute wires and relationship wires."""
+def known_wires(cls: type[Resource]) -> tuple[frozenset[str], frozenset[str]]:
+    """A class's attribute wires and relationship wires: what its spec knows (the rest goes to
+    ``extra``, at decode or in :func:`settle`)."""
     found = _WIRES.get(cls)
     if found is None:
         spec = cls.__resource_spec__

@@ -3,6 +3,7 @@ defaults, evolve copies that remember their origin, typed ids and stamps."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import pickle
@@ -15,7 +16,13 @@ from outreach_async import UNSET, FieldNotLoadedError, Prospect, ToMany, ToOne
 from outreach_async._converter import decode_collection, resource_to_wire, structure_resource
 from outreach_async._relationships import to_many_handle, to_one_handle
 from outreach_async.models._base import ON_SETATTR
-from outreach_async.models._handles import lazy_to_many, lazy_to_one
+from outreach_async.models._handles import (
+    LazyToMany,
+    LazyToOne,
+    lazy_handle,
+    lazy_to_many,
+    lazy_to_one,
+)
 
 RAW = {
     "type": "prospect",
@@ -210,6 +217,33 @@ def test_relationship_fields_read_as_eager_handles(
     assert prospect.account is UNSET  # not in the response
 
 
+def set_slots(handle: object) -> dict[str, object]:
+    """What construction put in a handle's slots, read without filling the lazy ones."""
+    found: dict[str, object] = {}
+    for cls in type(handle).__mro__:
+        for name in cls.__dict__.get("__slots__", ()):
+            with contextlib.suppress(AttributeError):  # an unset slot
+                found[name] = cls.__dict__[name].__get__(handle, cls)
+    return found
+
+
+@pytest.mark.parametrize("pickled", [False, True], ids=["decoded", "unpickled"])
+def test_relationship_fields_build_what_lazy_handle_builds(pickled: bool) -> None:
+    # LazyRelationship's getter inlines lazy_handle: the two must not drift apart
+    (prospect,) = decoded_page(with_relationships(owner={"data": None}, tasks={"data": []}))
+    if pickled:
+        prospect = pickle.loads(pickle.dumps(prospect))
+    relationships = prospect.__dict__["_outreach_relationships"]
+    context = prospect.__dict__.get("_outreach_context")
+    owner, tasks = prospect.owner, prospect.tasks
+    assert type(owner) is LazyToOne
+    assert type(tasks) is LazyToMany
+    built_one = lazy_handle(LazyToOne, relationships, ("owner", "user"), context)
+    built_many = lazy_handle(LazyToMany, relationships, ("tasks", "task"), context)
+    assert set_slots(owner) == set_slots(built_one)
+    assert set_slots(tasks) == set_slots(built_many)
+
+
 def test_relationship_fields_read_unset_without_a_relationship_object() -> None:
     (prospect,) = decoded_page(with_relationships(owner=None, account={"data": None}))
     assert prospect.owner is UNSET  # a null where an object belongs carries nothing
@@ -256,6 +290,15 @@ def test_an_unknown_attribute_named_like_a_relationship_field_never_stands_in_fo
     (again,) = decoded_page(stray(account="an attribute"))
     assert again.extra == prospect.extra  # the other order: extra first, then the field
     assert again.account == prospect.account
+
+
+def test_a_relationship_field_read_again_returns_its_handle_without_sorting_the_extras() -> None:
+    (prospect,) = decoded_page(stray(brandNewField=1))
+    account = prospect.account
+    assert prospect.account is account
+    assert "brandNewField" in vars(prospect)  # not sorted out: the cached handle is no stray
+    assert prospect.extra["brandNewField"] == 1
+    assert prospect.account is account
 
 
 def test_equality_and_repr_see_the_extras_and_leave_the_storage_as_it_came() -> None:
